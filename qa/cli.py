@@ -43,6 +43,138 @@ def cmd_corpus(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retriever(args: argparse.Namespace, quiet: bool = False):
+    from qa.corpus import load_corpus
+    from qa.index import configure_logging
+    from qa.pipeline import load_retriever
+
+    configure_logging()
+    corpus = load_corpus(getattr(args, "paths", None) or None)
+    return load_retriever(corpus, model=getattr(args, "model", None), quiet=quiet)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    import time
+
+    from qa.corpus import load_corpus
+    from qa.index import configure_logging
+    from qa.pipeline import load_retriever
+
+    configure_logging()
+    t0 = time.perf_counter()
+    corpus = load_corpus(args.paths or None)
+    reports: list[dict] = []
+    load_retriever(corpus, model=args.model, rebuild=args.rebuild, quiet=args.json, reports=reports)
+    total = time.perf_counter() - t0
+    summary = {
+        "documents": len(corpus.documents),
+        "paragraphs": sum(len(d.paragraphs) for d in corpus.documents),
+        "footnotes": sum(len(d.footnotes) for d in corpus.documents),
+        "indexes": reports, "seconds": round(total, 2),
+    }
+    if args.json:
+        _print_json(summary)
+        return 0
+    print(f"{summary['documents']} document(s), {summary['paragraphs']} paragraphs, {summary['footnotes']} footnotes")
+    for r in reports:
+        how = "loaded" if r.get("loaded") else f"built ({r.get('embedded', 0)} embedded, {r.get('reused', 0)} reused from cache)"
+        print(f"  {r['model']}: {r['units']} units {how} in {r['seconds']:.1f} s -> {r['path'] or '(memory only)'}")
+        if r.get("rebuilt_because") and "no index" not in r["rebuilt_because"]:
+            print(f"    rebuilt because: {r['rebuilt_because']}")
+    print(f"total {total:.1f} s")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from qa.guard import clean_question
+
+    query, notice = clean_question(args.question)
+    retriever = _retriever(args, quiet=args.json)
+    res = retriever.search(query, mode=args.mode, top_k=args.top_k)
+    if args.json:
+        data = res.to_json()
+        if notice:
+            data["notice"] = notice
+        for h in data["hits"]:
+            doc = retriever.corpus.document(h["doc"])
+            p = doc.paragraph(h["paragraph"])
+            from qa.sentences import split_sentences
+
+            sents = split_sentences(p.text)
+            h["best_sentences"] = [sents[i] for i in h["sentences"] if i < len(sents)]
+            h["section"] = p.section
+        _print_json(data)
+        return 0
+    if notice:
+        print(notice)
+    from qa.sentences import split_sentences
+
+    print(f"{res.mode} search ({res.language}), {res.timings_ms.get('total', 0):.0f} ms"
+          + ("  — low confidence: the report may not cover this" if res.abstained else ""))
+    for h in res.hits:
+        p = retriever.corpus.document(h.doc).paragraph(h.paragraph)
+        sents = split_sentences(p.text)
+        best = " ".join(sents[i] for i in h.sentences if i < len(sents)) or p.text[:80]
+        sig = ", ".join(f"{k}={v:.3f}" for k, v in h.signals.items())
+        fns = f"  fn {', '.join(map(str, h.footnotes))}" if h.footnotes else ""
+        print(f"{h.rank:>2}. {h.doc} ¶{h.paragraph}  score {h.score:.3f}  ({sig}){fns}")
+        print(f"    {' › '.join(p.section)}")
+        print(f"    {best[:160]}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from qa.evalset import load_questions
+    from qa.evaluate import compact, evaluate, write_report
+    from qa.retrieve import MODES
+
+    questions = load_questions(args.questions)
+    if args.limit:
+        questions = questions[: args.limit]
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    bad = [m for m in modes if m not in MODES]
+    if bad or not modes:
+        from qa.errors import UserError
+
+        raise UserError(f"unknown mode(s) {', '.join(bad) or '(none)'}; choose from {', '.join(MODES)}")
+    retriever = _retriever(args, quiet=args.json)
+    results = evaluate(retriever, questions, modes)
+    doc_id = retriever.corpus.documents[0].id
+    written = write_report(results, Path(args.out), doc_id=doc_id, questions=questions)
+    if args.json:
+        _print_json({k: v for k, v in results.items() if k != "runs"} | {"written": [str(p) for p in written]})
+        return 0
+    print(compact(results))
+    if "followups" in results:
+        f = results["followups"]
+        print(f"\nfollow-ups: contextual nDCG@10 {f['contextual']['ndcg@10']:.3f} vs standalone {f['standalone']['ndcg@10']:.3f}")
+    for m, r in results["modes"].items():
+        a = r["abstention"]
+        print(f"abstention ({m}): precision {a['precision']:.2f}, recall {a['recall']:.2f}")
+    print(f"\nwrote {len(written)} files to {args.out}: " + ", ".join(p.name for p in written))
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from qa.evalset import load_questions
+    from qa.retrieve import CONFIG_PATH
+    from qa.tune import tune
+
+    questions = load_questions(args.questions)
+    retriever = _retriever(args, quiet=True)
+    raw = [vars(q) for q in questions]
+    cfg, summary = tune(retriever, raw, log=(lambda *_: None) if args.json else print)
+    if args.write:
+        cfg.save(CONFIG_PATH, extra={"questions": str(args.questions or "eval/questions.jsonl"), **summary})
+    if args.json:
+        _print_json(summary)
+    elif args.write:
+        print(f"wrote {CONFIG_PATH}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="report-qa", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
@@ -55,7 +187,45 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verb("corpus", cmd_corpus, "parse report texts into paragraphs, footnotes and sections")
     p.add_argument("paths", nargs="*", metavar="PATH", help="report text files (default: the bundled report)")
+
+    def corpus_opts(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--corpus", dest="paths", action="append", metavar="PATH",
+                       help="report text file (repeatable; default: the bundled report)")
+        p.add_argument("--model", metavar="M", help="sentence-transformers model name or local path (default: e5-small)")
+
+    p = verb("index", cmd_index, "build (or verify) the vector indexes, with progress")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="report text files (default: the bundled report)")
+    p.add_argument("--model", metavar="M", help="sentence-transformers model name or local path (default: e5-small)")
+    p.add_argument("--rebuild", action="store_true", help="rebuild even when a valid index exists")
+
+    p = verb("search", cmd_search, "ranked paragraphs for a question, with per-signal scores")
+    p.add_argument("question")
+    p.add_argument("--mode", default="hybrid", choices=["dense", "lexical", "hybrid"])
+    p.add_argument("--top-k", type=_positive, default=5, metavar="K")
+    corpus_opts(p)
+
+    p = verb("eval", cmd_eval, "evaluate retrieval modes on a question set; writes report, metrics, TREC runs, plots")
+    p.add_argument("--questions", metavar="FILE", help="JSON-lines questions (default: eval/questions.jsonl)")
+    p.add_argument("--modes", default="dense,lexical,hybrid", metavar="M1,M2")
+    p.add_argument("--out", default="eval/results", metavar="DIR")
+    p.add_argument("--limit", type=_positive, metavar="N", help="only the first N questions")
+    corpus_opts(p)
+
+    p = verb("tune", cmd_tune, "grid-search fusion weights and the abstention margin on a question set")
+    p.add_argument("--questions", metavar="FILE")
+    p.add_argument("--write", action="store_true", help="save the tuned weights to qa/fusion.json")
+    corpus_opts(p)
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 1 or v > 1000:
+        raise argparse.ArgumentTypeError("give a number from 1 to 1000")
+    return v
 
 
 def main(argv: list[str] | None = None) -> int:

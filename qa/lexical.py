@@ -1,0 +1,99 @@
+"""Lexical retrieval that handles Chinese: jieba words + CJK character bigrams + Latin/number tokens, scored by bm25s.
+
+Latin tokens matter even against a Chinese report: document symbols (A/HRC/43/3), resolution
+numbers (43/1), COVID-19, years and counts are written the same in every language.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.corpus import is_cjk
+from qa.types import Corpus
+
+_STOP = set("的 了 和 与 及 在 是 为 对 以 并 等 其 之 或 由 于 将 把 被 也 就 都 而 中 上 下 个 这 那 哪 些 什么 如何 怎样 哪些 是否 多少 吗 呢 吧 啊 做 有 办事处 人权高专办".split())
+_LATIN_STOP = set(
+    "the a an of to in on and or for with by at from is are was were be been what which who whom how when where why did do does "
+    "has have had that this these those it its as about into than then there their they them he she his her our we you your "
+    "le la les des du de d l et ou un une en au aux pour par sur dans qui que quoi quel quelle quels quelles est sont a été "
+    "el los las del y o un una por para con en que qué cuál cuáles cómo cuántos cuántas es son fue se lo al".split()
+)
+_TOKEN = re.compile(r"[A-Za-z]+(?:[/.-][A-Za-z0-9]+)*|\d+(?:[/.-]\d+)*(?:\([0-9]{4}\))?|[\u3400-\u9fff\uf900-\ufaff]+")
+
+logging.getLogger("jieba").setLevel(logging.WARNING)
+
+
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba
+
+
+def tokenize(text: str) -> list[str]:
+    """Tokens for BM25: jieba search-mode words and character bigrams for CJK; lowercased Latin and numbers."""
+    out: list[str] = []
+    for m in _TOKEN.finditer(text):
+        tok = m.group(0)
+        if is_cjk(tok[0]):
+            for w in _jieba().cut_for_search(tok):
+                if w not in _STOP and len(w) > 1:
+                    out.append(w)
+            out.extend(f"§{tok[i:i + 2]}" for i in range(len(tok) - 1) if tok[i:i + 2] not in _STOP)
+        else:
+            low = tok.lower()
+            if low not in _LATIN_STOP and (len(low) > 1 or low.isdigit()):
+                out.append(low)
+    return out
+
+
+def cjk_share(text: str) -> float:
+    letters = [ch for ch in text if ch.isalpha() or is_cjk(ch)]
+    return sum(is_cjk(ch) for ch in letters) / len(letters) if letters else 0.0
+
+
+@dataclass
+class LexicalIndex:
+    """BM25 over paragraphs (heading + text + footnotes) and, separately, over footnotes."""
+
+    keys: list[tuple[str, int]]
+    footnote_keys: list[tuple[str, int, int]]
+    bm25: object
+    bm25_fn: object | None
+
+    @classmethod
+    def build(cls, corpus: Corpus) -> LexicalIndex:
+        import bm25s
+
+        keys, docs, fkeys, fdocs = [], [], [], []
+        for doc in corpus.documents:
+            fn_text = {f.n: f.text for f in doc.footnotes}
+            for p in doc.paragraphs:
+                keys.append((doc.id, p.n))
+                extra = " ".join(fn_text.get(n, "") for n in p.footnotes)
+                docs.append(tokenize(" ".join(p.section[1:]) + " " + p.text + " " + extra) or ["∅"])
+            for f in doc.footnotes:
+                if f.paragraph is not None:
+                    fkeys.append((doc.id, f.paragraph, f.n))
+                    fdocs.append(tokenize(f.text) or ["∅"])
+        bm25 = bm25s.BM25()
+        bm25.index(docs, show_progress=False)
+        bm25_fn = None
+        if fdocs:
+            bm25_fn = bm25s.BM25()
+            bm25_fn.index(fdocs, show_progress=False)
+        return cls(keys, fkeys, bm25, bm25_fn)
+
+    def scores(self, query_tokens: list[str]) -> np.ndarray:
+        if not query_tokens:
+            return np.zeros(len(self.keys), dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(query_tokens), dtype=np.float32)
+
+    def footnote_scores(self, query_tokens: list[str]) -> np.ndarray:
+        if not query_tokens or self.bm25_fn is None:
+            return np.zeros(len(self.footnote_keys), dtype=np.float32)
+        return np.asarray(self.bm25_fn.get_scores(query_tokens), dtype=np.float32)
