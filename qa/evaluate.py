@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.evalset import Question, Run
-from qa.followup import contextual_query
+from qa.followup import followup_queries
 from qa.metrics import hit_at_k, mrr_at_k, ndcg_at_k, recall_at_k
 from qa.retrieve import Retriever
 
@@ -23,11 +23,12 @@ def make_run(retriever: Retriever, questions: list[Question], mode: str, *, dept
     """Search every question in one mode. Follow-ups search their contextual query (or the standalone rewrite)."""
     run = Run(mode)
     for q in questions:
+        also: list[tuple[str, float]] = []
         if standalone and q.standalone:
             query = q.standalone
         else:
-            query = contextual_query(q.history, q.question)
-        res = retriever.search(query, mode=mode, top_k=depth)
+            query, also = followup_queries(q.history, q.question)
+        res = retriever.search(query, mode=mode, top_k=depth, also=also)
         run.ranked[q.id] = [(h.doc, h.paragraph, h.score) for h in res.hits]
         run.abstained[q.id] = res.abstained
         run.queries[q.id] = query

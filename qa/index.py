@@ -26,7 +26,7 @@ from qa.sentences import split_sentences
 from qa.types import Corpus, Paragraph
 
 log = logging.getLogger("report_qa")
-UNIT_TYPE = "paragraph+sentence+clause+footnote/v2"
+UNIT_TYPE = "paragraph+heading+sentence+clause+footnote/v3"
 
 
 def corpus_checksum(corpus: Corpus) -> str:
@@ -64,6 +64,8 @@ def build_units(corpus: Corpus) -> list[Unit]:
         for p in doc.paragraphs:
             ctx = heading_context(p)
             units.append(Unit(doc.id, p.n, "paragraph", text=f"{ctx}：{p.text}" if ctx else p.text))
+            if ctx:
+                units.append(Unit(doc.id, p.n, "heading", text=ctx))
             for i, s in enumerate(split_sentences(p.text)):
                 units.append(Unit(doc.id, p.n, "sentence", sentence=i, text=s))
                 for c in clause_windows(s):

@@ -62,12 +62,16 @@ class Weights:
     use: float = 0.0
     e5_clause: float = 0.0  # best clause (or clause pair) of the paragraph, e5
     use_clause: float = 0.0  # same with USE
+    heading: float = 0.0  # the paragraph's section/subsection title (both encoders)
     bm25: float = 0.0
     sentence: float = 0.5  # share of the best sentence/footnote vector in a dense signal (rest: paragraph)
     abstain_margin: float = 3.0  # below this fused top-1 margin the report is taken not to cover the question
 
 
 GROUPS = ("zh", "en", "other")
+# The `dense` mode is e5 alone at every granularity (paragraph, best sentence/footnote, best clause),
+# a fixed recipe independent of the hybrid tuning, so it stays an honest single-model baseline.
+DENSE_WEIGHTS = Weights(e5=1.0, e5_clause=1.0, sentence=0.5)
 
 
 def query_group(query: str, cjk: float | None = None, *, min_cjk: float = 0.3) -> str:
@@ -117,6 +121,7 @@ class DenseSignal:
     sent: np.ndarray
     fn: np.ndarray
     clause: np.ndarray
+    heading: np.ndarray
     best_sentence: dict[int, tuple[int, float]]
     best_footnote: dict[int, tuple[int, float]]
     best_clause: dict[int, tuple[int, float]]
@@ -155,6 +160,7 @@ class Retriever:
         sent = np.full(n, floor, dtype=np.float32)
         fn = np.full(n, floor, dtype=np.float32)
         clause = np.full(n, floor, dtype=np.float32)
+        heading = np.full(n, floor, dtype=np.float32)
         best_s: dict[int, tuple[int, float]] = {}
         best_f: dict[int, tuple[int, float]] = {}
         best_c: dict[int, tuple[int, float]] = {}
@@ -171,6 +177,8 @@ class Retriever:
                 if row not in best_s or s > best_s[row][1]:
                     best_s[row] = (u.sentence, s)
                     sent[row] = s
+            elif u.kind == "heading":
+                heading[row] = s
             elif u.kind == "clause":
                 if row not in best_c or s > best_c[row][1]:
                     best_c[row] = (u.sentence, s)
@@ -183,7 +191,7 @@ class Retriever:
         fn = np.where(np.isin(np.arange(n), list(best_f)), fn, para)
         # A one-clause sentence has no clause units: its sentence score stands in.
         clause = np.maximum(clause, sent)
-        return DenseSignal(para, sent, fn, clause, best_s, best_f, best_c)
+        return DenseSignal(para, sent, fn, clause, heading, best_s, best_f, best_c)
 
     def signals(self, query: str, modes: tuple[str, ...] = ("e5", "use", "bm25")) -> dict:
         """Raw per-paragraph signals for a query (also what `tune` grid-searches over)."""
@@ -214,8 +222,8 @@ class Retriever:
         parts: dict[str, np.ndarray] = {}
         if mode == "lexical":
             return sig["bm25"].astype(np.float32), {"bm25": sig["bm25"]}
-        w = cfg.weights_for(sig.get("group") or query_group(query, min_cjk=cfg.lexical_min_cjk))
         dense_only = mode == "dense"
+        w = DENSE_WEIGHTS if dense_only else cfg.weights_for(sig.get("group") or query_group(query, min_cjk=cfg.lexical_min_cjk))
         fused = np.zeros(len(self.keys), dtype=np.float32)
         for name, weight, cweight in (("e5", w.e5, w.e5_clause), ("use", w.use, w.use_clause)):
             if name not in sig or (dense_only and name != "e5"):
@@ -227,6 +235,11 @@ class Retriever:
             if cweight:
                 parts[f"{name}_clause"] = sig[name].clause
                 fused += cweight * _z(sig[name].clause)
+        if w.heading:
+            heads = [sig[name].heading for name in ("e5", "use") if name in sig and not (dense_only and name != "e5")]
+            if heads:
+                parts["heading"] = np.mean(heads, axis=0)
+                fused += w.heading * np.mean([_z(h) for h in heads], axis=0)
         if dense_only:
             return fused, parts
         bm = sig.get("bm25")
@@ -235,7 +248,9 @@ class Retriever:
             fused += w.bm25 * _z(bm)
         return fused, parts
 
-    def search(self, query: str, *, mode: str = "hybrid", top_k: int = 10) -> SearchResult:
+    def search(self, query: str, *, mode: str = "hybrid", top_k: int = 10,
+               also: list[tuple[str, float]] | None = None) -> SearchResult:
+        """Rank paragraphs for `query`. `also` adds weighted extra queries (a follow-up's own words)."""
         if mode not in MODES:
             from qa.errors import UserError
 
@@ -245,6 +260,9 @@ class Retriever:
         sig = self.signals(query, need)
         t1 = time.perf_counter()
         fused, parts = self.fuse(sig, mode, query)
+        for extra, weight in also or []:
+            extra_fused, _ = self.fuse(self.signals(extra, need), mode, extra)
+            fused = _z(fused) + weight * _z(extra_fused)
         order = np.argsort(-fused, kind="stable")[:max(1, top_k)]
         margin = _margin(fused)
         threshold = self.config.weights_for(sig["group"]).abstain_margin

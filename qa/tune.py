@@ -21,6 +21,7 @@ GRID = {
     "use_clause": (0.0, 0.5, 1.0, 1.5),
     "bm25": (0.0, 0.25, 0.5, 1.0, 1.5),
     "sentence": (0.0, 0.5, 1.0),
+    "heading": (0.0, 0.25, 0.5, 1.0),
 }
 
 
@@ -40,14 +41,14 @@ def tune(retriever: Retriever, questions: list[dict], *, log=print) -> tuple[Fus
             best[group] = base.weights_for(group)
             continue
         scored = []
-        keys = ("use", "e5_clause", "use_clause", "bm25", "sentence")
-        for use, ec, uc, bm25, sent in itertools.product(*(GRID[k] for k in keys)):
-            w = Weights(e5=1.0, use=use, e5_clause=ec, use_clause=uc, bm25=bm25, sentence=sent)
+        keys = ("use", "e5_clause", "use_clause", "bm25", "sentence", "heading")
+        for use, ec, uc, bm25, sent, head in itertools.product(*(GRID[k] for k in keys)):
+            w = Weights(e5=1.0, use=use, e5_clause=ec, use_clause=uc, bm25=bm25, sentence=sent, heading=head)
             retriever.config = base.with_group(group, w)
             vals = [ndcg_at_k(_ranked(retriever, retriever.fuse(s, "hybrid", q["question"])[0]), set(q["relevant"]), 10)
                     for q, s in group_items]
             # Ties go to the weights nearest an even mix: fewer extreme settings generalize better.
-            scored.append((float(np.mean(vals)), -abs(use - 1) - abs(ec - 1) - abs(bm25 - 0.5), w))
+            scored.append((float(np.mean(vals)), -abs(use - 1) - abs(ec - 1) - abs(bm25 - 0.5) - head, w))
         scored.sort(key=lambda t: (t[0], t[1]), reverse=True)
         best[group] = scored[0][2]
         summary[group] = {"ndcg@10": round(scored[0][0], 4), "questions": len(group_items), "weights": vars(scored[0][2])}
