@@ -175,6 +175,56 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ask(args: argparse.Namespace) -> int:
+    from qa.chat import ask
+    from qa.guard import clean_question
+    from qa.render import answer_text
+
+    clean_question(args.question)  # a bad question fails fast, before any model loads
+    retriever = _retriever(args, quiet=args.json)
+    ans = ask(retriever, args.question, mode=args.mode, top_k=args.top_k)
+    if args.json:
+        _print_json(ans.to_json())
+    else:
+        print(answer_text(ans))
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from qa.chat import ChatSession
+    from qa.errors import UserError
+    from qa.render import answer_text
+
+    retriever = _retriever(args, quiet=args.json)
+    session = ChatSession(retriever, mode=args.mode, top_k=args.top_k)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("report-qa chat: ask about the report; Ctrl-D or 'exit' to leave.")
+    while True:
+        try:
+            line = input("> " if interactive else "")
+        except EOFError:
+            break
+        if line.strip().lower() in ("exit", "quit", ":q"):
+            break
+        try:
+            ans = session.ask(line)
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        if args.json:
+            _print_json(ans.to_json())
+        else:
+            print(answer_text(ans) + "\n")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import app
+
+    return app.main(["--host", args.host, "--port", str(args.port)] if args.host or args.port else [])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="report-qa", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
@@ -203,6 +253,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", default="hybrid", choices=["dense", "lexical", "hybrid"])
     p.add_argument("--top-k", type=_positive, default=5, metavar="K")
     corpus_opts(p)
+
+    p = verb("ask", cmd_ask, "answer a question with verbatim quotes and exact ¶ / footnote citations")
+    p.add_argument("question")
+    p.add_argument("--mode", default="hybrid", choices=["dense", "lexical", "hybrid"])
+    p.add_argument("--top-k", type=_positive, default=3, metavar="K", help="paragraphs to show")
+    corpus_opts(p)
+
+    p = verb("chat", cmd_chat, "interactive terminal chat that keeps the conversation (follow-ups work)")
+    p.add_argument("--mode", default="hybrid", choices=["dense", "lexical", "hybrid"])
+    p.add_argument("--top-k", type=_positive, default=3, metavar="K")
+    corpus_opts(p)
+
+    p = verb("serve", cmd_serve, "start the Gradio chat app (same as python app.py)")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
 
     p = verb("eval", cmd_eval, "evaluate retrieval modes on a question set; writes report, metrics, TREC runs, plots")
     p.add_argument("--questions", metavar="FILE", help="JSON-lines questions (default: eval/questions.jsonl)")

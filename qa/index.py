@@ -26,7 +26,7 @@ from qa.sentences import split_sentences
 from qa.types import Corpus, Paragraph
 
 log = logging.getLogger("report_qa")
-UNIT_TYPE = "paragraph+heading+sentence+clause+footnote/v3"
+UNIT_TYPE = "paragraph+heading+sentence+clause+footnote/v4"
 
 
 def corpus_checksum(corpus: Corpus) -> str:
@@ -58,6 +58,27 @@ def clause_windows(sentence: str, *, min_chars: int = 4) -> list[str]:
     return out
 
 
+_URL = re.compile(r"(?:https?://)?(?:[\w-]+\.)+[a-z]{2,}(?:/\S*)?", re.IGNORECASE)
+_URL_NOISE = {"www", "http", "https", "pdf", "aspx", "html", "htm", "pages", "documents", "files", "sites", "default",
+              "content", "uploads", "wp", "en", "fr", "es", "ch", "newsid", "langid", "displaynews", "newsevents"}
+
+
+def footnote_search_text(text: str) -> str:
+    """A footnote as embedded for search: its words, and of each web address only the words of its file name.
+
+    Host names and path boilerplate ("www.ohchr.org/EN/…/Pages") would make every footnote look
+    alike to an English question; the file name ("COVID-19-and-Special-Procedures") says what it is.
+    """
+    def words(m: re.Match) -> str:
+        path = m.group(0).split("?")[0].rstrip("/。.,")
+        last = path.rsplit("/", 1)[-1] if "/" in path else ""
+        toks = [t for t in re.split(r"[_\-.=&/]+|(?<=[a-z])(?=[A-Z])", last) if t]
+        keep = [t for t in toks if t.lower() not in _URL_NOISE and not t.isdigit()]
+        return " ".join(keep)
+
+    return re.sub(r"\s+", " ", _URL.sub(words, text)).strip() or text
+
+
 def build_units(corpus: Corpus) -> list[Unit]:
     units: list[Unit] = []
     for doc in corpus.documents:
@@ -72,7 +93,7 @@ def build_units(corpus: Corpus) -> list[Unit]:
                     units.append(Unit(doc.id, p.n, "clause", sentence=i, text=c))
         for f in doc.footnotes:
             if f.paragraph is not None:
-                units.append(Unit(doc.id, f.paragraph, "footnote", footnote=f.n, text=f.text))
+                units.append(Unit(doc.id, f.paragraph, "footnote", footnote=f.n, text=footnote_search_text(f.text)))
     return units
 
 

@@ -66,6 +66,7 @@ class Weights:
     bm25: float = 0.0
     sentence: float = 0.5  # share of the best sentence/footnote vector in a dense signal (rest: paragraph)
     abstain_margin: float = 3.0  # below this fused top-1 margin the report is taken not to cover the question
+    abstain_use: float = 0.0  # …or when no unit is this close to the question for USE (0: rule off)
 
 
 GROUPS = ("zh", "en", "other")
@@ -265,8 +266,8 @@ class Retriever:
             fused = _z(fused) + weight * _z(extra_fused)
         order = np.argsort(-fused, kind="stable")[:max(1, top_k)]
         margin = _margin(fused)
-        threshold = self.config.weights_for(sig["group"]).abstain_margin
-        abstained = mode != "lexical" and margin < threshold
+        best_use = top_similarity(sig.get("use"))
+        abstained = mode != "lexical" and self.abstains(sig["group"], margin, best_use)
         if mode == "lexical":
             abstained = float(fused.max()) <= 0.0
         hits = []
@@ -281,6 +282,13 @@ class Retriever:
         timings["total"] = (t2 - t0) * 1000
         return SearchResult(query, mode, detect_language(query), hits, bool(abstained), round(margin, 3),
                             {k: round(v, 3) for k, v in timings.items()})
+
+    def abstains(self, group: str, margin: float, best_use: float | None) -> bool:
+        """The calibrated "not covered" rule: the best paragraph barely stands out, or nothing is close for USE."""
+        w = self.config.weights_for(group)
+        if margin < w.abstain_margin:
+            return True
+        return bool(w.abstain_use and best_use is not None and best_use < w.abstain_use)
 
     def _evidence(self, sig: dict, row: int, doc: str, n: int) -> tuple[list[int], list[int]]:
         """Best-matching sentence(s) and, when a footnote matched better than any sentence, that footnote."""
@@ -307,6 +315,13 @@ class Retriever:
         if not sentences and "bm25" in sig:
             sentences = _lexical_sentences(self.corpus, doc, n, sig)
         return sentences[:2], footnotes
+
+
+def top_similarity(ds: DenseSignal | None) -> float | None:
+    """The highest raw cosine of any paragraph, sentence or clause unit (None without that encoder)."""
+    if ds is None:
+        return None
+    return float(max(ds.para.max(), ds.sent.max(), ds.clause.max()))
 
 
 def _margin(fused: np.ndarray) -> float:

@@ -13,7 +13,7 @@ from dataclasses import replace
 import numpy as np
 
 from qa.metrics import ndcg_at_k
-from qa.retrieve import GROUPS, FusionConfig, Retriever, Weights, _margin
+from qa.retrieve import GROUPS, FusionConfig, Retriever, Weights, _margin, top_similarity
 
 GRID = {
     "use": (0.0, 0.5, 1.0, 1.5, 2.0),
@@ -56,29 +56,38 @@ def tune(retriever: Retriever, questions: list[dict], *, log=print) -> tuple[Fus
     cfg = FusionConfig(dict(best), base.lexical_min_cjk)
     retriever.config = cfg
     for group in GROUPS:
-        margins = [(_margin(retriever.fuse(s, "hybrid", q["question"])[0]), not q["relevant"])
-                   for q, s in cache if s["group"] == group]
+        points = [(_margin(retriever.fuse(s, "hybrid", q["question"])[0]), top_similarity(s.get("use")) or 0.0,
+                   not q["relevant"]) for q, s in cache if s["group"] == group]
         w = cfg.weights_for(group)
-        t, f1 = best_threshold(margins, w.abstain_margin)
-        cfg = cfg.with_group(group, replace(w, abstain_margin=t))
-        summary[group + "_abstain"] = {"margin": t, "f1": round(f1, 4)}
-        log(f"{group}: abstain below margin {t:.2f} (F1 {f1:.3f} over {len(margins)} questions)")
+        t, tu, f = best_rule(points, w.abstain_margin)
+        cfg = cfg.with_group(group, replace(w, abstain_margin=t, abstain_use=tu))
+        summary[group + "_abstain"] = {"margin": t, "use": tu, "f0.5": round(f, 4)}
+        log(f"{group}: abstain below margin {t:.2f} or USE top similarity {tu:.2f} (F0.5 {f:.3f} over {len(points)} questions)")
     retriever.config = cfg
     return cfg, summary
 
 
-def best_threshold(margins: list[tuple[float, bool]], default: float) -> tuple[float, float]:
-    """The margin threshold with the best abstention F1 (lowest among ties: abstaining wrongly costs more)."""
-    if not any(u for _, u in margins):
-        return default, 0.0
-    best_t, best_f1 = default, -1.0
-    for t in np.arange(1.0, 8.0, 0.05):
-        tp = sum(1 for m, u in margins if m < t and u)
-        fp = sum(1 for m, u in margins if m < t and not u)
-        fn = sum(1 for m, u in margins if m >= t and u)
-        prec = tp / (tp + fp) if tp + fp else 0.0
-        rec = tp / (tp + fn) if tp + fn else 0.0
-        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-        if f1 > best_f1 + 1e-9:
-            best_t, best_f1 = round(float(t), 2), f1
-    return best_t, best_f1
+def best_rule(points: list[tuple[float, float, bool]], default: float, beta: float = 0.5) -> tuple[float, float, float]:
+    """Thresholds (margin, USE similarity) with the best abstention F-beta at precision ≥ 0.5.
+
+    beta 0.5 weighs precision: telling a user "not covered" when the report does cover it costs more
+    than showing a weak answer. With no rule that precise, abstain only below every answerable margin seen.
+    """
+    best = (default, 0.0, -1.0)
+    if any(u for _, _, u in points):
+        b2 = beta * beta
+        for t in np.arange(1.0, 6.0, 0.05):
+            for tu in (0.0, *np.arange(0.15, 0.45, 0.01)):
+                pred = [(m < t or (tu and us < tu), u) for m, us, u in points]
+                tp = sum(1 for p, u in pred if p and u)
+                fp = sum(1 for p, u in pred if p and not u)
+                fn = sum(1 for p, u in pred if not p and u)
+                prec = tp / (tp + fp) if tp + fp else 0.0
+                rec = tp / (tp + fn) if tp + fn else 0.0
+                f = (1 + b2) * prec * rec / (b2 * prec + rec) if prec + rec else 0.0
+                if prec >= 0.5 and f > best[2] + 1e-9:
+                    best = (round(float(t), 2), round(float(tu), 2), f)
+    if best[2] < 0:
+        answerable = [m for m, _, u in points if not u]
+        return (round(min(answerable) - 0.05, 2) if answerable else default), 0.0, 0.0
+    return best

@@ -1,0 +1,139 @@
+"""Answers as text (CLI), Markdown (chat) and HTML (evidence panel). Everything from a user or a document is escaped."""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import urlparse
+
+from qa.answer import Answer, CitedParagraph
+from qa.i18n import labels, paragraph_label
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~$])")
+
+
+def escape_md(text: str) -> str:
+    """Text shown literally inside Markdown: HTML-escaped, then Markdown punctuation backslash-escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def anchor(doc: str, n: int) -> str:
+    return "rqa-p-" + re.sub(r"[^A-Za-z0-9_-]", "-", doc) + f"-{n}"
+
+
+def safe_url(url: str) -> str | None:
+    try:
+        parsed = urlparse(url)
+    except ValueError:
+        return None
+    return url if parsed.scheme in ("http", "https") and parsed.netloc else None
+
+
+# --- plain text (CLI) ---------------------------------------------------------------------------------
+
+def answer_text(ans: Answer) -> str:
+    lab = labels(ans.language)
+    out = []
+    if ans.notice:
+        out.append(ans.notice)
+    if ans.query and ans.query != ans.question:
+        out.append(f"({lab['searched']}: {ans.query})")
+    out.append(ans.text())
+    shown = ans.paragraphs or ans.related
+    if ans.related:
+        out.append(f"\n{lab['possibly_related']}:")
+    elif shown:
+        out.append(f"\n{lab['cited']}:")
+    for p in shown:
+        out.append(f"\n¶{p.n}  {' › '.join(p.section)}")
+        out.append(_marked_text(p))
+        for f in p.footnotes:
+            out.append(f"  [{lab['fn']} {f.n}] {f.text}" + (f"  {' '.join(f.urls)}" if f.urls else ""))
+    return "\n".join(out)
+
+
+def _marked_text(p: CitedParagraph) -> str:
+    """Paragraph text with «» around highlighted sentences and ^n at footnote markers."""
+    inserts: list[tuple[int, int, str]] = []
+    for s, e in p.highlights:
+        inserts.append((s, 1, "«"))
+        inserts.append((e, 0, "»"))
+    for fn, off in p.markers:
+        inserts.append((off, 0, f"^{fn}"))
+    text = p.text
+    for off, _, mark in sorted(inserts, key=lambda t: (t[0], t[1]), reverse=True):
+        text = text[:off] + mark + text[off:]
+    return text
+
+
+# --- Markdown (chat) ----------------------------------------------------------------------------------
+
+def answer_markdown(ans: Answer) -> str:
+    lab = labels(ans.language)
+    parts = []
+    if ans.notice:
+        parts.append(f"_{escape_md(ans.notice)}_")
+    if ans.query and ans.query != ans.question:
+        parts.append(f"_{escape_md(lab['searched'])}: {escape_md(ans.query)}_")
+    if ans.quotes:
+        for q in ans.quotes:
+            link = f"[{escape_md(q.citation)}](#{anchor(q.doc, q.paragraph)})"
+            parts.append(f"> {escape_md(q.text)} {link}")
+    else:
+        parts.append(f"**{escape_md(ans.message)}**")
+        if ans.related:
+            links = ", ".join(f"[¶{p.n}](#{anchor(p.doc, p.n)})" for p in ans.related)
+            parts.append(f"{escape_md(lab['possibly_related'])}: {links}")
+    return "\n\n".join(parts)
+
+
+# --- HTML (evidence panel) ----------------------------------------------------------------------------
+
+def paragraph_html(p: CitedParagraph, lang: str, *, related: bool = False) -> str:
+    lab = labels(lang)
+    events: list[tuple[int, int, str]] = []
+    for s, e in p.highlights:
+        events.append((s, 2, "<mark>"))
+        events.append((e, 0, "</mark>"))
+    for fn, off in p.markers:
+        events.append((off, 1, f'<sup class="rqa-fnref"><a href="#{anchor(p.doc, p.n)}-fn{fn}">{fn}</a></sup>'))
+    events.sort(key=lambda t: (t[0], t[1]))
+    body, pos = [], 0
+    for off, _, tag in events:
+        body.append(html.escape(p.text[pos:off]))
+        body.append(tag)
+        pos = off
+    body.append(html.escape(p.text[pos:]))
+    notes = []
+    for f in p.footnotes:
+        links = []
+        for u in f.urls:
+            su = safe_url(u)
+            if su:
+                links.append(f'<a href="{html.escape(su, quote=True)}" target="_blank" rel="noopener noreferrer">'
+                             f"{html.escape(su)}</a>")
+        cls = "rqa-fn rqa-evidence" if f.n in p.evidence_footnotes else "rqa-fn"
+        notes.append(f'<li id="{anchor(p.doc, p.n)}-fn{f.n}" class="{cls}" value="{f.n}">{html.escape(f.text)}'
+                     + (f"<br>{' '.join(links)}" if links else "") + "</li>")
+    section = " › ".join(html.escape(s) for s in p.section)
+    fn_block = (f'<div class="rqa-fn-title">{html.escape(lab["footnotes"])}</div><ol class="rqa-fns">{"".join(notes)}</ol>'
+                if notes else "")
+    cls = "rqa-para rqa-related" if related else "rqa-para"
+    return (f'<article class="{cls}" id="{anchor(p.doc, p.n)}" data-paragraph="{p.n}">'
+            f'<header><span class="rqa-num">¶{p.n}</span> <span class="rqa-label">{html.escape(paragraph_label(lang, p.n))}</span>'
+            f'<div class="rqa-section">{section}</div></header>'
+            f'<p class="rqa-text">{"".join(body)}</p>{fn_block}</article>')
+
+
+def evidence_html(ans: Answer | None, *, lang: str = "en") -> str:
+    if ans is None:
+        return '<div class="rqa-empty">Ask a question: the cited paragraphs appear here.</div>'
+    lab = labels(ans.language)
+    if ans.paragraphs:
+        head = f'<h3 class="rqa-h">{html.escape(lab["cited"])}</h3>'
+        return head + "".join(paragraph_html(p, ans.language) for p in ans.paragraphs)
+    if ans.related:
+        head = (f'<div class="rqa-notcovered">{html.escape(ans.message)}</div>'
+                f'<h3 class="rqa-h">{html.escape(lab["possibly_related"])}</h3>')
+        return head + "".join(paragraph_html(p, ans.language, related=True) for p in ans.related)
+    return f'<div class="rqa-notcovered">{html.escape(ans.message)}</div>'
