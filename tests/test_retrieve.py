@@ -1,0 +1,82 @@
+"""Hybrid retrieval on the real report with the real models."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from qa.lang import detect_language
+from qa.lexical import tokenize
+from qa.retrieve import MODES, query_group
+
+pytestmark = pytest.mark.slow
+
+
+def test_tokenizer_handles_chinese_and_symbols():
+    toks = tokenize("人权理事会第 43/1 号决议 A/HRC/43/3 COVID-19")
+    assert "理事会" in toks and "43/1" in toks and "a/hrc/43/3" in toks and "covid-19" in toks
+    assert "§决议" in toks
+
+
+@pytest.mark.parametrize("text, lang", [("人权高专办做了什么？", "zh"), ("What did the Office do?", "en"),
+                                        ("Qu'a fait le Haut-Commissariat ?", "fr"), ("¿Qué hizo la Oficina?", "es"),
+                                        ("ماذا فعلت المفوضية؟", "ar"), ("Что сделало Управление?", "ru")])
+def test_language_detection(text, lang):
+    assert detect_language(text) == lang
+
+
+def test_query_groups():
+    assert query_group("乍得的死刑") == "zh" and query_group("death penalty in Chad") == "en"
+    assert query_group("la peine de mort au Tchad") == "other"
+
+
+@pytest.mark.parametrize("question, paragraph", [
+    ("乍得废除了哪项法律中的死刑？", 90),
+    ("What training did staff receive after cyberattacks increased?", 119),
+    ("Comment le HCDH a-t-il aidé les migrants souhaitant rentrer volontairement dans leur pays d'origine ?", 67),
+    ("¿Qué capacitación en ciberseguridad recibió el personal?", 119),
+])
+def test_hybrid_finds_the_paragraph(retriever, question, paragraph):
+    res = retriever.search(question, top_k=5)
+    assert res.hits[0].paragraph == paragraph
+    assert not res.abstained
+    h = res.hits[0]
+    assert h.sentences and set(h.signals) >= {"e5"}
+
+
+def test_every_mode_ranks_and_explains(retriever):
+    for mode in MODES:
+        res = retriever.search("萨赫勒五国集团联合部队的人权合规框架", mode=mode, top_k=10)
+        assert len(res.hits) == 10 and [h.rank for h in res.hits] == list(range(1, 11))
+        assert {49, 95} & {h.paragraph for h in res.hits[:3]}
+        assert all(h.signals for h in res.hits)
+        assert res.timings_ms["total"] > 0
+
+
+def test_footnote_only_answer_marks_the_footnote(retriever):
+    res = retriever.search("人权高专办向人权理事会第四十三届会议提交了多少份报告？", top_k=5)
+    assert res.hits[0].paragraph == 10 and 4 in res.hits[0].footnotes
+
+
+def test_unanswerable_abstains(retriever):
+    assert retriever.search("What is the capital of Australia?").abstained
+    assert retriever.search("新冠疫苗在哪些国家获批上市？").abstained
+
+
+def test_cli_search_json(qa_home):
+    r = subprocess.run([sys.executable, "-m", "qa", "search", "冈比亚真相、和解与赔偿委员会举行了多少次公开听证会？",
+                        "--json", "--top-k", "3"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-1500:]
+    data = json.loads(r.stdout)
+    top = data["hits"][0]
+    assert top["paragraph"] == 89 and top["doc"] == "ohchr-2020-h1-zh"
+    assert top["best_sentences"] and all(s in "".join(top["best_sentences"]) for s in top["best_sentences"])
+    assert set(top["signals"]) >= {"e5", "bm25"} and "score" in top and len(data["hits"]) == 3
+
+
+def test_cli_search_rejects_bad_mode(qa_home):
+    r = subprocess.run([sys.executable, "-m", "qa", "search", "x", "--mode", "magic"], capture_output=True, text=True)
+    assert r.returncode == 2 and "invalid choice" in r.stderr

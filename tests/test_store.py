@@ -1,0 +1,102 @@
+"""FAISS store logic with a fake encoder: manifest, atomic saves, mismatch and corruption detection."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from embeddings.store import IndexCorrupt, IndexMismatch, IndexMissing, Unit, VectorStore
+
+
+def vectors(n: int, d: int = 16, seed: int = 0) -> np.ndarray:
+    x = np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def units(n: int) -> list[Unit]:
+    return [Unit("doc", i + 1, "paragraph", text=f"t{i}") for i in range(n)]
+
+
+MANIFEST = {"model": "fake", "model_fingerprint": "abc", "corpus_sha256": "c1", "unit_type": "paragraph/v1"}
+
+
+def test_roundtrip_and_manifest(tmp_path):
+    v = vectors(50)
+    store = VectorStore.build(v, units(50), manifest=MANIFEST)
+    store.save(tmp_path)
+    m = json.loads((tmp_path / "manifest.json").read_text())
+    for key in ("model", "model_fingerprint", "corpus_sha256", "unit_type", "dimension", "created", "libraries", "files"):
+        assert key in m
+    assert m["index_type"] == "flat" and m["dimension"] == 16
+    loaded = VectorStore.load(tmp_path, expect=MANIFEST)
+    s1, i1 = store.search(v[:3], 5)
+    s2, i2 = loaded.search(v[:3], 5)
+    assert (i1 == i2).all() and np.allclose(s1, s2)
+    assert i1[0, 0] == 0 and loaded.units[7] == units(50)[7]
+
+
+@pytest.mark.parametrize("key, value", [("model", "other-model"), ("corpus_sha256", "changed"), ("unit_type", "x")])
+def test_mismatch_is_detected(tmp_path, key, value):
+    VectorStore.build(vectors(10), units(10), manifest=MANIFEST).save(tmp_path)
+    with pytest.raises(IndexMismatch, match=key):
+        VectorStore.load(tmp_path, expect={**MANIFEST, key: value})
+
+
+def test_missing_index(tmp_path):
+    with pytest.raises(IndexMissing):
+        VectorStore.load(tmp_path / "nothing", expect=MANIFEST)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "delete", "manifest"])
+def test_corruption_is_detected(tmp_path, damage):
+    VectorStore.build(vectors(30), units(30), manifest=MANIFEST).save(tmp_path)
+    m = json.loads((tmp_path / "manifest.json").read_text())
+    index_file = tmp_path / m["files"]["index"]["name"]
+    data = index_file.read_bytes()
+    if damage == "truncate":
+        index_file.write_bytes(data[: len(data) // 2])
+    elif damage == "flip":
+        index_file.write_bytes(data[:100] + bytes([data[100] ^ 0xFF]) + data[101:])
+    elif damage == "delete":
+        index_file.unlink()
+    else:
+        (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexCorrupt):
+        VectorStore.load(tmp_path, expect=MANIFEST)
+
+
+def test_crash_during_save_keeps_previous_index(tmp_path, monkeypatch):
+    old = VectorStore.build(vectors(20, seed=1), units(20), manifest=MANIFEST)
+    old.save(tmp_path)
+    new = VectorStore.build(vectors(25, seed=2), units(25), manifest=MANIFEST)
+    real_replace = os.replace
+
+    def crash(src, dst):
+        if str(dst).endswith("manifest.json"):
+            raise KeyboardInterrupt("killed while writing the manifest")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        new.save(tmp_path)
+    monkeypatch.setattr(os, "replace", real_replace)
+    loaded = VectorStore.load(tmp_path, expect=MANIFEST)
+    assert len(loaded.units) == 20
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_approximate_index_above_threshold_keeps_recall(tmp_path):
+    v = vectors(3000, d=32, seed=3)
+    exact = VectorStore.build(v, units(3000), manifest=MANIFEST)
+    approx = VectorStore.build(v, units(3000), manifest=MANIFEST, approx_threshold=1000)
+    assert exact.kind == "flat" and approx.kind == "hnsw"
+    q = vectors(50, d=32, seed=4)
+    _, ie = exact.search(q, 10)
+    _, ia = approx.search(q, 10)
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(ia, ie, strict=True)])
+    assert recall >= 0.9
+    approx.save(tmp_path)
+    assert VectorStore.load(tmp_path, expect=MANIFEST).kind == "hnsw"
