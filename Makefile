@@ -8,9 +8,9 @@ STAMP   := $(VENV)/.installed
 .PHONY: setup app test bench eval lint clean
 
 $(STAMP): pyproject.toml
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian chromium + chromium-driver (browser tests)"; \
-	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) >/dev/null \
+	@{ command -v chromium >/dev/null 2>&1 && dpkg -s fonts-noto-cjk >/dev/null 2>&1; } || { \
+	  echo "installing Debian chromium, chromium-driver and CJK fonts (browser tests)"; \
+	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-noto-cjk) >/dev/null \
 	  || echo "warning: could not install chromium; browser tests will be skipped"; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
