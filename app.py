@@ -181,6 +181,7 @@ def build_app(retriever, *, reports: list[dict] | None = None):
                         prev_btn = gr.Button("◀ Previous", size="sm", elem_id="rqa-prev")
                         number = gr.Number(value=first_n, precision=0, minimum=first_n, maximum=last_n,
                                            label=f"¶ ({first_n}–{last_n})", elem_id="rqa-number")
+                        open_btn = gr.Button("Open", size="sm", elem_id="rqa-open")
                         next_btn = gr.Button("Next ▶", size="sm", elem_id="rqa-next")
                     browser = gr.HTML(show_paragraph(first_n)[1], elem_id="rqa-browser", js_on_load=None)
                 with gr.Accordion("About", open=False):
@@ -193,6 +194,7 @@ def build_app(retriever, *, reports: list[dict] | None = None):
         clear.click(lambda: ([], [], evidence_html(None), ""), None, [chatbot, history, evidence, searched],
                     api_visibility="private")
         number.submit(show_paragraph, [number], [number, browser], api_visibility="private")
+        open_btn.click(show_paragraph, [number], [number, browser], api_visibility="private")
         prev_btn.click(lambda n: show_paragraph((n or first_n) - 1), [number], [number, browser], api_visibility="private")
         next_btn.click(lambda n: show_paragraph((n or first_n) + 1), [number], [number, browser], api_visibility="private")
         gr.api(chat_api, api_name="chat")

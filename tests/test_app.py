@@ -1,0 +1,127 @@
+"""The Gradio app, launched for real: the API answers with citations, and a real browser shows the evidence."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.appserver import AppServer
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+
+
+@pytest.fixture(scope="module")
+def server(qa_home, retriever, tmp_path_factory):
+    # `retriever` builds the index first, so the app starts from a saved index.
+    srv = AppServer(qa_home, tmp_path_factory.mktemp("app") / "app.log")
+    srv.wait()
+    yield srv
+    srv.stop()
+
+
+def test_app_log_shows_a_saved_index_and_no_network(server):
+    log = server.log_path.read_text()
+    assert "loaded" in log and "ready in" in log
+
+
+def test_api_chat_answers_with_citations(server):
+    from gradio_client import Client
+
+    client = Client(server.url, verbose=False)
+    r = client.predict("乍得废除了哪项法律中的死刑？", api_name="/chat")
+    assert r["covered"] and r["citations"][0] == "[¶90]" and "[¶90]" in r["text"]
+    assert r["paragraphs"][0]["n"] == 90 and "乍得" in r["quotes"][0]["text"]
+    en = client.predict("What training did staff receive after cyberattacks increased?", api_name="/chat")
+    assert en["paragraphs"][0]["n"] == 119 and en["language"] == "en"
+    fn = client.predict("fn 6", api_name="/chat")
+    assert fn["citations"] == ["[¶25, fn 6]"]
+    follow = client.predict("那墨西哥呢？", "hybrid", 3, ["人权高专办在监狱问题上做了什么？"], api_name="/chat")
+    assert follow["paragraphs"][0]["n"] == 98 and "监狱" in follow["query"]
+    bad = client.predict("   ", api_name="/chat")
+    assert "empty" in bad["error"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def ask_in_page(page, text: str) -> None:
+    page.wait_for_selector("#rqa-input textarea")
+    page.fill("#rqa-input textarea", text)
+    page.click("#rqa-send")
+
+
+def test_browser_chat_shows_cited_paragraph(server, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server.url, wait_until="load")
+    ask_in_page(page, "乍得废除了哪项法律中的死刑？")
+    card = page.wait_for_selector("#rqa-evidence article[data-paragraph='90']", timeout=60000)
+    assert "¶90" in card.inner_text() and "废除了反恐立法规定的死刑" in card.inner_text()
+    assert "死刑" in card.query_selector("mark").inner_text()
+    chat = page.inner_text("#rqa-chat")
+    assert "[¶90]" in chat
+    shots = ROOT / "docs"
+    shots.mkdir(exist_ok=True)
+    page.screenshot(path=str(tmp_path / "answer-zh.png"))
+    shutil.copy(tmp_path / "answer-zh.png", shots / "screenshot.png")
+
+    ask_in_page(page, "What training did staff receive after cyberattacks increased?")
+    page.wait_for_selector("#rqa-evidence article[data-paragraph='119']", timeout=60000)
+    assert "[¶119]" in page.inner_text("#rqa-chat")
+    # A citation marker in the answer takes the user to that paragraph in the panel.
+    page.click("#rqa-chat a[href*='rqa-p-ohchr-2020-h1-zh-119'] >> nth=-1")
+    page.wait_for_selector("#rqa-evidence article[data-paragraph='119'].rqa-flash", timeout=5000)
+    assert page.url.rstrip("/") == server.url
+    page.close()
+
+
+def test_browser_footnotes_links_and_paragraph_browser(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server.url, wait_until="load")
+    ask_in_page(page, "fn 6")
+    card = page.wait_for_selector("#rqa-evidence article[data-paragraph='25']", timeout=60000)
+    link = card.query_selector("li.rqa-fn a[href^='https://unsdg.un.org']")
+    assert link is not None and link.get_attribute("rel") == "noopener noreferrer"
+    assert card.query_selector("sup.rqa-fnref")
+    page.click("text=Paragraph browser")
+    page.fill("#rqa-number input", "25")
+    page.click("#rqa-open")
+    page.wait_for_selector("#rqa-browser article[data-paragraph='25']")
+    page.click("#rqa-next")
+    page.wait_for_selector("#rqa-browser article[data-paragraph='26']")
+    page.close()
+
+
+@pytest.mark.parametrize("payload", [
+    "<img src=x onerror=\"window.__xss=1\">",
+    "<script>window.__xss=2</script>",
+    "[click](javascript:window.__xss=3) **bold** ![i](http://127.0.0.1:9/x.png)",
+])
+def test_browser_escapes_injected_markup(server, browser, payload):
+    page = browser.new_page()
+    page.goto(server.url, wait_until="load")
+    ask_in_page(page, payload)
+    page.wait_for_function("document.querySelectorAll('#rqa-chat .message, #rqa-chat [data-testid=\"bot\"]').length >= 2"
+                           " || document.querySelector('#rqa-chat').innerText.length > 40", timeout=60000)
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.__xss") is None
+    # The markup is shown as text, never turned into elements.
+    assert "window.__xss" in page.inner_text("#rqa-chat")
+    assert not page.query_selector("#rqa-chat img[onerror], #rqa-chat img[src='x']")
+    assert page.evaluate("[...document.querySelectorAll('#rqa-chat script')].filter(s => s.textContent.includes('__xss')).length") == 0
+    assert not page.query_selector("#rqa-chat a[href^='javascript']")
+    page.close()
