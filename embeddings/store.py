@@ -127,6 +127,9 @@ class VectorStore:
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob(".*.*"):  # temp files a killed writer left behind
+            if stale.is_file():
+                stale.unlink(missing_ok=True)
         index_bytes = faiss.serialize_index(self.index).tobytes()
         units_bytes = json.dumps([asdict(u) for u in self.units], ensure_ascii=False).encode()
         files = {}

@@ -10,6 +10,7 @@ look alike, so the parser tells them apart by sequence and context, never by thi
 from __future__ import annotations
 
 import json
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -429,9 +430,12 @@ def load_document(path: str | Path) -> Document:
 
 
 def default_paths() -> list[Path]:
-    paths = sorted(DATA_DIR.glob("*.txt"))
+    data_dir = Path(os.environ.get("REPORT_QA_DATA") or DATA_DIR)
+    if not data_dir.is_dir():
+        raise CorpusError(f"data folder {data_dir} is missing; restore data/ from the repository or pass a report PATH")
+    paths = sorted(data_dir.glob("*.txt"))
     if not paths:
-        raise CorpusError(f"no report texts in {DATA_DIR}; the bundled data file is missing (reinstall or pass PATH)")
+        raise CorpusError(f"no report texts (*.txt) in {data_dir}; restore data/ from the repository or pass a report PATH")
     return paths
 
 
