@@ -46,7 +46,8 @@ class EmbeddingCache:
             try:
                 for i in range(0, len(rest), 500):
                     part = rest[i:i + 500]
-                    q = "SELECT key, vec FROM emb WHERE key IN (%s)" % ",".join("?" * len(part))
+                    marks = ",".join("?" * len(part))
+                    q = f"SELECT key, vec FROM emb WHERE key IN ({marks})"
                     found.update(dict(self.db.execute(q, part).fetchall()))
             except sqlite3.Error as exc:
                 log.warning("embedding cache read failed (%s); re-embedding", exc)

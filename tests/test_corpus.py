@@ -242,9 +242,9 @@ def test_cli_human_summary():
         (None, "no such file"),
         (b"", "empty"),
         (b"\xff\xfe\x00bad", "not UTF-8"),
-        ("No paragraphs here.\n".encode(), "no numbered paragraphs"),
-        ("1. One.\n3. Three, skipping two.\n".encode(), "out of order"),
-        ("1. Text.1 More.\n".encode(), "no footnote text"),
+        (b"No paragraphs here.\n", "no numbered paragraphs"),
+        (b"1. One.\n3. Three, skipping two.\n", "out of order"),
+        (b"1. Text.1 More.\n", "no footnote text"),
     ],
 )
 def test_cli_bad_input_one_line_exit_2(tmp_path, content, message):
