@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 from qa.answer import Answer, CitedParagraph
 from qa.i18n import labels, paragraph_label
 
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~$])")
 
 
@@ -52,18 +53,30 @@ def answer_text(ans: Answer) -> str:
     return "\n".join(out)
 
 
-def _marked_text(p: CitedParagraph) -> str:
-    """Paragraph text with «» around highlighted sentences and ^n at footnote markers."""
-    inserts: list[tuple[int, int, str]] = []
+def _decorate(p: CitedParagraph, *, open_mark: str, close_mark: str, marker, escape=lambda t: t) -> str:
+    """Paragraph text with highlight marks and footnote markers inserted at their offsets.
+
+    At one offset a highlight closes before a marker, and a marker comes before a highlight opens.
+    """
+    events: list[tuple[int, int, str]] = []
     for s, e in p.highlights:
-        inserts.append((s, 1, "«"))
-        inserts.append((e, 0, "»"))
+        events.append((s, 2, open_mark))
+        events.append((e, 0, close_mark))
     for fn, off in p.markers:
-        inserts.append((off, 0, f"^{fn}"))
-    text = p.text
-    for off, _, mark in sorted(inserts, key=lambda t: (t[0], t[1]), reverse=True):
-        text = text[:off] + mark + text[off:]
-    return text
+        events.append((off, 1, marker(fn)))
+    events.sort(key=lambda t: (t[0], t[1]))
+    out, pos = [], 0
+    for off, _, tag in events:
+        out.append(escape(p.text[pos:off]))
+        out.append(tag)
+        pos = off
+    out.append(escape(p.text[pos:]))
+    return "".join(out)
+
+
+def _marked_text(p: CitedParagraph) -> str:
+    """Paragraph text with «» around highlighted sentences and superscript footnote markers (…性。⁴6 月)."""
+    return _decorate(p, open_mark="«", close_mark="»", marker=lambda fn: str(fn).translate(_SUPERSCRIPT))
 
 
 # --- Markdown (chat) ----------------------------------------------------------------------------------
@@ -91,19 +104,8 @@ def answer_markdown(ans: Answer) -> str:
 
 def paragraph_html(p: CitedParagraph, lang: str, *, related: bool = False) -> str:
     lab = labels(lang)
-    events: list[tuple[int, int, str]] = []
-    for s, e in p.highlights:
-        events.append((s, 2, "<mark>"))
-        events.append((e, 0, "</mark>"))
-    for fn, off in p.markers:
-        events.append((off, 1, f'<sup class="rqa-fnref"><a href="#{anchor(p.doc, p.n)}-fn{fn}">{fn}</a></sup>'))
-    events.sort(key=lambda t: (t[0], t[1]))
-    body, pos = [], 0
-    for off, _, tag in events:
-        body.append(html.escape(p.text[pos:off]))
-        body.append(tag)
-        pos = off
-    body.append(html.escape(p.text[pos:]))
+    body = _decorate(p, open_mark="<mark>", close_mark="</mark>", escape=html.escape, marker=lambda fn: (
+        f'<sup class="rqa-fnref"><a href="#{anchor(p.doc, p.n)}-fn{fn}">{fn}</a></sup>'))
     notes = []
     for f in p.footnotes:
         links = []
@@ -122,7 +124,7 @@ def paragraph_html(p: CitedParagraph, lang: str, *, related: bool = False) -> st
     return (f'<article class="{cls}" id="{anchor(p.doc, p.n)}" data-paragraph="{p.n}">'
             f'<header><span class="rqa-num">¶{p.n}</span> <span class="rqa-label">{html.escape(paragraph_label(lang, p.n))}</span>'
             f'<div class="rqa-section">{section}</div></header>'
-            f'<p class="rqa-text">{"".join(body)}</p>{fn_block}</article>')
+            f'<p class="rqa-text">{body}</p>{fn_block}</article>')
 
 
 def evidence_html(ans: Answer | None, *, lang: str = "en") -> str:
