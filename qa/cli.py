@@ -220,9 +220,14 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import app
+    from qa.webapp import main as serve
 
-    return app.main(["--host", args.host, "--port", str(args.port)] if args.host or args.port else [])
+    argv = []
+    if args.host:
+        argv += ["--host", args.host]
+    if args.port:
+        argv += ["--port", str(args.port)]
+    return serve(argv)
 
 
 def build_parser() -> argparse.ArgumentParser:

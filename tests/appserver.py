@@ -20,14 +20,15 @@ def free_port() -> int:
 
 
 class AppServer:
-    def __init__(self, home: Path, log_path: Path, extra_env: dict | None = None):
+    def __init__(self, home: Path, log_path: Path, extra_env: dict | None = None, cmd: list[str] | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, REPORT_QA_HOME=str(home), GRADIO_SERVER_PORT=str(self.port), **(extra_env or {}))
         self.log_path = log_path
         self.log = open(log_path, "w")
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        cmd = cmd or [sys.executable, "app.py"]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
     def wait(self, timeout: float = 300) -> float:
         deadline = time.time() + timeout

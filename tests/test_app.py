@@ -47,6 +47,20 @@ def test_api_chat_answers_with_citations(server):
     assert "empty" in bad["error"]
 
 
+def test_report_qa_serve_starts_the_same_app(qa_home, retriever, tmp_path):
+    import sys
+
+    from gradio_client import Client
+
+    srv = AppServer(qa_home, tmp_path / "serve.log", cmd=[sys.executable, "-m", "qa", "serve"])
+    try:
+        srv.wait()
+        out = Client(srv.url, verbose=False).predict("¶25", api_name="/chat")
+        assert out["kind"] == "lookup" and out["paragraphs"][0]["n"] == 25
+    finally:
+        srv.stop()
+
+
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
@@ -98,7 +112,11 @@ def test_browser_footnotes_links_and_paragraph_browser(server, browser):
     assert link is not None and link.get_attribute("rel") == "noopener noreferrer"
     assert card.query_selector("sup.rqa-fnref")
     page.click("text=Paragraph browser")
-    page.fill("#rqa-number input", "25")
+    # The accordion renders its content as it opens: wait until the number box is really there.
+    page.wait_for_selector("#rqa-number textarea, #rqa-number input", state="visible")
+    page.wait_for_selector("#rqa-browser article[data-paragraph='1']", state="visible")
+    page.fill("#rqa-number textarea, #rqa-number input", "25")
+    page.press("#rqa-number textarea, #rqa-number input", "Tab")
     page.click("#rqa-open")
     page.wait_for_selector("#rqa-browser article[data-paragraph='25']")
     page.click("#rqa-next")

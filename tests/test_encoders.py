@@ -72,3 +72,16 @@ def test_long_text_is_windowed_not_truncated(qa_home):
     a, b, c = enc.encode_passages([head + tail, head, tail])
     # Truncation would drop the tail and return the head's vector; windows average both halves.
     assert float(a @ b) < 0.97 and float(a @ c) > float(b @ c)
+
+
+def test_cli_model_option_with_a_local_model(qa_home):
+    import json
+    import subprocess
+    import sys
+
+    path = minilm_path()
+    r = subprocess.run([sys.executable, "-m", "qa", "search", "death penalty", "--model", str(path), "--json", "--top-k", "3"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-1500:]
+    hits = json.loads(r.stdout)["hits"]
+    assert len(hits) == 3 and all("e5" in h["signals"] or "heading" in h["signals"] for h in hits)
