@@ -124,11 +124,20 @@ class IndexHome:
 
 def _progress_printer(label: str, stream=None) -> Callable[[int, int], None]:
     stream = stream or sys.stderr
-    state = {"last": -1.0}
+    tty = hasattr(stream, "isatty") and stream.isatty()
+    state = {"last": -1.0, "quarter": -1}
 
     def show(done: int, total: int) -> None:
         now = time.monotonic()
         if done < total and now - state["last"] < 0.5:
+            return
+        quarter = 4 * done // max(total, 1)
+        if not tty:  # a log file gets a line per quarter, not a redrawn bar
+            if quarter == state["quarter"]:
+                return
+            state["quarter"] = quarter
+            stream.write(f"{label}: {done}/{total}\n")
+            stream.flush()
             return
         state["last"] = now
         width = 28
