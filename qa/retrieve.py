@@ -1,13 +1,14 @@
-"""Hybrid retrieval over paragraphs, their sentences and footnotes, in any UN language.
+"""Hybrid retrieval over paragraphs, their headings, sentences, clauses and footnotes, in any UN language.
 
 Signals per paragraph, each standardized per query (z-score over all paragraphs):
-  e5      multilingual-e5-small: the paragraph vector and its best sentence / footnote vector
-  use     USE-multilingual v3 (strong on English→Chinese), same units
-  bm25    jieba words + CJK bigrams + symbols, only where lexical evidence can help
-Fusion weights depend on the query's script (Chinese or not); they were tuned on
-eval/questions.jsonl as a whole (`python -m qa tune`), never question by question.
-Abstention uses the fused top-1 margin (how far the best paragraph stands above the rest), a
-rule calibrated on the unanswerable questions of the evaluation set.
+  e5 / use          the paragraph vector mixed with its best sentence-or-footnote vector
+  e5_clause / ...   the best clause window (small units an English question can match)
+  heading           the section/subsection title (both encoders)
+  bm25              jieba words + CJK bigrams + symbols
+Fusion weights depend on the query's group (Chinese, English, other) and were tuned on
+eval/questions.jsonl as a whole (`python -m qa tune`), never question by question. "Not covered"
+is a calibrated rule: the best paragraph barely stands out (fused top-1 margin), or nothing is close
+for USE (top raw similarity); thresholds per group, in qa/fusion.json.
 """
 
 from __future__ import annotations
