@@ -76,9 +76,6 @@ class Answer:
             return "\n".join(f"{q.text} {q.citation}" for q in self.quotes)
         return self.message
 
-    def cited_numbers(self) -> list[int]:
-        return [p.n for p in self.paragraphs]
-
 
 def cited_paragraph(doc: Document, p: Paragraph, *, highlights: list[tuple[int, int]] | None = None,
                     evidence_footnotes: list[int] | None = None, hit: Hit | None = None) -> CitedParagraph:

@@ -66,23 +66,6 @@ def roman_to_int(s: str) -> int:
     return total
 
 
-def _chinese_numeral(s: str) -> int:
-    digits = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-    if s.isdigit():
-        return int(s)
-    total, cur = 0, 0
-    for ch in s:
-        if ch in digits:
-            cur = digits[ch]
-        elif ch == "十":
-            total += (cur or 1) * 10
-            cur = 0
-        elif ch == "百":
-            total += (cur or 1) * 100
-            cur = 0
-    return total + cur
-
-
 def join_lines(prev: str, nxt: str, prev_had_trailing_space: bool = False) -> str:
     """Join two wrapped lines the way the page meant them: CJK text and split URLs take no space."""
     if not prev:

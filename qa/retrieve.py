@@ -174,7 +174,7 @@ class Retriever:
                 continue
             u = units[i]
             if u.kind == "paragraph":
-                para[row] = max(para[row], s) if para[row] != floor else s
+                para[row] = s
             elif u.kind == "sentence":
                 if row not in best_s or s > best_s[row][1]:
                     best_s[row] = (u.sentence, s)
@@ -219,13 +219,13 @@ class Retriever:
 
     # --- fusion ------------------------------------------------------------------------------------
 
-    def fuse(self, sig: dict, mode: str, query: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        cfg = self.config
+    def fuse(self, sig: dict, mode: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Weighted sum of the standardized signals for the query's group (or the fixed dense recipe)."""
         parts: dict[str, np.ndarray] = {}
         if mode == "lexical":
             return sig["bm25"].astype(np.float32), {"bm25": sig["bm25"]}
         dense_only = mode == "dense"
-        w = DENSE_WEIGHTS if dense_only else cfg.weights_for(sig.get("group") or query_group(query, min_cjk=cfg.lexical_min_cjk))
+        w = DENSE_WEIGHTS if dense_only else self.config.weights_for(sig["group"])
         fused = np.zeros(len(self.keys), dtype=np.float32)
         for name, weight, cweight in (("e5", w.e5, w.e5_clause), ("use", w.use, w.use_clause)):
             if name not in sig or (dense_only and name != "e5"):
@@ -261,9 +261,9 @@ class Retriever:
         need = {"dense": ("e5",), "lexical": ("bm25",), "hybrid": ("e5", "use", "bm25")}[mode]
         sig = self.signals(query, need)
         t1 = time.perf_counter()
-        fused, parts = self.fuse(sig, mode, query)
+        fused, parts = self.fuse(sig, mode)
         for extra, weight in also or []:
-            extra_fused, _ = self.fuse(self.signals(extra, need), mode, extra)
+            extra_fused, _ = self.fuse(self.signals(extra, need), mode)
             fused = _z(fused) + weight * _z(extra_fused)
         order = np.argsort(-fused, kind="stable")[:max(1, top_k)]
         margin = _margin(fused)

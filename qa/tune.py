@@ -1,8 +1,9 @@
 """Tune the fusion weights and the abstention margin on an evaluation set, as a whole.
 
-One grid per script group (Chinese queries, other queries), maximizing mean nDCG@10 over the
-group's answerable questions; then the abstention margin that maximizes abstention F1. The
-grid is coarse on purpose: a handful of weights shared by every question, not a fit per question.
+One grid per query group (Chinese, English, other languages), maximizing mean nDCG@10 over the
+group's answerable questions; then, per group, the abstention thresholds (fused margin, USE top
+similarity) with the best F0.5 at precision ≥ 0.5. The grid is coarse on purpose: a handful of
+weights shared by every question, not a fit per question.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def tune(retriever: Retriever, questions: list[dict], *, log=print) -> tuple[Fus
         for use, ec, uc, bm25, sent, head in itertools.product(*(GRID[k] for k in keys)):
             w = Weights(e5=1.0, use=use, e5_clause=ec, use_clause=uc, bm25=bm25, sentence=sent, heading=head)
             retriever.config = base.with_group(group, w)
-            vals = [ndcg_at_k(_ranked(retriever, retriever.fuse(s, "hybrid", q["question"])[0]), set(q["relevant"]), 10)
+            vals = [ndcg_at_k(_ranked(retriever, retriever.fuse(s, "hybrid")[0]), set(q["relevant"]), 10)
                     for q, s in group_items]
             # Ties go to the weights nearest an even mix: fewer extreme settings generalize better.
             scored.append((float(np.mean(vals)), -abs(use - 1) - abs(ec - 1) - abs(bm25 - 0.5) - head, w))
@@ -56,7 +57,7 @@ def tune(retriever: Retriever, questions: list[dict], *, log=print) -> tuple[Fus
     cfg = FusionConfig(dict(best), base.lexical_min_cjk)
     retriever.config = cfg
     for group in GROUPS:
-        points = [(_margin(retriever.fuse(s, "hybrid", q["question"])[0]), top_similarity(s.get("use")) or 0.0,
+        points = [(_margin(retriever.fuse(s, "hybrid")[0]), top_similarity(s.get("use")) or 0.0,
                    not q["relevant"]) for q, s in cache if s["group"] == group]
         w = cfg.weights_for(group)
         t, tu, f = best_rule(points, w.abstain_margin)
