@@ -55,14 +55,14 @@ def _normalize(x: np.ndarray) -> np.ndarray:
 
 
 def weights_fingerprint(path: Path) -> str:
-    """sha256 over a model folder's weight files (names, sizes and bytes)."""
+    """sha256 over a model folder's weight files (each file's name and sha256)."""
+    from embeddings.e5_restore import file_sha256
+
     h = hashlib.sha256()
     files = sorted(p for p in Path(path).rglob("*") if p.suffix in (".safetensors", ".bin", ".pt", ".npz", ".onnx"))
     for p in files:
         h.update(str(p.relative_to(path)).encode())
-        with open(p, "rb") as f:
-            while block := f.read(1 << 20):
-                h.update(block)
+        h.update(file_sha256(p).encode())
     return h.hexdigest()
 
 

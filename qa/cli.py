@@ -43,28 +43,31 @@ def cmd_corpus(args: argparse.Namespace) -> int:
     return 0
 
 
-def _retriever(args: argparse.Namespace, quiet: bool = False):
+def _retriever(args: argparse.Namespace, quiet: bool = False, *, rebuild: bool = False, reports: list | None = None):
     from qa.corpus import load_corpus
     from qa.index import configure_logging
     from qa.pipeline import load_retriever
 
     configure_logging()
     corpus = load_corpus(getattr(args, "paths", None) or None)
-    return load_retriever(corpus, model=getattr(args, "model", None), quiet=quiet)
+    return load_retriever(corpus, model=getattr(args, "model", None), quiet=quiet, rebuild=rebuild, reports=reports)
+
+
+def _best_sentences(retriever, hit) -> tuple[list[str], list[str]]:
+    """A hit's best-matching sentences (verbatim) and its paragraph's section path."""
+    from qa.sentences import split_sentences
+
+    p = retriever.corpus.document(hit.doc).paragraph(hit.paragraph)
+    sents = split_sentences(p.text)
+    return [sents[i] for i in hit.sentences if i < len(sents)], p.section
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     import time
 
-    from qa.corpus import load_corpus
-    from qa.index import configure_logging
-    from qa.pipeline import load_retriever
-
-    configure_logging()
     t0 = time.perf_counter()
-    corpus = load_corpus(args.paths or None)
     reports: list[dict] = []
-    load_retriever(corpus, model=args.model, rebuild=args.rebuild, quiet=args.json, reports=reports)
+    corpus = _retriever(args, quiet=args.json, rebuild=args.rebuild, reports=reports).corpus
     total = time.perf_counter() - t0
     summary = {
         "documents": len(corpus.documents),
@@ -95,30 +98,21 @@ def cmd_search(args: argparse.Namespace) -> int:
         data = res.to_json()
         if notice:
             data["notice"] = notice
-        for h in data["hits"]:
-            doc = retriever.corpus.document(h["doc"])
-            p = doc.paragraph(h["paragraph"])
-            from qa.sentences import split_sentences
-
-            sents = split_sentences(p.text)
-            h["best_sentences"] = [sents[i] for i in h["sentences"] if i < len(sents)]
-            h["section"] = p.section
+        for h, hit in zip(data["hits"], res.hits, strict=True):
+            h["best_sentences"], h["section"] = _best_sentences(retriever, hit)
         _print_json(data)
         return 0
     if notice:
         print(notice)
-    from qa.sentences import split_sentences
-
     print(f"{res.mode} search ({res.language}), {res.timings_ms.get('total', 0):.0f} ms"
           + ("  — low confidence: the report may not cover this" if res.abstained else ""))
     for h in res.hits:
-        p = retriever.corpus.document(h.doc).paragraph(h.paragraph)
-        sents = split_sentences(p.text)
-        best = " ".join(sents[i] for i in h.sentences if i < len(sents)) or p.text[:80]
+        sentences, section = _best_sentences(retriever, h)
+        best = " ".join(sentences) or retriever.corpus.document(h.doc).paragraph(h.paragraph).text[:80]
         sig = ", ".join(f"{k}={v:.3f}" for k, v in h.signals.items())
         fns = f"  fn {', '.join(map(str, h.footnotes))}" if h.footnotes else ""
         print(f"{h.rank:>2}. {h.doc} ¶{h.paragraph}  score {h.score:.3f}  ({sig}){fns}")
-        print(f"    {' › '.join(p.section)}")
+        print(f"    {' › '.join(section)}")
         print(f"    {best[:160]}")
     return 0
 

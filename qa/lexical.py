@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -27,6 +28,7 @@ _TOKEN = re.compile(r"[A-Za-z]+(?:[/.-][A-Za-z0-9]+)*|\d+(?:[/.-]\d+)*(?:\([0-9]
 logging.getLogger("jieba").setLevel(logging.WARNING)
 
 
+@lru_cache(maxsize=1)
 def _jieba():
     import jieba
 
