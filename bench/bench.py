@@ -64,11 +64,11 @@ def bench_index_build(home: Path) -> dict:
 
 
 def bench_queries(n_queries: int) -> dict:
-    from qa.answer import build_answer
-    from qa.evalset import load_questions
-    from qa.pipeline import load_retriever
+    from qa.answer.extractive import build_answer
+    from qa.engine import load_engine
+    from qa.evaluation.evalset import load_questions
 
-    retriever = load_retriever(quiet=True)
+    retriever = load_engine(quiet=True).retriever
     qs = [q.question for q in load_questions()]
     queries = (qs * (n_queries // len(qs) + 1))[:n_queries]
     for q in qs[:10]:  # warm-up
@@ -112,21 +112,21 @@ def synthetic_vectors(n: int, sentence_vecs: np.ndarray, rng: np.random.Generato
 
 
 def bench_scale(sizes: list[int], n_queries: int = 200) -> dict:
-    from embeddings.store import Unit, VectorStore
-    from qa.evalset import load_questions
-    from qa.pipeline import load_retriever
+    from embeddings.store import VectorStore
+    from qa.engine import load_engine
+    from qa.evaluation.evalset import load_questions
 
-    retriever = load_retriever(quiet=True, use_second=False)
+    retriever = load_engine(quiet=True, use_second=False).retriever
     enc, store = retriever.dense["e5"]
     vecs = store.vectors()
-    sent = vecs[[i for i, u in enumerate(store.units) if u.kind == "sentence"]]
+    sent = vecs[[i for i, u in enumerate(store.units) if u["kind"] == "sentence"]]
     queries = enc.encode_queries([q.question for q in load_questions()])
     queries = np.vstack([queries] * (n_queries // len(queries) + 1))[:n_queries]
     rng = np.random.default_rng(7)
     out = {}
     for n in sizes:
         x = synthetic_vectors(n, sent, rng)
-        units = [Unit("synthetic", i, "paragraph") for i in range(n)]
+        units = [{"doc": "synthetic", "paragraph": i, "kind": "paragraph"} for i in range(n)]
         row = {}
         exact_ids = None
         for kind in ("flat", "hnsw"):
@@ -151,7 +151,7 @@ def bench_scale(sizes: list[int], n_queries: int = 200) -> dict:
 def bench_app(home: Path, client_counts: list[int], per_client: int) -> dict:
     from gradio_client import Client
 
-    from tests.appserver import AppServer
+    from qa.app.server import AppServer
 
     log = Path(tempfile.mkdtemp()) / "app.log"
     srv = AppServer(home, log)
@@ -161,7 +161,7 @@ def bench_app(home: Path, client_counts: list[int], per_client: int) -> dict:
         srv.wait()
         Client(srv.url, verbose=False).predict("乍得废除了哪项法律中的死刑？", api_name="/chat")
         result["app_ready_s"] = round(time.perf_counter() - t0, 2)
-        from qa.evalset import load_questions
+        from qa.evaluation.evalset import load_questions
 
         qs = [q.question for q in load_questions()]
         conc = {}

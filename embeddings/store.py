@@ -8,6 +8,9 @@ the switch comes at ~4,500 paragraphs. Files are written under content-addressed
 manifest is renamed into place last, so a process killed mid-write leaves the previous index
 usable. On load every file's checksum is verified and the manifest is compared with what the
 caller expects (model, corpus, unit type): a mismatch or a corrupt file raises, never passes.
+
+A unit is an opaque JSON-able record (a dict) stored beside its vector: the store never looks
+inside it; the caller decides what a unit is.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,18 +52,6 @@ class IndexCorrupt(IndexProblem):
     pass
 
 
-@dataclass(frozen=True)
-class Unit:
-    """One retrieval unit; `kind` is paragraph, sentence or footnote. Maps back to (doc, ¶, sentence)."""
-
-    doc: str
-    paragraph: int
-    kind: str
-    sentence: int = -1
-    footnote: int | None = None
-    text: str = ""
-
-
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -79,7 +69,7 @@ def library_versions() -> dict[str, str]:
 
 
 class VectorStore:
-    def __init__(self, index, units: list[Unit], manifest: dict):
+    def __init__(self, index, units: list[dict], manifest: dict):
         self.index = index
         self.units = units
         self.manifest = manifest
@@ -89,7 +79,7 @@ class VectorStore:
         return self.manifest.get("index_type", "flat")
 
     @classmethod
-    def build(cls, vectors: np.ndarray, units: list[Unit], *, manifest: dict,
+    def build(cls, vectors: np.ndarray, units: list[dict], *, manifest: dict,
               approx_threshold: int = APPROX_THRESHOLD, index_type: str | None = None) -> VectorStore:
         import faiss
 
@@ -133,7 +123,7 @@ class VectorStore:
             if stale.is_file():
                 stale.unlink(missing_ok=True)
         index_bytes = faiss.serialize_index(self.index).tobytes()
-        units_bytes = json.dumps([asdict(u) for u in self.units], ensure_ascii=False).encode()
+        units_bytes = json.dumps(list(self.units), ensure_ascii=False).encode()
         files = {}
         for role, data, ext in (("index", index_bytes, "faiss"), ("units", units_bytes, "json")):
             digest = _sha256(data)
@@ -182,7 +172,9 @@ class VectorStore:
             blobs[role] = data
         try:
             index = faiss.deserialize_index(np.frombuffer(blobs["index"], dtype=np.uint8))
-            units = [Unit(**u) for u in json.loads(blobs["units"])]
+            units = json.loads(blobs["units"])
+            if not isinstance(units, list):
+                raise ValueError("units file is not a list")
         except Exception as exc:  # noqa: BLE001 - any decode failure means corrupt
             raise IndexCorrupt(f"index files do not decode ({exc})") from exc
         if index.ntotal != len(units) or index.d != manifest.get("dimension"):

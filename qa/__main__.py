@@ -1,3 +1,3 @@
-from qa.cli import main
+from qa.app.cli import main
 
 raise SystemExit(main())

@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
+
+from qa.text import sentence_spans
+
+Mode = Literal["dense", "lexical", "hybrid"]
+MODES: tuple[Mode, ...] = ("dense", "lexical", "hybrid")
+UnitKind = Literal["paragraph", "heading", "sentence", "clause", "footnote"]
+AnswerKind = Literal["search", "lookup", "not_found"]
+QuoteSource = Literal["paragraph", "footnote"]
 
 
 @dataclass(frozen=True)
@@ -20,6 +29,18 @@ class Paragraph:
     section: list[str] = field(default_factory=list)
     footnotes: list[int] = field(default_factory=list)
     markers: list[Marker] = field(default_factory=list)
+    _spans: tuple[str, list[tuple[int, int]]] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def spans(self) -> list[tuple[int, int]]:
+        """(start, end) of each sentence of `text`: the one sentence split the index and the answer share."""
+        if self._spans is None or self._spans[0] is not self.text:
+            self._spans = (self.text, sentence_spans(self.text))
+        return self._spans[1]
+
+    def sentence(self, i: int) -> str:
+        s, e = self.spans[i]
+        return self.text[s:e]
 
 
 @dataclass

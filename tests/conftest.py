@@ -20,21 +20,26 @@ def qa_home(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def corpus():
-    from qa.corpus import load_corpus
+    from qa.ingest.txt import load_corpus
 
     return load_corpus()
 
 
 @pytest.fixture(scope="session")
-def retriever(qa_home, corpus):
-    from qa.index import IndexHome
-    from qa.pipeline import load_retriever
+def engine(qa_home, corpus):
+    from qa.engine import load_engine
+    from qa.retrieval.index import IndexHome
 
-    return load_retriever(corpus, home=IndexHome.resolve(qa_home), quiet=True)
+    return load_engine(corpus, home=IndexHome.resolve(qa_home), quiet=True)
+
+
+@pytest.fixture(scope="session")
+def retriever(engine):
+    return engine.retriever
 
 
 @pytest.fixture(scope="session")
 def questions():
-    from qa.evalset import load_questions
+    from qa.evaluation.evalset import load_questions
 
     return load_questions()

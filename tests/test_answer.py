@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from qa.chat import ChatSession, ask
-from qa.i18n import cite
-from qa.lookup import parse_lookup
+from qa.answer.chat import ChatSession, ask
+from qa.answer.i18n import cite
+from qa.answer.lookup import parse_lookup
 
 pytestmark = pytest.mark.slow
 
@@ -35,10 +35,10 @@ def check_exact(ans, corpus):
             assert 0 <= s < e <= len(cp.text)
 
 
-def test_citations_are_exact_over_the_whole_evaluation_set(retriever, questions, corpus):
+def test_citations_are_exact_over_the_whole_evaluation_set(engine, questions, corpus):
     covered = 0
     for q in questions:
-        ans = ask(retriever, q.question, history=q.history)
+        ans = ask(engine, q.question, history=q.history)
         check_exact(ans, corpus)
         if ans.covered:
             covered += 1
@@ -54,9 +54,9 @@ def test_citations_are_exact_over_the_whole_evaluation_set(retriever, questions,
     ("脚注6", "footnote", 6), ("注6", "footnote", 6), ("footnote 6", "footnote", 6), ("fn 6", "footnote", 6),
     ("note 6", "footnote", 6), ("nota 6", "footnote", 6), ("What does paragraph 25 say?", "paragraph", 25),
 ])
-def test_lookups(retriever, corpus, question, kind, n):
+def test_lookups(engine, corpus, question, kind, n):
     assert parse_lookup(question).kind == kind
-    ans = ask(retriever, question)
+    ans = ask(engine, question)
     assert ans.kind == "lookup" and ans.covered
     check_exact(ans, corpus)
     doc = corpus.documents[0]
@@ -67,30 +67,30 @@ def test_lookups(retriever, corpus, question, kind, n):
         assert ans.quotes[0].citation in ("[¶25, 注6]", "[¶25, fn 6]", "[¶25, note 6]", "[¶25, nota 6]")
 
 
-def test_lookup_out_of_range_is_explained(retriever):
-    ans = ask(retriever, "paragraph 999")
+def test_lookup_out_of_range_is_explained(engine):
+    ans = ask(engine, "paragraph 999")
     assert ans.kind == "not_found" and "1–136" in ans.message
-    assert "没有脚注 99" in ask(retriever, "脚注99").message
+    assert "没有脚注 99" in ask(engine, "脚注99").message
 
 
-def test_a_question_mentioning_a_number_is_still_searched(retriever):
-    assert ask(retriever, "人权高专办在世界各地设有 87 个人权外地存在吗？").kind == "search"
+def test_a_question_mentioning_a_number_is_still_searched(engine):
+    assert ask(engine, "人权高专办在世界各地设有 87 个人权外地存在吗？").kind == "search"
 
 
 @pytest.mark.parametrize("question, lang, label", [
     ("乍得废除了哪项法律中的死刑？", "zh", "[¶90]"),
     ("What happened with the death penalty in Chad?", "en", "[¶90]"),
 ])
-def test_labels_follow_the_user_language(retriever, question, lang, label):
-    ans = ask(retriever, question)
+def test_labels_follow_the_user_language(engine, question, lang, label):
+    ans = ask(engine, question)
     assert ans.language == lang and ans.quotes[0].citation == label
     assert all("\u4e00" <= ch <= "\u9fff" or not ch.isalpha() or ch.isascii() for ch in ans.quotes[0].text[:5])
 
 
-def test_not_covered_is_honest_and_offers_related(retriever):
+def test_not_covered_is_honest_and_offers_related(engine):
     for question, phrase in (("What is the capital of Australia?", "does not appear to cover"),
                              ("新冠疫苗在哪些国家获批上市？", "没有涉及")):
-        ans = ask(retriever, question)
+        ans = ask(engine, question)
         assert not ans.covered and phrase in ans.message and ans.related and not ans.quotes
 
 
@@ -98,20 +98,20 @@ def test_citation_format():
     assert cite(25) == "[¶25]" and cite(10, [4], "zh") == "[¶10, 注4]" and cite(10, [4], "en") == "[¶10, fn 4]"
 
 
-def test_follow_ups_carry_the_topic(retriever):
-    s = ChatSession(retriever)
+def test_follow_ups_carry_the_topic(engine):
+    s = ChatSession(engine)
     first = s.ask("人权高专办在监狱问题上做了什么？")
     assert first.covered
     ans = s.ask("那墨西哥呢？")
     assert ans.query != ans.question and "监狱" in ans.query
     assert ans.paragraphs[0].n == 98
-    s2 = ChatSession(retriever)
+    s2 = ChatSession(engine)
     s2.ask("¿Qué hizo la Oficina sobre la pena de muerte?")
     assert s2.ask("¿Y en Chad?").paragraphs[0].n == 90
 
 
 def test_follow_ups_retrieve_as_well_as_standalone_rewrites(retriever, questions):
-    from qa.evaluate import aggregate, make_run, per_question
+    from qa.evaluation.evaluate import aggregate, make_run, per_question
 
     pairs = [q for q in questions if q.history and q.standalone]
     assert len(pairs) >= 6

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.appserver import AppServer
+from qa.app.server import AppServer
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent

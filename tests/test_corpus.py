@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.corpus import CorpusError, join_lines, load_corpus, load_document, parse
+from qa.ingest.txt import CorpusError, join_lines, load_corpus, load_document, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "data" / "ohchr-2020-h1.zh.txt"

@@ -32,7 +32,7 @@ def varied_texts() -> list[str]:
     long_en = " ".join(en) * 25
     texts += [long_zh, long_en, (long_zh + long_en)[:6000]]
     # Sentences of the report itself: the texts the model really embeds.
-    from qa.corpus import load_document
+    from qa.ingest.txt import load_document
 
     doc = load_document(__import__("pathlib").Path(__file__).resolve().parent.parent / "data" / "ohchr-2020-h1.zh.txt")
     texts += [p.text for p in doc.paragraphs[::2]]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from embeddings.encoders import Encoder, SentenceTransformerEncoder, load_encoder
-from qa.errors import UserError
+from embeddings.errors import EncoderUnavailable
 
 
 def minilm_path():
@@ -54,7 +54,7 @@ def test_prompts_come_from_the_model_config(tmp_path):
 
 def test_unknown_model_is_a_clear_user_error(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(UserError, match="local model folder"):
+    with pytest.raises(EncoderUnavailable, match="local model folder"):
         SentenceTransformerEncoder("no-such-org/no-such-model-xyz")
 
 

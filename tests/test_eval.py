@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from qa.errors import UserError
-from qa.evalset import load_questions
-from qa.evaluate import aggregate, compare, evaluate, make_run, per_question, trec_lines
-from qa.metrics import hit_at_k, mrr_at_k, ndcg_at_k, recall_at_k
+from qa.evaluation.evalset import load_questions
+from qa.evaluation.evaluate import aggregate, compare, evaluate, make_run, per_question, trec_lines
+from qa.evaluation.metrics import hit_at_k, mrr_at_k, ndcg_at_k, recall_at_k
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,8 +8,8 @@ import logging
 import numpy as np
 import pytest
 
-from qa.corpus import parse
-from qa.index import IndexHome, build_units, clause_windows, footnote_search_text, open_index
+from qa.ingest.txt import parse
+from qa.retrieval.index import IndexHome, build_units, clause_windows, footnote_search_text, open_index
 from qa.types import Corpus
 
 TEXT = """ Chapter I
@@ -57,7 +57,7 @@ def test_clause_windows_and_footnote_text():
     parts = clause_windows("人权高专办支持条约机构，并协助国家，以及民间社会。")
     assert "人权高专办支持条约机构，" in parts and "人权高专办支持条约机构，并协助国家，" in parts
     assert footnote_search_text("见 www.ohchr.org/EN/HRBodies/SP/Pages/COVID-19-and-Special-Procedures.aspx。") == \
-        "见 COVID and Special Procedures"
+        "见 COVID and Special Procedures。"
 
 
 def test_build_then_load(tmp_path, small_corpus):

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from qa.lang import detect_language
-from qa.lexical import tokenize
-from qa.retrieve import MODES, query_group
+from qa.retrieval.lexical import tokenize
+from qa.retrieval.retriever import MODES, query_group
+from qa.text import detect_language
 
 pytestmark = pytest.mark.slow
 

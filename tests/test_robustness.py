@@ -16,12 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa.chat import ask
-from qa.corpus import CorpusError, parse
-from qa.guard import MAX_QUESTION_CHARS, BadQuestion, clean_question
-from qa.lang import detect_language
-from qa.lexical import tokenize
-from qa.lookup import parse_lookup
+from qa.answer.chat import ask
+from qa.answer.guard import MAX_QUESTION_CHARS, BadQuestion, clean_question
+from qa.answer.lookup import parse_lookup
+from qa.ingest.txt import CorpusError, parse
+from qa.retrieval.lexical import tokenize
+from qa.text import detect_language
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,10 +41,10 @@ NASTY = {
 
 
 @pytest.mark.parametrize("name", sorted(NASTY))
-def test_nasty_questions_get_an_answer_or_a_clear_message(retriever, name):
+def test_nasty_questions_get_an_answer_or_a_clear_message(engine, name):
     text = NASTY[name]
     try:
-        ans = ask(retriever, text)
+        ans = ask(engine, text)
     except BadQuestion as exc:
         assert name in ("empty", "whitespace", "punctuation", "emoji")
         assert str(exc) and "type" in str(exc)
@@ -122,9 +122,9 @@ def test_query_helpers_never_raise(text):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(min_size=1, max_size=200))
-def test_query_path_never_raises(retriever, text):
+def test_query_path_never_raises(engine, text):
     try:
-        ans = ask(retriever, text)
+        ans = ask(engine, text)
     except BadQuestion:
         return
     assert ans.kind in ("search", "lookup", "not_found")
@@ -136,7 +136,7 @@ def test_query_path_never_raises(retriever, text):
 def test_fifty_concurrent_chats(qa_home, retriever, tmp_path):
     from gradio_client import Client
 
-    from tests.appserver import AppServer
+    from qa.app.server import AppServer
 
     srv = AppServer(qa_home, tmp_path / "app.log")
     try:

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from embeddings.store import IndexCorrupt, IndexMismatch, IndexMissing, Unit, VectorStore
+from embeddings.store import IndexCorrupt, IndexMismatch, IndexMissing, VectorStore
 
 
 def vectors(n: int, d: int = 16, seed: int = 0) -> np.ndarray:
@@ -16,8 +16,8 @@ def vectors(n: int, d: int = 16, seed: int = 0) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def units(n: int) -> list[Unit]:
-    return [Unit("doc", i + 1, "paragraph", text=f"t{i}") for i in range(n)]
+def units(n: int) -> list[dict]:
+    return [{"doc": "doc", "paragraph": i + 1, "kind": "paragraph", "text": f"t{i}"} for i in range(n)]
 
 
 MANIFEST = {"model": "fake", "model_fingerprint": "abc", "corpus_sha256": "c1", "unit_type": "paragraph/v1"}

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from qa.i18n import cite, labels
-from qa.lookup import Lookup
-from qa.retrieve import Hit, SearchResult
-from qa.sentences import sentence_spans
+from qa.answer.i18n import cite, labels
+from qa.answer.lookup import Lookup
+from qa.retrieval.retriever import Hit, SearchResult
 from qa.types import Corpus, Document, Footnote, Paragraph
 
 MAX_SENTENCES = 3
@@ -115,7 +114,7 @@ def build_answer(question: str, result: SearchResult, corpus: Corpus, *, lang: s
     for h in hits[:shown]:
         doc = corpus.document(h.doc)
         p = doc.paragraph(h.paragraph)
-        spans = sentence_spans(p.text)
+        spans = p.spans
         highlights: list[tuple[int, int]] = []
         if h in chosen:
             for si in h.sentences[: 2 if h is hits[0] else 1]:

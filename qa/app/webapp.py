@@ -1,6 +1,6 @@
 """The Gradio chat app behind `python app.py [--host H] [--port P]` and `report-qa serve`.
 
-A thin layer over `qa`: the chat calls `qa.chat.ask`, the evidence panel renders `qa.render`.
+A thin layer over `qa`: the chat calls `qa.answer.chat.ask`, the evidence panel renders `qa.app.render`.
 Runs with no network: the model is restored from a PyPI package, analytics are off.
 """
 
@@ -74,22 +74,22 @@ def offline_theme():
                              font_mono=["ui-monospace", "monospace"])
 
 
-def about_markdown(retriever, reports: list[dict]) -> str:
-    from qa.render import escape_md
+def about_markdown(engine) -> str:
+    from qa.app.render import escape_md
 
+    info = engine.describe()
     lines = ["### About"]
-    for name, (enc, store) in retriever.dense.items():
-        m = store.manifest
-        lines.append(f"- **Model ({name})**: {escape_md(enc.name)} · dim {enc.dim} · weights `{enc.fingerprint[:24]}`")
-        lines.append(f"  - index: {m.get('count')} units ({escape_md(m.get('unit_type', ''))}), {m.get('index_type')}, "
-                     f"built {m.get('created', '?')}")
+    for m in info["models"]:
+        lines.append(f"- **Model ({m['signal']})**: {escape_md(m['model'])} · dim {m['dim']} · weights `{m['fingerprint'][:24]}`")
+        lines.append(f"  - index: {m['units']} units ({escape_md(m['unit_type'] or '')}), {m['index_type']}, "
+                     f"built {m['created'] or '?'}")
     lines.append("- **Lexical**: BM25 (bm25s) over jieba words + CJK bigrams")
-    for doc in retriever.corpus.documents:
-        period = doc.meta.get("period", {})
+    for d in info["documents"]:
+        period = d["meta"].get("period", {})
         span = f" · {period.get('start')} – {period.get('end')}" if period else ""
-        lines.append(f"- **Document**: `{doc.id}` · {escape_md(doc.title)}{span} · {len(doc.paragraphs)} paragraphs, "
-                     f"{len(doc.footnotes)} footnotes")
-    for r in reports:
+        lines.append(f"- **Document**: `{d['id']}` · {escape_md(d['title'])}{span} · {d['paragraphs']} paragraphs, "
+                     f"{d['footnotes']} footnotes")
+    for r in info["indexes"]:
         where = r.get("path") or "memory only"
         how = "loaded" if r.get("loaded") else "built"
         lines.append(f"- Index {escape_md(r['model'])}: {how} in {r.get('seconds', 0):.1f} s ({escape_md(str(where))})")
@@ -100,47 +100,47 @@ def about_markdown(retriever, reports: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def build_app(retriever, *, reports: list[dict] | None = None):
+def build_app(engine):
     import gradio as gr
 
-    from qa.answer import Answer, cited_paragraph
-    from qa.chat import ask
-    from qa.errors import UserError
-    from qa.i18n import labels
-    from qa.lang import detect_language
-    from qa.render import answer_markdown, escape_md, evidence_html, paragraph_html
+    from qa.answer.chat import ChatSession
+    from qa.answer.extractive import Answer, cited_paragraph
+    from qa.answer.i18n import labels
+    from qa.app.render import answer_markdown, escape_md, evidence_html, paragraph_html
+    from qa.errors import USER_ERRORS
+    from qa.text import detect_language
 
-    doc = retriever.corpus.documents[0]
+    doc = engine.corpus.documents[0]
     first_n, last_n = doc.paragraphs[0].n, doc.paragraphs[-1].n
 
-    def run_ask(message, history, mode, top_k) -> tuple[Answer | None, str | None]:
+    def run_ask(message, history, mode, top_k) -> tuple[Answer | None, list[str], str | None]:
+        """One turn of the browser tab's conversation: the answer, the new history, or an error message."""
         try:
-            return ask(retriever, message, history=history, mode=mode or "hybrid", top_k=int(top_k or 3)), None
-        except UserError as exc:
-            return None, str(exc)
+            session = ChatSession(engine, mode or "hybrid", top_k or 3, list(history or []))
+            return session.ask(message), session.history, None
+        except USER_ERRORS as exc:
+            return None, list(history or []), str(exc)
         except Exception:  # noqa: BLE001 - the user sees a message, the log gets the traceback
             log.exception("answering failed")
-            return None, "Something went wrong while answering; please try again or rephrase the question."
+            return None, list(history or []), "Something went wrong while answering; please try again or rephrase the question."
 
     def respond(message, chat, history, mode, top_k):
         message = message if isinstance(message, str) else ""
         shown = message if len(message) <= 2000 else message[:2000] + " …"
-        ans, error = run_ask(message, history, mode, top_k)
+        ans, history, error = run_ask(message, history, mode, top_k)
         chat = list(chat or [])
         chat.append({"role": "user", "content": escape_md(shown) or "…"})
         if error:
             chat.append({"role": "assistant", "content": f"**{escape_md(error)}**"})
             return "", chat, history, gr.update(), ""
         chat.append({"role": "assistant", "content": answer_markdown(ans)})
-        if ans.kind == "search":
-            history = list(history or []) + [ans.question]
         lab = labels(ans.language)
         searched = f"{escape_md(lab['searched'])}: `{escape_md(ans.query)}`" if ans.kind == "search" else ""
         return "", chat, history, evidence_html(ans), searched
 
     def chat_api(message: str, mode: str = "hybrid", top_k: int = 3, history: list[str] | None = None) -> dict:
         """Answer a question about the report: verbatim quotes with ¶/footnote citations, and the cited paragraphs."""
-        ans, error = run_ask(message, history or [], mode, top_k)
+        ans, _, error = run_ask(message, history or [], mode, top_k)
         if error:
             return {"error": error}
         data = ans.to_json()
@@ -185,7 +185,7 @@ def build_app(retriever, *, reports: list[dict] | None = None):
                         next_btn = gr.Button("Next ▶", size="sm", elem_id="rqa-next")
                     browser = gr.HTML(show_paragraph(first_n)[1], elem_id="rqa-browser", js_on_load=None)
                 with gr.Accordion("About", open=False):
-                    gr.Markdown(about_markdown(retriever, reports or []))
+                    gr.Markdown(about_markdown(engine))
 
         outputs = [msg, chatbot, history, evidence, searched]
         inputs = [msg, chatbot, history, mode, top_k]
@@ -203,41 +203,41 @@ def build_app(retriever, *, reports: list[dict] | None = None):
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="app.py", description="report-qa chat app (Gradio)")
-    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
-    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
-    p.add_argument("--model", default=None, help="sentence-transformers model name or path (default: e5-small)")
-    p.add_argument("--corpus", action="append", metavar="PATH", help="report text file(s) (default: bundled report)")
-    return p.parse_args(argv)
+    from qa.app.cli import serve_options
+
+    return serve_options(argparse.ArgumentParser(prog="app.py", description="report-qa chat app (Gradio)")).parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from qa.errors import UserError
-    from qa.index import configure_logging
+def serve(args: argparse.Namespace) -> int:
+    """Load the engine, then serve the app (the body of `python app.py` and `report-qa serve`)."""
+    from qa.errors import USER_ERRORS
+    from qa.retrieval.index import configure_logging
 
-    args = parse_args(argv)
     configure_logging()
     t0 = time.perf_counter()
     try:
-        from qa.corpus import load_corpus
-        from qa.pipeline import load_retriever
+        from qa.engine import load_engine
+        from qa.ingest.txt import load_corpus
 
-        corpus = load_corpus(args.corpus)
+        corpus = load_corpus(args.paths)
         print(f"report-qa: loading {len(corpus.documents)} document(s) and the models …", flush=True)
-        reports: list[dict] = []
-        retriever = load_retriever(corpus, model=args.model, reports=reports)
-    except UserError as exc:
+        engine = load_engine(corpus, model=args.model)
+    except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for r in reports:
+    for r in engine.index_reports:
         print(f"report-qa: index {r['model']}: {'loaded' if r.get('loaded') else 'built'} "
               f"({r.get('units')} units, {r.get('seconds', 0):.1f} s)", flush=True)
-    demo = build_app(retriever, reports=reports)
+    demo = build_app(engine)
     demo.queue(default_concurrency_limit=4, max_size=256)
     print(f"report-qa: ready in {time.perf_counter() - t0:.1f} s on http://{args.host}:{args.port}", flush=True)
     demo.launch(server_name=args.host, server_port=args.port, show_error=False, quiet=True, css=CSS, head=HEAD,
                 theme=offline_theme(), footer_links=["api"], ssr_mode=False)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return serve(parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from qa.corpus import is_cjk
+from qa.ingest.txt import is_cjk
 
 _LEADS = re.compile(
     r"^\s*(?:那|那么|还有|以及|另外|和|而|哪些|哪个|哪|什么时候|多少|"

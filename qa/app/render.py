@@ -6,8 +6,8 @@ import html
 import re
 from urllib.parse import urlparse
 
-from qa.answer import Answer, CitedParagraph
-from qa.i18n import labels, paragraph_label
+from qa.answer.extractive import Answer, CitedParagraph
+from qa.answer.i18n import labels, paragraph_label
 
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~$])")

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.evalset import Question, Run
-from qa.followup import followup_queries
-from qa.metrics import hit_at_k, mrr_at_k, ndcg_at_k, recall_at_k
-from qa.retrieve import Retriever
+from qa.answer.followup import followup_queries
+from qa.evaluation.evalset import Question, Run
+from qa.evaluation.metrics import hit_at_k, mrr_at_k, ndcg_at_k, recall_at_k
+from qa.retrieval.retriever import Retriever
 
 METRICS = ("hit@1", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
 CURVE_K = tuple(range(1, 11))

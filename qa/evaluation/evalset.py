@@ -8,7 +8,7 @@ from pathlib import Path
 
 from qa.errors import UserError
 
-DEFAULT_QUESTIONS = Path(__file__).resolve().parent.parent / "eval" / "questions.jsonl"
+DEFAULT_QUESTIONS = Path(__file__).resolve().parents[2] / "eval" / "questions.jsonl"
 
 
 @dataclass

@@ -22,8 +22,9 @@ import numpy as np
 
 from embeddings.encoders import Encoder
 from embeddings.store import VectorStore
-from qa.lang import detect_language
-from qa.lexical import LexicalIndex, cjk_share, tokenize
+from qa.retrieval.index import Unit
+from qa.retrieval.lexical import LexicalIndex, tokenize
+from qa.text import cjk_share, detect_language
 from qa.types import Corpus
 
 MODES = ("dense", "lexical", "hybrid")
@@ -143,9 +144,11 @@ class Retriever:
         self.keys = lexical.keys
         self.pos = {k: i for i, k in enumerate(self.keys)}
         self._unit_rows = {}
+        self._units = {}
         for name, (_, store) in dense.items():
-            rows = np.array([self.pos.get((u.doc, u.paragraph), -1) for u in store.units])
-            self._unit_rows[name] = rows
+            units = [Unit.from_record(r) for r in store.units]
+            self._units[name] = units
+            self._unit_rows[name] = np.array([self.pos.get((u.doc, u.paragraph), -1) for u in units])
 
     # --- signals ---------------------------------------------------------------------------------
 
@@ -167,7 +170,7 @@ class Retriever:
         best_f: dict[int, tuple[int, float]] = {}
         best_c: dict[int, tuple[int, float]] = {}
         rows = self._unit_rows[name]
-        units = store.units
+        units = self._units[name]
         for s, i in zip(scores.tolist(), ids.tolist(), strict=True):
             row = rows[i]
             if row < 0:
@@ -336,14 +339,12 @@ def _margin(fused: np.ndarray) -> float:
 
 
 def _lexical_sentences(corpus: Corpus, doc_id: str, n: int, sig: dict) -> list[int]:
-    from qa.sentences import split_sentences
-
     doc = corpus.document(doc_id)
     p = doc.paragraph(n) if doc else None
     if p is None:
         return []
     q = set(sig.get("query_tokens", []))
-    sents = split_sentences(p.text)
+    sents = [p.sentence(i) for i in range(len(p.spans))]
     if not q:
         return [0] if sents else []
     scored = [(len(q & set(tokenize(s))), i) for i, s in enumerate(sents)]

@@ -16,17 +16,41 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from embeddings.cache import EmbeddingCache
 from embeddings.encoders import Encoder, cache_home
-from embeddings.store import IndexProblem, Unit, VectorStore
-from qa.sentences import split_sentences
-from qa.types import Corpus, Paragraph
+from embeddings.store import IndexMissing, IndexProblem, VectorStore
+from qa.text import URL_RE
+from qa.types import Corpus, Paragraph, UnitKind
 
 log = logging.getLogger("report_qa")
-UNIT_TYPE = "paragraph+heading+sentence+clause+footnote/v4"
+UNIT_TYPE = "paragraph+heading+sentence+clause+footnote/v5"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One retrieval unit of a paragraph. `sentence` indexes `Paragraph.spans`; `span` is that sentence's offsets."""
+
+    doc: str
+    paragraph: int
+    kind: UnitKind
+    sentence: int = -1
+    footnote: int | None = None
+    text: str = ""
+    span: tuple[int, int] | None = None
+
+    def record(self) -> dict:
+        """The opaque record the vector store keeps beside the vector."""
+        d = asdict(self)
+        d["span"] = list(self.span) if self.span else None
+        return d
+
+    @classmethod
+    def from_record(cls, r: dict) -> Unit:
+        return cls(r["doc"], r["paragraph"], r["kind"], r.get("sentence", -1), r.get("footnote"), r.get("text", ""),
+                   tuple(r["span"]) if r.get("span") else None)
 
 
 def corpus_checksum(corpus: Corpus) -> str:
@@ -58,7 +82,6 @@ def clause_windows(sentence: str, *, min_chars: int = 4) -> list[str]:
     return out
 
 
-_URL = re.compile(r"(?:https?://)?(?:[\w-]+\.)+[a-z]{2,}(?:/\S*)?", re.IGNORECASE)
 _URL_NOISE = {"www", "http", "https", "pdf", "aspx", "html", "htm", "pages", "documents", "files", "sites", "default",
               "content", "uploads", "wp", "en", "fr", "es", "ch", "newsid", "langid", "displaynews", "newsevents"}
 
@@ -76,7 +99,7 @@ def footnote_search_text(text: str) -> str:
         keep = [t for t in toks if t.lower() not in _URL_NOISE and not t.isdigit()]
         return " ".join(keep)
 
-    return re.sub(r"\s+", " ", _URL.sub(words, text)).strip() or text
+    return re.sub(r"\s+", " ", URL_RE.sub(words, text)).strip() or text
 
 
 def build_units(corpus: Corpus) -> list[Unit]:
@@ -87,10 +110,11 @@ def build_units(corpus: Corpus) -> list[Unit]:
             units.append(Unit(doc.id, p.n, "paragraph", text=f"{ctx}：{p.text}" if ctx else p.text))
             if ctx:
                 units.append(Unit(doc.id, p.n, "heading", text=ctx))
-            for i, s in enumerate(split_sentences(p.text)):
-                units.append(Unit(doc.id, p.n, "sentence", sentence=i, text=s))
+            for i, span in enumerate(p.spans):
+                s = p.text[span[0]:span[1]]
+                units.append(Unit(doc.id, p.n, "sentence", sentence=i, text=s, span=span))
                 for c in clause_windows(s):
-                    units.append(Unit(doc.id, p.n, "clause", sentence=i, text=c))
+                    units.append(Unit(doc.id, p.n, "clause", sentence=i, text=c, span=span))
         for f in doc.footnotes:
             if f.paragraph is not None:
                 units.append(Unit(doc.id, f.paragraph, "footnote", footnote=f.n, text=footnote_search_text(f.text)))
@@ -123,29 +147,26 @@ class IndexHome:
 
 
 def _progress_printer(label: str, stream=None) -> Callable[[int, int], None]:
+    """A tqdm bar on a terminal; a plain line per quarter when stderr is a log file."""
     stream = stream or sys.stderr
     tty = hasattr(stream, "isatty") and stream.isatty()
-    state = {"last": -1.0, "quarter": -1}
+    state: dict = {"bar": None, "quarter": -1}
 
     def show(done: int, total: int) -> None:
-        now = time.monotonic()
-        if done < total and now - state["last"] < 0.5:
+        if tty:
+            from tqdm import tqdm
+
+            if state["bar"] is None:
+                state["bar"] = tqdm(total=total, desc=label, file=stream, unit="text", leave=True)
+            state["bar"].update(done - state["bar"].n)
+            if done >= total:
+                state["bar"].close()
             return
         quarter = 4 * done // max(total, 1)
-        if not tty:  # a log file gets a line per quarter, not a redrawn bar
-            if quarter == state["quarter"]:
-                return
+        if quarter != state["quarter"]:
             state["quarter"] = quarter
             stream.write(f"{label}: {done}/{total}\n")
             stream.flush()
-            return
-        state["last"] = now
-        width = 28
-        filled = int(width * done / max(total, 1))
-        stream.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-        if done >= total:
-            stream.write("\n")
-        stream.flush()
 
     return show
 
@@ -171,7 +192,7 @@ def open_index(corpus: Corpus, encoder: Encoder, *, home: IndexHome | None = Non
             report.update(loaded=True, seconds=time.perf_counter() - t0, units=len(store.units))
             return store, report
         except IndexProblem as problem:
-            if type(problem).__name__ != "IndexMissing":
+            if not isinstance(problem, IndexMissing):
                 log.warning("index at %s not used: %s; rebuilding", directory, problem.reason)
             report["rebuilt_because"] = problem.reason
     t0 = time.perf_counter()
@@ -181,7 +202,7 @@ def open_index(corpus: Corpus, encoder: Encoder, *, home: IndexHome | None = Non
         progress = _progress_printer(f"embedding with {encoder.name}")
     vectors = cache.embed([u.text for u in units], fingerprint=encoder.fingerprint, role="passage",
                           dim=encoder.dim, encode=encoder.encode_passages, progress=progress)
-    store = VectorStore.build(vectors, units, manifest=expect)
+    store = VectorStore.build(vectors, [u.record() for u in units], manifest=expect)
     if directory is not None:
         try:
             store.save(directory)

@@ -13,8 +13,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from qa.metrics import ndcg_at_k
-from qa.retrieve import GROUPS, FusionConfig, Retriever, Weights, _margin, top_similarity
+from qa.evaluation.metrics import ndcg_at_k
+from qa.retrieval.retriever import GROUPS, FusionConfig, Retriever, Weights, _margin, top_similarity
 
 GRID = {
     "use": (0.0, 0.5, 1.0, 1.5, 2.0),

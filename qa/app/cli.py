@@ -10,7 +10,8 @@ import json
 import sys
 from collections.abc import Callable
 
-from qa.errors import UserError
+from qa.errors import USER_ERRORS, UserError
+from qa.types import MODES
 
 
 def _print_json(obj) -> None:
@@ -18,7 +19,7 @@ def _print_json(obj) -> None:
 
 
 def cmd_corpus(args: argparse.Namespace) -> int:
-    from qa.corpus import load_corpus
+    from qa.ingest.txt import load_corpus
 
     corpus = load_corpus(args.paths or None)
     if args.json:
@@ -43,31 +44,28 @@ def cmd_corpus(args: argparse.Namespace) -> int:
     return 0
 
 
-def _retriever(args: argparse.Namespace, quiet: bool = False, *, rebuild: bool = False, reports: list | None = None):
-    from qa.corpus import load_corpus
-    from qa.index import configure_logging
-    from qa.pipeline import load_retriever
+def _engine(args: argparse.Namespace, quiet: bool = False, *, rebuild: bool = False):
+    from qa.engine import load_engine
+    from qa.ingest.txt import load_corpus
+    from qa.retrieval.index import configure_logging
 
     configure_logging()
     corpus = load_corpus(getattr(args, "paths", None) or None)
-    return load_retriever(corpus, model=getattr(args, "model", None), quiet=quiet, rebuild=rebuild, reports=reports)
+    return load_engine(corpus, model=getattr(args, "model", None), quiet=quiet, rebuild=rebuild)
 
 
-def _best_sentences(retriever, hit) -> tuple[list[str], list[str]]:
+def _best_sentences(corpus, hit) -> tuple[list[str], list[str]]:
     """A hit's best-matching sentences (verbatim) and its paragraph's section path."""
-    from qa.sentences import split_sentences
-
-    p = retriever.corpus.document(hit.doc).paragraph(hit.paragraph)
-    sents = split_sentences(p.text)
-    return [sents[i] for i in hit.sentences if i < len(sents)], p.section
+    p = corpus.document(hit.doc).paragraph(hit.paragraph)
+    return [p.sentence(i) for i in hit.sentences if i < len(p.spans)], p.section
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     import time
 
     t0 = time.perf_counter()
-    reports: list[dict] = []
-    corpus = _retriever(args, quiet=args.json, rebuild=args.rebuild, reports=reports).corpus
+    engine = _engine(args, quiet=args.json, rebuild=args.rebuild)
+    corpus, reports = engine.corpus, engine.index_reports
     total = time.perf_counter() - t0
     summary = {
         "documents": len(corpus.documents),
@@ -89,17 +87,17 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from qa.guard import clean_question
+    from qa.answer.guard import clean_question
 
     query, notice = clean_question(args.question)
-    retriever = _retriever(args, quiet=args.json)
-    res = retriever.search(query, mode=args.mode, top_k=args.top_k)
+    engine = _engine(args, quiet=args.json)
+    res = engine.retriever.search(query, mode=args.mode, top_k=args.top_k)
     if args.json:
         data = res.to_json()
         if notice:
             data["notice"] = notice
         for h, hit in zip(data["hits"], res.hits, strict=True):
-            h["best_sentences"], h["section"] = _best_sentences(retriever, hit)
+            h["best_sentences"], h["section"] = _best_sentences(engine.corpus, hit)
         _print_json(data)
         return 0
     if notice:
@@ -107,8 +105,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     print(f"{res.mode} search ({res.language}), {res.timings_ms.get('total', 0):.0f} ms"
           + ("  — low confidence: the report may not cover this" if res.abstained else ""))
     for h in res.hits:
-        sentences, section = _best_sentences(retriever, h)
-        best = " ".join(sentences) or retriever.corpus.document(h.doc).paragraph(h.paragraph).text[:80]
+        sentences, section = _best_sentences(engine.corpus, h)
+        best = " ".join(sentences) or engine.corpus.document(h.doc).paragraph(h.paragraph).text[:80]
         sig = ", ".join(f"{k}={v:.3f}" for k, v in h.signals.items())
         fns = f"  fn {', '.join(map(str, h.footnotes))}" if h.footnotes else ""
         print(f"{h.rank:>2}. {h.doc} ¶{h.paragraph}  score {h.score:.3f}  ({sig}){fns}")
@@ -120,9 +118,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from qa.evalset import load_questions
-    from qa.evaluate import compact, evaluate, write_report
-    from qa.retrieve import MODES
+    from qa.evaluation.evalset import load_questions
+    from qa.evaluation.evaluate import compact, evaluate, write_report
 
     questions = load_questions(args.questions)
     if args.limit:
@@ -130,12 +127,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     bad = [m for m in modes if m not in MODES]
     if bad or not modes:
-        from qa.errors import UserError
-
         raise UserError(f"unknown mode(s) {', '.join(bad) or '(none)'}; choose from {', '.join(MODES)}")
-    retriever = _retriever(args, quiet=args.json)
-    results = evaluate(retriever, questions, modes)
-    doc_id = retriever.corpus.documents[0].id
+    engine = _engine(args, quiet=args.json)
+    results = evaluate(engine.retriever, questions, modes)
+    doc_id = engine.corpus.documents[0].id
     written = write_report(results, Path(args.out), doc_id=doc_id, questions=questions)
     if args.json:
         _print_json({k: v for k, v in results.items() if k != "runs"} | {"written": [str(p) for p in written]})
@@ -152,14 +147,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from qa.evalset import load_questions
-    from qa.retrieve import CONFIG_PATH
-    from qa.tune import tune
+    from qa.evaluation.evalset import load_questions
+    from qa.retrieval.retriever import CONFIG_PATH
+    from qa.retrieval.tune import tune
 
     questions = load_questions(args.questions)
-    retriever = _retriever(args, quiet=True)
+    engine = _engine(args, quiet=True)
     raw = [vars(q) for q in questions]
-    cfg, summary = tune(retriever, raw, log=(lambda *_: None) if args.json else print)
+    cfg, summary = tune(engine.retriever, raw, log=(lambda *_: None) if args.json else print)
     if args.write:
         cfg.save(CONFIG_PATH, extra={"questions": str(args.questions or "eval/questions.jsonl"), **summary})
     if args.json:
@@ -170,13 +165,13 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from qa.chat import ask
-    from qa.guard import clean_question
-    from qa.render import answer_text
+    from qa.answer.chat import ChatSession
+    from qa.answer.guard import clean_question
+    from qa.app.render import answer_text
 
     clean_question(args.question)  # a bad question fails fast, before any model loads
-    retriever = _retriever(args, quiet=args.json)
-    ans = ask(retriever, args.question, mode=args.mode, top_k=args.top_k)
+    engine = _engine(args, quiet=args.json)
+    ans = ChatSession(engine, args.mode, args.top_k).ask(args.question)
     if args.json:
         _print_json(ans.to_json())
     else:
@@ -185,12 +180,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from qa.chat import ChatSession
-    from qa.errors import UserError
-    from qa.render import answer_text
+    from qa.answer.chat import ChatSession
+    from qa.app.render import answer_text
 
-    retriever = _retriever(args, quiet=args.json)
-    session = ChatSession(retriever, mode=args.mode, top_k=args.top_k)
+    engine = _engine(args, quiet=args.json)
+    session = ChatSession(engine, args.mode, args.top_k)
     interactive = sys.stdin.isatty()
     if interactive:
         print("report-qa chat: ask about the report; Ctrl-D or 'exit' to leave.")
@@ -203,7 +197,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             break
         try:
             ans = session.ask(line)
-        except UserError as exc:
+        except USER_ERRORS as exc:
             print(f"error: {exc}", file=sys.stderr)
             continue
         if args.json:
@@ -214,14 +208,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from qa.webapp import main as serve
+    from qa.app.webapp import serve
 
-    argv = []
-    if args.host:
-        argv += ["--host", args.host]
-    if args.port:
-        argv += ["--port", str(args.port)]
-    return serve(argv)
+    return serve(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -249,24 +238,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verb("search", cmd_search, "ranked paragraphs for a question, with per-signal scores")
     p.add_argument("question")
-    p.add_argument("--mode", default="hybrid", choices=["dense", "lexical", "hybrid"])
+    p.add_argument("--mode", default="hybrid", choices=MODES)
     p.add_argument("--top-k", type=_positive, default=5, metavar="K")
     corpus_opts(p)
 
     p = verb("ask", cmd_ask, "answer a question with verbatim quotes and exact ¶ / footnote citations")
     p.add_argument("question")
-    p.add_argument("--mode", default="hybrid", choices=["dense", "lexical", "hybrid"])
+    p.add_argument("--mode", default="hybrid", choices=MODES)
     p.add_argument("--top-k", type=_positive, default=3, metavar="K", help="paragraphs to show")
     corpus_opts(p)
 
     p = verb("chat", cmd_chat, "interactive terminal chat that keeps the conversation (follow-ups work)")
-    p.add_argument("--mode", default="hybrid", choices=["dense", "lexical", "hybrid"])
+    p.add_argument("--mode", default="hybrid", choices=MODES)
     p.add_argument("--top-k", type=_positive, default=3, metavar="K")
     corpus_opts(p)
 
     p = verb("serve", cmd_serve, "start the Gradio chat app (same as python app.py)")
-    p.add_argument("--host", default=None)
-    p.add_argument("--port", type=int, default=None)
+    serve_options(p)
 
     p = verb("eval", cmd_eval, "evaluate retrieval modes on a question set; writes report, metrics, TREC runs, plots")
     p.add_argument("--questions", metavar="FILE", help="JSON-lines questions (default: eval/questions.jsonl)")
@@ -280,6 +268,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--write", action="store_true", help="save the tuned weights to qa/fusion.json")
     corpus_opts(p)
     return parser
+
+
+def serve_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options of `report-qa serve` and `python app.py` (one parser for both)."""
+    import os
+
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    p.add_argument("--model", default=None, help="sentence-transformers model name or path (default: e5-small)")
+    p.add_argument("--corpus", dest="paths", action="append", metavar="PATH",
+                   help="report text file (repeatable; default: the bundled report)")
+    return p
 
 
 def _positive(text: str) -> int:
@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except UserError as exc:
+    except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

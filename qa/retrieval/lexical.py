@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from qa.corpus import is_cjk
+from qa.text import is_cjk
 from qa.types import Corpus
 
 _STOP = set("的 了 和 与 及 在 是 为 对 以 并 等 其 之 或 由 于 将 把 被 也 就 都 而 中 上 下 个 这 那 哪 些 什么 如何 怎样 哪些 是否 多少 吗 呢 吧 啊 做 有 办事处 人权高专办".split())
@@ -51,11 +51,6 @@ def tokenize(text: str) -> list[str]:
             if low not in _LATIN_STOP and (len(low) > 1 or low.isdigit()):
                 out.append(low)
     return out
-
-
-def cjk_share(text: str) -> float:
-    letters = [ch for ch in text if ch.isalpha() or is_cjk(ch)]
-    return sum(is_cjk(ch) for ch in letters) / len(letters) if letters else 0.0
 
 
 @dataclass

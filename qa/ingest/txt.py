@@ -14,22 +14,20 @@ import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
 from qa.errors import UserError
+from qa.text import URL_RE, is_cjk
 from qa.types import Corpus, Document, Footnote, Marker, Paragraph
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = Path(str(files("qa") / "data"))
 
 
 class CorpusError(UserError, ValueError):
     """Input the parser cannot turn into a document; the message says what to fix."""
 
 
-_CJK_RANGES = (
-    (0x2E80, 0x9FFF), (0xAC00, 0xD7AF), (0xF900, 0xFAFF), (0xFE30, 0xFE4F), (0xFF00, 0xFFEF),
-    (0x20000, 0x2FA1F),
-)
 
 CHAPTER_RE = re.compile(
     r"^(第[〇零一二三四五六七八九十百\d]+章|(?:Chapter|Chapitre|Cap[ií]tulo|Глава)\s+[IVXLC\d]+|الفصل\s+\S+)"
@@ -46,15 +44,7 @@ LINK_LINE_RE = re.compile(r"^(?:https?|file|ftp)://\S+$", re.IGNORECASE)
 _MARKER_PUNCT = "。，；：、！？．.,;:!?)）”’\"」』"
 MARKER_RE = re.compile(r"(?<=[" + re.escape(_MARKER_PUNCT) + r"])(\d{1,3})(?!\d)(?=\s|$)")
 TERMINAL_RE = re.compile(r"[。．.!?！？;；:：)）”’\"»」』…]\s*(?:\d{1,3})?\s*$")
-URL_RE = re.compile(
-    r"(?:(?:https?|ftp)://)?(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}(?::\d+)?(?:/[^\s，。；、（）()<>\"“”]*)?"
-)
 _ROMAN = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
-
-
-def is_cjk(ch: str) -> bool:
-    cp = ord(ch)
-    return any(lo <= cp <= hi for lo, hi in _CJK_RANGES)
 
 
 def roman_to_int(s: str) -> int:
