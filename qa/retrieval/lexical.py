@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -61,6 +62,7 @@ class LexicalIndex:
     footnote_keys: list[tuple[str, int, int]]
     bm25: object
     bm25_fn: object | None
+    doc_freq: Counter = field(default_factory=Counter)  # paragraphs each token occurs in (for feedback terms)
 
     @classmethod
     def build(cls, corpus: Corpus) -> LexicalIndex:
@@ -77,13 +79,16 @@ class LexicalIndex:
                 if f.paragraph is not None:
                     fkeys.append((doc.id, f.paragraph, f.n))
                     fdocs.append(tokenize(f.text) or ["∅"])
+        doc_freq: Counter = Counter()
+        for toks in docs:
+            doc_freq.update(set(toks))
         bm25 = bm25s.BM25()
         bm25.index(docs, show_progress=False)
         bm25_fn = None
         if fdocs:
             bm25_fn = bm25s.BM25()
             bm25_fn.index(fdocs, show_progress=False)
-        return cls(keys, fkeys, bm25, bm25_fn)
+        return cls(keys, fkeys, bm25, bm25_fn, doc_freq)
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         if not query_tokens:

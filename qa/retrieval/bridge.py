@@ -1,0 +1,274 @@
+"""A multilingual bridge from the question's words to the report's own Chinese names and terms.
+
+Two sources, both data:
+- Country and territory names in the six UN languages from CLDR (through Babel). Where CLDR's
+  Chinese name differs from the form the report writes (刚果（金） → 刚果民主共和国), the report's form
+  is an alias (`terms/place_aliases.tsv`); places CLDR lacks (巴勒斯坦被占领土, 萨赫勒 …) come from
+  `terms/places_extra.tsv`.
+- UN bodies, mechanisms and recurring terms in the six languages (`terms/un_terms.tsv`, UNTERM forms).
+
+A question is matched after normalization for its language: lowercase and accents folded for Latin
+scripts, Snowball stems for English, French, Spanish and Russian, and for Arabic the article and
+clitic prefixes (ال، ب، و، ف، ل) stripped and letter variants unified. The longest phrase wins.
+What matched gives (1) Chinese forms to add to the lexical query as their own signal, and (2) the
+named places, so that a question about a country the report never mentions can be answered "not
+covered" and say so.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.resources import files
+from typing import Literal
+
+from qa.text import is_cjk
+
+EntityKind = Literal["place", "region", "term", "year"]
+BRIDGE_LANGS = ("en", "fr", "es", "ru", "ar")
+MAX_PHRASE = 8
+PREFIX = 5
+# CLDR codes that are not countries or territories a question names as a place.
+_NOT_PLACES = {"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"}
+# CLDR world regions worth bridging (Africa, the Americas, Asia, Europe, Oceania and their parts).
+_REGIONS = {"002", "005", "009", "011", "013", "014", "015", "017", "018", "019", "021", "029", "030", "034",
+            "035", "053", "054", "057", "061", "142", "143", "145", "150", "151", "154", "155", "202", "419"}
+_TERMS_DIR = "terms"
+
+_AR_CONJUNCTIONS = ("و", "ف")
+_AR_PREFIXES = ("بال", "كال", "لل", "ال", "ب", "ل")
+_AR_DIACRITICS = re.compile("[\u064b-\u0652\u0670\u0640]")
+_WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Entity:
+    """Something the question names: a place, a UN term, or a year; with the report's Chinese forms."""
+
+    id: str
+    kind: EntityKind
+    surface: str  # the words of the question that matched
+    zh: tuple[str, ...]  # the report's forms (or CLDR's, when the report has none)
+    in_corpus: bool = True
+    start: int = -1  # character offsets of `surface` in the question
+    end: int = -1
+
+
+@dataclass
+class Concept:
+    id: str
+    kind: EntityKind
+    zh: list[str]
+    forms: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _fold(text: str) -> str:
+    """Lowercase without accents (users often type French and Spanish without them)."""
+    text = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+def _arabic(word: str) -> str:
+    word = _AR_DIACRITICS.sub("", word)
+    word = word.translate(str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي"}))
+    for c in _AR_CONJUNCTIONS:  # a conjunction (و، ف), then a preposition or the article
+        if word.startswith(c) and len(word) > 3:
+            word = word[1:]
+            break
+    for p in _AR_PREFIXES:
+        if word.startswith(p) and len(word) - len(p) >= 3:
+            return word[len(p):]
+    return word
+
+
+@lru_cache(maxsize=8)
+def _stemmer(lang: str):
+    import snowballstemmer
+
+    name = {"en": "english", "fr": "french", "es": "spanish", "ru": "russian"}.get(lang)
+    return snowballstemmer.stemmer(name) if name else None
+
+
+def normalize_tokens(text: str, lang: str) -> list[tuple[str, int, int]]:
+    """(normalized token, start, end) for each word of `text` in language `lang`."""
+    out = []
+    stem = _stemmer(lang)
+    for m in _WORD.finditer(text):
+        w = m.group(0)
+        if any(is_cjk(ch) for ch in w):
+            continue
+        if lang == "ar":
+            tok = _arabic(w)
+        else:
+            low = w.lower().replace("’", "'")
+            if lang in ("fr", "es", "en") and "'" in low:  # l'ONU, d'Ukraine
+                head, _, tail = low.partition("'")
+                if len(head) <= 2 and tail:
+                    low = tail
+            tok = stem.stemWord(low) if stem else low
+            tok = _fold(tok)
+        out.append((tok, m.start(), m.end()))
+    return out
+
+
+def _read_tsv(name: str) -> list[dict]:
+    path = files("qa.retrieval") / _TERMS_DIR / name
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8", newline="") as f:
+        return [row for row in csv.DictReader(f, delimiter="\t") if any((v or "").strip() for v in row.values())]
+
+
+def _forms(cell: str | None) -> list[str]:
+    return [x.strip() for x in (cell or "").split("|") if x.strip()]
+
+
+def load_concepts() -> list[Concept]:
+    """Places (CLDR + the report's aliases + extra places) and UN terms, each with its forms per language."""
+    from babel import Locale
+
+    aliases: dict[str, list[str]] = {}
+    for row in _read_tsv("place_aliases.tsv"):
+        aliases.setdefault(row["zh_cldr"].strip(), []).append(row["zh_report"].strip())
+    names = {lang: Locale.parse(lang).territories for lang in ("zh", *BRIDGE_LANGS)}
+    formal = {row["code"].strip(): row for row in _read_tsv("place_names.tsv")}
+    concepts = []
+    for code, zh in names["zh"].items():
+        if code in _REGIONS:
+            kind: EntityKind = "region"
+        elif len(code) == 2 and code.isalpha() and code not in _NOT_PLACES:
+            kind = "place"
+        else:
+            continue
+        zh_forms = aliases.get(zh, []) + [zh]
+        forms = {lang: [names[lang][code]] + _forms(formal.get(code, {}).get(lang))
+                 for lang in BRIDGE_LANGS if code in names[lang]}
+        concepts.append(Concept(f"{kind}:{code}", kind, zh_forms, forms))
+    for row in _read_tsv("places_extra.tsv"):
+        concepts.append(Concept(f"place:{row['id']}", "place", _forms(row.get("zh")),
+                                {lang: _forms(row.get(lang)) for lang in BRIDGE_LANGS}))
+    for row in _read_tsv("un_terms.tsv"):
+        concepts.append(Concept(f"term:{row['id']}", "term", _forms(row.get("zh")),
+                                {lang: _forms(row.get(lang)) for lang in BRIDGE_LANGS}))
+    return concepts
+
+
+_YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-4]\d)(?!\d)")
+
+
+class Bridge:
+    """Phrase dictionaries per language, built once per corpus; `match(question, lang)` is pure."""
+
+    def __init__(self, concepts: list[Concept], corpus_text: str):
+        self.concepts = {c.id: c for c in concepts}
+        self.corpus_text = corpus_text
+        self.present: dict[str, tuple[str, ...]] = {}
+        for c in concepts:
+            found = tuple(z for z in c.zh if z and z in corpus_text)
+            self.present[c.id] = found
+        self.phrases: dict[str, dict[tuple[str, ...], str]] = {lang: {} for lang in BRIDGE_LANGS}
+        for c in concepts:
+            for lang, forms in c.forms.items():
+                for form in forms:
+                    toks = tuple(t for t, _, _ in normalize_tokens(form, lang))
+                    if toks and len(toks) <= MAX_PHRASE:
+                        # A term never overrides a place with the same words (e.g. "Chad" the country).
+                        self.phrases[lang].setdefault(toks, c.id)
+        # Inflected single names the stemmer leaves apart (Беларусь/Беларуси) meet on a 5-letter prefix,
+        # used only where that prefix names one concept.
+        self.prefixes: dict[str, dict[str, str | None]] = {lang: {} for lang in BRIDGE_LANGS}
+        for lang, table in self.phrases.items():
+            for toks, cid in table.items():
+                if len(toks) == 1 and len(toks[0]) >= PREFIX:
+                    key = toks[0][:PREFIX]
+                    prev = self.prefixes[lang].get(key, cid)
+                    self.prefixes[lang][key] = cid if prev == cid else None
+        self.zh_names: dict[str, str] = {}
+        for c in concepts:
+            for z in c.zh:
+                if len(z) >= 2:
+                    self.zh_names.setdefault(z, c.id)
+        self.zh_lengths = sorted({len(z) for z in self.zh_names}, reverse=True)
+        self.years = set(_YEAR.findall(corpus_text))
+
+    @classmethod
+    def for_corpus(cls, corpus) -> Bridge:
+        parts = []
+        for d in corpus.documents:
+            parts.extend(p.text for p in d.paragraphs)
+            parts.extend(f.text for f in d.footnotes)
+            parts.extend(s for p in d.paragraphs for s in p.section)
+        return cls(_concepts(), "\n".join(parts))
+
+    def _entity(self, cid: str, surface: str, start: int, end: int) -> Entity:
+        c = self.concepts[cid]
+        present = self.present[cid]
+        return Entity(cid, c.kind, surface, present or tuple(c.zh), bool(present), start, end)
+
+    def match(self, question: str, lang: str) -> list[Entity]:
+        """Places, terms and years the question names, longest phrase first, in question order."""
+        found: list[Entity] = []
+        if lang in self.phrases:
+            toks = normalize_tokens(question, lang)
+            i = 0
+            while i < len(toks):
+                for n in range(min(MAX_PHRASE, len(toks) - i), 0, -1):
+                    key = tuple(t for t, _, _ in toks[i:i + n])
+                    cid = self.phrases[lang].get(key)
+                    if cid:
+                        s, e = toks[i][1], toks[i + n - 1][2]
+                        found.append(self._entity(cid, question[s:e], s, e))
+                        i += n
+                        break
+                else:
+                    tok, s, e = toks[i]
+                    cid = self.prefixes[lang].get(tok[:PREFIX]) if len(tok) >= PREFIX else None
+                    if cid:
+                        found.append(self._entity(cid, question[s:e], s, e))
+                    i += 1
+        if any(is_cjk(ch) for ch in question):
+            i = 0
+            while i < len(question):
+                for n in self.zh_lengths:
+                    cid = self.zh_names.get(question[i:i + n])
+                    if cid:
+                        found.append(self._entity(cid, question[i:i + n], i, i + n))
+                        i += n
+                        break
+                else:
+                    i += 1
+        for m in _YEAR.finditer(question):
+            y = m.group(0)
+            found.append(Entity(f"year:{y}", "year", y, (y,), y in self.years, m.start(), m.end()))
+        seen, out = set(), []
+        for e in sorted(found, key=lambda e: e.start):
+            if e.id not in seen:
+                seen.add(e.id)
+                out.append(e)
+        return out
+
+
+@lru_cache(maxsize=1)
+def _concepts_cached() -> tuple[Concept, ...]:
+    return tuple(load_concepts())
+
+
+def _concepts() -> list[Concept]:
+    return list(_concepts_cached())
+
+
+def bridge_query(entities: list[Entity]) -> str:
+    """The Chinese forms of what matched, as a lexical query (only forms the report uses)."""
+    return " ".join(z for e in entities if e.in_corpus and e.kind != "year" for z in e.zh)
+
+
+def missing_places(entities: list[Entity]) -> list[Entity]:
+    """Named countries/places or years the report never mentions, when nothing else named is a place it does."""
+    named = [e for e in entities if e.kind in ("place", "year")]
+    missing = [e for e in named if not e.in_corpus]
+    if missing and not any(e.in_corpus for e in named if e.kind == "place"):
+        return missing
+    return []

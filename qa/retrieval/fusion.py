@@ -1,0 +1,150 @@
+"""Fusion and the "not covered" rule: pure functions of a `QuerySignals` record and weights.
+
+`fuse(signals, weights)` standardizes each component with its mean and spread over the sample
+rows (the whole collection when it is small) and adds them with the weights of the query's group.
+`abstains(...)` is the calibrated rule: the best paragraph barely stands out (fused top-1 margin),
+nothing is close for USE, or the question names a place or year the report never mentions (with
+a looser margin). Weights and thresholds live in `fusion.json`, chosen by cross-validation
+(`python -m qa tune`); nothing here knows about any particular question.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from qa.retrieval.signals import GROUPS, Group, QuerySignals
+from qa.types import Mode
+
+CONFIG_PATH = Path(__file__).with_name("fusion.json")
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Weights of the standardized components for one group of queries, and its abstention thresholds."""
+
+    e5: float = 1.0
+    use: float = 0.0
+    e5_clause: float = 0.0  # best clause (or clause pair) of the paragraph, e5
+    use_clause: float = 0.0  # same with USE
+    heading: float = 0.0  # the paragraph's section/subsection title (both encoders)
+    bm25: float = 0.0
+    bridge: float = 0.0  # BM25 of the report's Chinese forms of the places and terms the question names
+    prf: float = 0.0  # BM25 of the top dense paragraphs' distinctive words
+    sentence: float = 0.5  # share of the best sentence/footnote vector in a dense signal (rest: paragraph)
+    abstain_margin: float = 3.0  # below this fused top-1 margin the report is taken not to cover the question
+    abstain_use: float = 0.0  # …or when no unit is this close to the question for USE (0: rule off)
+    abstain_missing: float = 99.0  # …or, when it names a place/year the report lacks, below this margin
+
+
+# The `dense` mode is e5 alone at every granularity (paragraph, best sentence/footnote, best clause),
+# a fixed recipe independent of the hybrid tuning, so it stays an honest single-model baseline.
+DENSE_WEIGHTS = Weights(e5=1.0, e5_clause=1.0, sentence=0.5)
+SIGNALS = ("e5", "use", "e5_clause", "use_clause", "heading", "bm25", "bridge", "prf")
+
+
+@dataclass
+class FusionConfig:
+    groups: dict[str, Weights] = field(default_factory=lambda: {g: Weights() for g in GROUPS})
+    lexical_min_cjk: float = 0.3
+    enabled: tuple[str, ...] = SIGNALS  # signals switched on (the benchmark switches new ones off)
+
+    @classmethod
+    def load(cls, path: Path = CONFIG_PATH) -> FusionConfig:
+        if not path.exists():
+            return cls()
+        data = json.loads(path.read_text())
+        known = {f.name for f in fields(Weights)}
+        groups = {g: Weights(**{k: v for k, v in data["groups"][g].items() if k in known}) for g in GROUPS}
+        return cls(groups, data.get("lexical_min_cjk", 0.3))
+
+    def weights_for(self, group: str) -> Weights:
+        return self.groups[group]
+
+    def with_group(self, group: str, weights: Weights) -> FusionConfig:
+        return FusionConfig({**self.groups, group: weights}, self.lexical_min_cjk, self.enabled)
+
+    def without(self, *signals: str) -> FusionConfig:
+        return FusionConfig(dict(self.groups), self.lexical_min_cjk, tuple(s for s in self.enabled if s not in signals))
+
+    def save(self, path: Path = CONFIG_PATH, report: dict | None = None) -> None:
+        """Write the weights (the only copy) and, separately, how they were chosen (figures, not weights)."""
+        data = {"groups": {g: asdict(w) for g, w in self.groups.items()}, "lexical_min_cjk": self.lexical_min_cjk}
+        if report:
+            data["chosen_by"] = report
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        tmp.replace(path)
+
+
+def standardize(x: np.ndarray, sample: np.ndarray) -> np.ndarray:
+    """z-score with the mean and standard deviation of the sample rows."""
+    ref = x[sample]
+    sd = float(ref.std()) if ref.size else 0.0
+    return (x - float(ref.mean())) / sd if sd > 1e-9 else np.zeros_like(x)
+
+
+def fuse(sig: QuerySignals, weights: Weights, *, mode: Mode = "hybrid",
+         enabled: tuple[str, ...] = SIGNALS) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Fused score per row of `sig.rows`, and the raw component behind each weight (for display)."""
+    parts: dict[str, np.ndarray] = {}
+    if mode == "lexical":
+        bm = sig.lexical.get("bm25", np.zeros(len(sig.rows), dtype=np.float32))
+        return bm.astype(np.float32), {"bm25": bm}
+    w = DENSE_WEIGHTS if mode == "dense" else weights
+    encoders = ("e5",) if mode == "dense" else ("e5", "use")
+    on = set(enabled)
+    fused = np.zeros(len(sig.rows), dtype=np.float32)
+    for name in encoders:
+        d = sig.dense.get(name)
+        if d is None:
+            continue
+        weight, cweight = getattr(w, name), getattr(w, f"{name}_clause")
+        if weight and name in on:
+            raw = d.combined(w.sentence)
+            parts[name] = raw
+            fused += weight * standardize(raw, sig.sample)
+        if cweight and f"{name}_clause" in on:
+            parts[f"{name}_clause"] = d.clause
+            fused += cweight * standardize(d.clause, sig.sample)
+    heads = [sig.dense[n].head for n in encoders if n in sig.dense]
+    if w.heading and heads and "heading" in on:
+        parts["heading"] = np.mean(heads, axis=0)
+        fused += w.heading * np.mean([standardize(h, sig.sample) for h in heads], axis=0)
+    if mode == "dense":
+        return fused, parts
+    for name in ("bm25", "bridge", "prf"):
+        x = sig.lexical.get(name)
+        weight = getattr(w, name)
+        if x is not None and weight and name in on and x.max() > 0:
+            parts[name] = x
+            fused += weight * standardize(x, sig.sample)
+    return fused, parts
+
+
+def margin(fused: np.ndarray, sample: np.ndarray, best: int) -> float:
+    """How far the best row stands above the field, in standard deviations of the other sampled rows."""
+    rest = fused[sample & (np.arange(len(fused)) != best)]
+    if rest.size < 2:
+        return 10.0
+    sd = float(rest.std()) or 1e-9
+    return float((fused[best] - rest.mean()) / sd)
+
+
+def abstains(weights: Weights, margin_value: float, best_use: float | None, missing: bool) -> bool:
+    """The calibrated "not covered" rule for one query group."""
+    if margin_value < weights.abstain_margin:
+        return True
+    if missing and margin_value < weights.abstain_missing:
+        return True
+    return bool(weights.abstain_use and best_use is not None and best_use < weights.abstain_use)
+
+
+def query_group(cjk: float, language: str, *, min_cjk: float = 0.3) -> Group:
+    """Which weights a query gets: Chinese script, English, or another language (fr, es, ar, ru …)."""
+    if cjk >= min_cjk:
+        return "zh"
+    return "en" if language == "en" else "other"

@@ -1,0 +1,161 @@
+"""Per-query retrieval signals, computed in two stages, as one typed record (`QuerySignals`).
+
+Stage 1 — candidates. Each signal fetches its own top candidates from its own index: every dense
+encoder its top units from its vector store (FAISS or Milvus), BM25 and the bridge/feedback
+queries their top paragraphs. The union is the candidate pool.
+
+Stage 2 — exact scores. For the pool, plus a fixed random sample of paragraphs that stands for the
+whole collection, every component is computed exactly from the units' vectors:
+  para      the paragraph (with its headings) as one vector
+  sent      its best sentence            fn    its best footnote
+  clause    its best clause window       head  its section/subsection titles
+  bm25      BM25 over jieba words + CJK bigrams + Latin tokens
+  bridge    BM25 of the Chinese forms of the places and UN terms the question names (any language)
+  prf       BM25 of distinctive Chinese words of the top dense paragraphs (pseudo-relevance feedback)
+Fusion standardizes each component with its mean and spread over the sample, so the cost of a
+query grows with the pool and the sample, not with the collection. A collection no larger than
+the sample is scored exhaustively: pool and sample are then every paragraph, exactly.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from qa.retrieval.bridge import Entity
+from qa.retrieval.index import Unit
+from qa.text import Language
+
+Group = Literal["zh", "en", "other"]
+GROUPS: tuple[Group, ...] = ("zh", "en", "other")
+KINDS = ("paragraph", "heading", "sentence", "clause", "footnote")
+_KIND = {k: i for i, k in enumerate(KINDS)}
+SAMPLE_SIZE = 2048  # paragraphs that stand for the collection when it is larger
+DENSE_CANDIDATES = 400  # units each dense signal fetches in stage 1
+LEXICAL_CANDIDATES = 100  # paragraphs each lexical signal fetches in stage 1
+PRF_DOCS = 3
+PRF_TERMS = 12
+
+
+@dataclass
+class DenseScores:
+    """One encoder's components over `QuerySignals.rows`, with the unit that gave each best score."""
+
+    para: np.ndarray
+    sent: np.ndarray
+    fn: np.ndarray
+    clause: np.ndarray
+    head: np.ndarray
+    best_sentence: np.ndarray  # sentence index of the best sentence (-1: none)
+    best_clause: np.ndarray  # sentence index of the best clause's sentence (-1: none)
+    best_footnote: np.ndarray  # footnote number of the best footnote (-1: none)
+    sent_score: np.ndarray  # raw scores of those best units (for choosing evidence)
+    clause_score: np.ndarray
+    fn_score: np.ndarray
+
+    def detail(self) -> np.ndarray:
+        return np.maximum(self.sent, self.fn)
+
+    def combined(self, w_sentence: float) -> np.ndarray:
+        return (1 - w_sentence) * self.para + w_sentence * self.detail()
+
+    def take(self, idx: np.ndarray) -> DenseScores:
+        return DenseScores(*(getattr(self, f)[idx] for f in self.__dataclass_fields__))
+
+
+@dataclass
+class QuerySignals:
+    """Everything fusion needs about one query; `rows` index `Retriever.keys` (doc, ¶)."""
+
+    query: str
+    language: Language
+    group: Group
+    rows: np.ndarray  # paragraph rows scored exactly (pool ∪ sample)
+    pool: np.ndarray  # bool over rows: a candidate that may be ranked
+    sample: np.ndarray  # bool over rows: stands for the collection in per-query statistics
+    dense: dict[str, DenseScores] = field(default_factory=dict)
+    lexical: dict[str, np.ndarray] = field(default_factory=dict)  # bm25, bridge, prf over rows
+    query_tokens: list[str] = field(default_factory=list)
+    entities: list[Entity] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def top_similarity(self, name: str = "use") -> float | None:
+        """The highest raw cosine of any paragraph, sentence or clause unit for that encoder (None without it)."""
+        d = self.dense.get(name)
+        if d is None or not len(self.rows):
+            return None
+        return float(max(d.para.max(), d.sent.max(), d.clause.max()))
+
+
+class DenseIndex:
+    """One encoder's units laid out for stage 2: unit → paragraph row and kind, grouped by row."""
+
+    def __init__(self, name: str, encoder, store, pos: dict[tuple[str, int], int], n_rows: int,
+                 *, keep_vectors_below: int = 300_000):
+        self.name, self.encoder, self.store = name, encoder, store
+        units = [Unit.from_record(r) for r in store.units]
+        self.unit_row = np.array([pos.get((u.doc, u.paragraph), -1) for u in units], dtype=np.int64)
+        self.unit_kind = np.array([_KIND[u.kind] for u in units], dtype=np.int8)
+        self.unit_sentence = np.array([u.sentence for u in units], dtype=np.int32)
+        self.unit_footnote = np.array([u.footnote if u.footnote is not None else -1 for u in units], dtype=np.int32)
+        valid = np.flatnonzero(self.unit_row >= 0)
+        order = valid[np.argsort(self.unit_row[valid], kind="stable")]
+        self.by_row = order
+        self.row_start = np.searchsorted(self.unit_row[order], np.arange(n_rows + 1))
+        self.vectors = store.vectors() if len(units) <= keep_vectors_below else None
+
+    def units_of(self, rows: np.ndarray) -> np.ndarray:
+        starts, ends = self.row_start[rows], self.row_start[rows + 1]
+        if not len(rows):
+            return np.zeros(0, dtype=np.int64)
+        lengths = ends - starts
+        offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
+        return self.by_row[np.arange(lengths.sum()) + offsets]
+
+    def candidates(self, qvec: np.ndarray, k: int) -> np.ndarray:
+        _, ids = self.store.search(qvec, min(k, len(self.unit_row)))
+        ids = ids[0][ids[0] >= 0]
+        rows = self.unit_row[ids]
+        return np.unique(rows[rows >= 0])
+
+    def scores(self, qvec: np.ndarray, rows: np.ndarray) -> DenseScores:
+        """Exact components for `rows`: each unit's cosine, then the best unit of each kind per row."""
+        n = len(rows)
+        ids = self.units_of(rows)
+        vecs = self.vectors[ids] if self.vectors is not None else self.store.reconstruct(ids)
+        sims = vecs @ np.asarray(qvec, dtype=np.float32).reshape(-1)
+        local = np.searchsorted(rows, self.unit_row[ids]) if n else np.zeros(0, dtype=np.int64)
+        kinds = self.unit_kind[ids]
+        best = np.full((len(KINDS), n), -np.inf, dtype=np.float32)
+        arg = np.full((len(KINDS), n), -1, dtype=np.int64)
+        order = np.argsort(-sims, kind="stable")
+        key = kinds[order].astype(np.int64) * max(n, 1) + local[order]
+        _, first = np.unique(key, return_index=True)
+        winners = order[first]
+        best[kinds[winners], local[winners]] = sims[winners]
+        arg[kinds[winners], local[winners]] = ids[winners]
+        para = np.where(np.isfinite(best[0]), best[0], 0.0).astype(np.float32)
+        sent = np.where(np.isfinite(best[2]), best[2], para).astype(np.float32)
+        fn = np.where(np.isfinite(best[4]), best[4], para).astype(np.float32)
+        clause = np.maximum(np.where(np.isfinite(best[3]), best[3], sent), sent).astype(np.float32)
+        head = np.where(np.isfinite(best[1]), best[1], para).astype(np.float32)
+
+        def pick(kind: int, table: np.ndarray) -> np.ndarray:
+            a = arg[kind]
+            return np.where(a >= 0, table[np.maximum(a, 0)], -1)
+
+        return DenseScores(para, sent, fn, clause, head, pick(2, self.unit_sentence), pick(3, self.unit_sentence),
+                           pick(4, self.unit_footnote), best[2], best[3], best[4])
+
+
+def prf_terms(texts: list[str], tokenize, df: Counter, n_docs: int, *, top: int = PRF_TERMS) -> list[str]:
+    """RM3-style expansion: the words of the feedback paragraphs weighted by tf · idf, best first."""
+    tf: Counter = Counter()
+    for t in texts:
+        tf.update(tok for tok in tokenize(t) if not tok.startswith("§") and len(tok) > 1)
+    scored = [(c * np.log((n_docs + 1) / (df.get(tok, 0) + 0.5)), tok) for tok, c in tf.items()]
+    scored.sort(reverse=True)
+    return [tok for _, tok in scored[:top]]

@@ -1,0 +1,71 @@
+"""The multilingual bridge: names and UN terms in six languages → the report's Chinese forms (no model)."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.retrieval.bridge import Bridge, bridge_query, missing_places, normalize_tokens
+
+
+@pytest.fixture(scope="module")
+def bridge(corpus):
+    return Bridge.for_corpus(corpus)
+
+
+@pytest.mark.parametrize(("question", "lang", "zh"), [
+    ("What did OHCHR do in Ukraine?", "en", "乌克兰"),
+    ("¿Qué hizo la Oficina en Ucrania?", "es", "乌克兰"),
+    ("Qu'a fait le HCDH en Ukraine ?", "fr", "乌克兰"),
+    ("Что сделало УВКПЧ на Украине?", "ru", "乌克兰"),
+    ("ماذا فعلت المفوضية في أوكرانيا؟", "ar", "乌克兰"),
+    ("What did the Office do in the Democratic Republic of the Congo?", "en", "刚果民主共和国"),
+    ("¿Qué pasó en Siria?", "es", "阿拉伯叙利亚共和国"),
+    ("人权高专办在叙利亚做了什么？", "zh", "阿拉伯叙利亚共和国"),
+])
+def test_places_map_to_the_form_the_report_uses(bridge, question, lang, zh):
+    ents = bridge.match(question, lang)
+    places = [e for e in ents if e.kind == "place"]
+    assert places and all(e.in_corpus for e in places)
+    assert zh in bridge_query(ents)
+
+
+def test_the_matched_surface_is_the_questions_own_words(bridge):
+    q = "Что сделало УВКПЧ в Беларуси?"
+    (e,) = [e for e in bridge.match(q, "ru") if e.kind == "place"]
+    assert q[e.start:e.end] == e.surface == "Беларуси"
+
+
+@pytest.mark.parametrize(("question", "lang", "name"), [
+    ("What did OHCHR do in Belarus?", "en", "Belarus"),
+    ("Что сделало УВКПЧ в Беларуси?", "ru", "Беларуси"),
+    ("ماذا فعلت المفوضية في اليابان؟", "ar", "اليابان"),
+    ("人权高专办在日本开展了哪些活动？", "zh", "日本"),
+    ("How many people did OHCHR train in 2012?", "en", "2012"),
+])
+def test_a_place_or_year_the_report_never_mentions_is_reported_missing(bridge, question, lang, name):
+    missing = missing_places(bridge.match(question, lang))
+    assert [e.surface for e in missing] == [name]
+
+
+def test_a_missing_place_beside_a_present_one_is_not_a_reason_to_decline(bridge):
+    ents = bridge.match("Compare Ukraine and Belarus", "en")
+    assert {e.surface for e in ents if e.kind == "place"} == {"Ukraine", "Belarus"}
+    assert missing_places(ents) == []
+
+
+@pytest.mark.parametrize(("question", "lang", "zh"), [
+    ("What did the Human Rights Council decide?", "en", "人权理事会"),
+    ("Qu'a fait le Conseil des droits de l'homme ?", "fr", "人权理事会"),
+    ("universal periodic review", "en", "普遍定期审议"),
+    ("Examen periódico universal", "es", "普遍定期审议"),
+    ("смертная казнь", "ru", "死刑"),
+    ("عقوبة الإعدام", "ar", "死刑"),
+])
+def test_un_terms_bridge_to_the_reports_chinese(bridge, question, lang, zh):
+    assert zh in bridge_query(bridge.match(question, lang))
+
+
+def test_arabic_clitics_and_russian_inflection_are_normalized():
+    assert normalize_tokens("وبالمفوضية", "ar")[0][0] == normalize_tokens("مفوضية", "ar")[0][0]
+    assert normalize_tokens("Украины", "ru")[0][0] == normalize_tokens("Украина", "ru")[0][0]
+    assert normalize_tokens("Périodique", "fr")[0][0] == normalize_tokens("periodique", "fr")[0][0]
