@@ -1,0 +1,536 @@
+"""PDF report → `Document`, from the page layout rather than from extracted text alone.
+
+Steps, each a pure function over plain records:
+
+1. `extract_pages` (pdfplumber, MIT; `backend="pdfium"` reads the same records with pypdfium2):
+   every upright glyph with its box, baseline, size and font; horizontal rules; link targets.
+2. `rows_of`: glyphs grouped into text rows by baseline. A cluster of small glyphs raised above the
+   row below it (smaller size, higher baseline) is that row's superscript: footnote markers are found
+   this way, not by guessing from digit sequences.
+3. Page furniture is dropped: rows in the top or bottom band that repeat across pages once digits are
+   masked, or that consist only of page numbers, job numbers (`GE.20-10717 (C)`), dates and document
+   symbols (`A/75/36`; the most frequent one becomes `meta["symbol"]`).
+4. The footnote area is what lies under a short horizontal rule in a smaller font (without a rule:
+   the smaller-font rows at the page foot that start with a number).
+5. Body rows go through the text parser's own paragraph / heading state machine (`qa.ingest.txt`), so
+   paragraph numbering, sections and continuation across pages follow exactly the same rules as for
+   text; footnote rows through its footnote-block rules. Superscript markers are carried to the
+   paragraph offset where they sat. Warnings name the page and the paragraph.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qa.ingest.txt import (
+    CHAPTER_RE,
+    FOOTNOTE_LINE_RE,
+    NUMBERED_RE,
+    ROMAN_CHAPTER_RE,
+    SECTION_RE,
+    CorpusError,
+    _body_line,
+    _footnote_line,
+    _footnote_urls,
+    _State,
+    guess_language,
+    join_lines,
+)
+from qa.types import Document, Footnote, Marker, Paragraph
+
+Progress = Callable[[int, int], None]
+
+SYMBOL_RE = re.compile(r"^(?=[A-Z][A-Za-z0-9.()/-]*\d)[A-Z]{1,8}(?:\.\d+)?(?:/[A-Za-z0-9.()-]+)+$")
+_FURNITURE_TOKEN = re.compile(
+    r"^(?:\d{1,4}(?:/\d{1,4})?|-\s?\d{1,4}\s?-|\(?[A-Z]\)|(?:GE|NY|V|E)\.\d{2}-\d{4,6}|\d{2}-\d{4,6}(?:X)?"
+    r"|\d{6}|\*\d{7,}\*|[Pp]age|[Pp]ágina|[Pp]ag\.?)$"
+)
+_BOLD = re.compile(r"bold|black|heavy|semibold|demi|,b\b", re.IGNORECASE)
+
+
+@dataclass
+class Char:
+    text: str
+    x0: float
+    x1: float
+    baseline: float     # distance of the baseline from the page top
+    size: float
+    font: str = ""
+
+    @property
+    def bold(self) -> bool:
+        return bool(_BOLD.search(self.font))
+
+
+@dataclass
+class PageData:
+    number: int
+    width: float
+    height: float
+    chars: list[Char]
+    rules: list[tuple[float, float, float]]    # (x0, x1, y from the top) of horizontal strokes
+    links: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Row:
+    page: int
+    baseline: float
+    size: float
+    chars: list[Char]
+    sup: list[Char] = field(default_factory=list)   # superscript glyphs merged into this row
+    text: str = ""
+    markers: list[tuple[str, int]] = field(default_factory=list)   # (superscript digits, offset in text)
+    bold: bool = False
+    x0: float = 0.0
+
+
+@dataclass
+class PdfInfo:
+    pages: int
+    metadata: dict
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+def _pdfplumber_pages(path: Path, progress: Progress | None = None) -> tuple[list[PageData], PdfInfo]:
+    import pdfplumber
+    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+    from pdfminer.pdfparser import PDFSyntaxError
+    from pdfminer.psexceptions import PSException
+
+    try:
+        pdf = pdfplumber.open(path)
+    except (PDFPasswordIncorrect, PDFEncryptionError) as exc:
+        raise CorpusError(f"{path.name}: the PDF is encrypted; remove its password (e.g. qpdf --decrypt) "
+                          "and add it again") from exc
+    except (PDFSyntaxError, PSException) as exc:
+        raise CorpusError(f"{path.name}: not a readable PDF ({exc.__class__.__name__}); "
+                          "the file may be damaged or cut off") from exc
+    try:
+        pages: list[PageData] = []
+        try:
+            n_pages = len(pdf.pages)
+        except Exception as exc:  # pdfminer raises many kinds on a damaged page tree
+            raise CorpusError(f"{path.name}: the PDF's page tree is damaged ({exc.__class__.__name__})") from exc
+        if n_pages == 0:
+            raise CorpusError(f"{path.name}: the PDF has no pages")
+        for i, page in enumerate(pdf.pages, start=1):
+            top = page.mediabox[3]
+            chars = [
+                Char(c["text"], c["x0"], c["x1"], top - c["matrix"][5], round(c["size"], 2), c.get("fontname", ""))
+                for c in page.chars if c.get("upright", True) and c["text"]
+            ]
+            rules = [(ln["x0"], ln["x1"], ln["top"]) for ln in page.lines if abs(ln["top"] - ln["bottom"]) < 1.5]
+            rules += [(r["x0"], r["x1"], (r["top"] + r["bottom"]) / 2) for r in page.rects
+                      if r["bottom"] - r["top"] < 1.5 and r["x1"] - r["x0"] > 10]
+            links = [h["uri"] for h in page.hyperlinks if h.get("uri")]
+            pages.append(PageData(i, float(page.width), float(page.height), chars, rules, links))
+            if progress:
+                progress(i, n_pages)
+        return pages, PdfInfo(n_pages, dict(pdf.metadata or {}))
+    except CorpusError:
+        raise
+    except (PDFPasswordIncorrect, PDFEncryptionError) as exc:
+        raise CorpusError(f"{path.name}: the PDF is encrypted; remove its password and add it again") from exc
+    except Exception as exc:  # pdfminer's errors on damaged files are not one hierarchy
+        raise CorpusError(f"{path.name}: the PDF could not be read ({exc.__class__.__name__}: {exc}); "
+                          "the file may be damaged or cut off") from exc
+    finally:
+        pdf.close()
+
+
+def _pdfium_pages(path: Path, progress: Progress | None = None) -> tuple[list[PageData], PdfInfo]:
+    import ctypes
+
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as raw
+
+    try:
+        pdf = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        # PDFium's error code is global and can be stale, so look at the file itself.
+        data = path.read_bytes()
+        if re.search(rb"/Encrypt\s", data):
+            raise CorpusError(f"{path.name}: the PDF is encrypted; remove its password (e.g. qpdf --decrypt) "
+                              "and add it again") from exc
+        if re.search(rb"/Type\s*/Pages\b[^>]*/Count\s+0\b", data) or re.search(rb"/Count\s+0\b[^>]*/Type\s*/Pages\b", data):
+            raise CorpusError(f"{path.name}: the PDF has no pages") from exc
+        raise CorpusError(f"{path.name}: not a readable PDF; the file may be damaged or cut off") from exc
+    try:
+        if len(pdf) == 0:
+            raise CorpusError(f"{path.name}: the PDF has no pages")
+        pages = []
+        buf = ctypes.create_string_buffer(256)
+        for i in range(len(pdf)):
+            page = pdf[i]
+            width, height = page.get_size()
+            tp = page.get_textpage()
+            chars = []
+            x, y = ctypes.c_double(), ctypes.c_double()
+            for k in range(tp.count_chars()):
+                if raw.FPDFText_IsGenerated(tp, k) == 1:
+                    continue
+                code = raw.FPDFText_GetUnicode(tp, k)
+                ch = "-" if code == 2 else (chr(code) if code else "")   # pdfium marks a line-end hyphen as 0x02
+                if not ch or ch in "\r\n":
+                    continue
+                if raw.FPDFText_GetCharAngle(tp, k) > 0.01:
+                    continue
+                left, _bottom, right, _top = tp.get_charbox(k, loose=True)
+                raw.FPDFText_GetCharOrigin(tp, k, x, y)
+                n = raw.FPDFText_GetFontInfo(tp, k, buf, 256, None)
+                font = buf.raw[: max(n - 1, 0)].decode("latin-1", "replace")
+                chars.append(Char(ch, left, right, height - y.value, round(raw.FPDFText_GetFontSize(tp, k), 2), font))
+            rules = []
+            for obj in page.get_objects(filter=[raw.FPDF_PAGEOBJ_PATH]):
+                left, bottom, right, top = obj.get_bounds()
+                if top - bottom < 1.5 and right - left > 10:
+                    rules.append((left, right, height - (top + bottom) / 2))
+            links = []
+            pos, link = ctypes.c_int(0), raw.FPDF_LINK()
+            while raw.FPDFLink_Enumerate(page, pos, link):
+                action = raw.FPDFLink_GetAction(link)
+                if action:
+                    size = raw.FPDFAction_GetURIPath(pdf, action, None, 0)
+                    if size:
+                        ubuf = ctypes.create_string_buffer(size)
+                        raw.FPDFAction_GetURIPath(pdf, action, ubuf, size)
+                        links.append(ubuf.raw[: size - 1].decode("utf-8", "replace"))
+            pages.append(PageData(i + 1, width, height, chars, rules, links))
+            if progress:
+                progress(i + 1, len(pdf))
+        meta = {k: v for k, v in pdf.get_metadata_dict().items() if v}
+        return pages, PdfInfo(len(pdf), meta)
+    finally:
+        pdf.close()
+
+
+BACKENDS = {"pdfplumber": _pdfplumber_pages, "pdfium": _pdfium_pages}
+
+
+def extract_pages(path: str | Path, backend: str = "pdfium",
+                  progress: Progress | None = None) -> tuple[list[PageData], PdfInfo]:
+    """Glyphs, rules and links of every page; `progress(page, pages)` after each page."""
+    path = Path(path)
+    data = path.read_bytes()
+    if not data.lstrip()[:1024].count(b"%PDF-") and b"%PDF-" not in data[:1024]:
+        raise CorpusError(f"{path.name}: not a PDF (no %PDF- header)")
+    if b"%%EOF" not in data[-2048:]:
+        raise CorpusError(f"{path.name}: the PDF is truncated (no end-of-file marker); the download or upload was "
+                          "cut off, fetch the file again")
+    return BACKENDS[backend](path, progress)
+
+
+# ------------------------------------------------------------------------------------------- layout
+
+def _cluster(chars: list[Char]) -> list[list[Char]]:
+    clusters: list[list[Char]] = []
+    for c in sorted(chars, key=lambda c: (c.baseline, c.x0)):
+        if clusters and abs(c.baseline - clusters[-1][0].baseline) <= max(0.8, 0.08 * c.size):
+            clusters[-1].append(c)
+        else:
+            clusters.append([c])
+    return clusters
+
+
+def _size_of(chars: list[Char]) -> float:
+    sizes = Counter(c.size for c in chars if not c.text.isspace())
+    return sizes.most_common(1)[0][0] if sizes else (chars[0].size if chars else 0.0)
+
+
+def rows_of(page: PageData) -> list[Row]:
+    """Text rows of a page, top to bottom; raised small glyphs join the row they belong to as superscripts."""
+    clusters = _cluster(page.chars)
+    rows = [Row(page.number, cl[0].baseline, _size_of(cl), sorted(cl, key=lambda c: c.x0)) for cl in clusters]
+    kept: list[Row] = []
+    for i, r in enumerate(rows):
+        # A superscript cluster: smaller glyphs whose baseline sits a little above another row's.
+        host = None
+        for other in rows[i + 1:i + 4]:
+            rise = other.baseline - r.baseline
+            if rise > 0.6 * other.size:
+                break
+            if 0 < rise and r.size <= 0.8 * other.size and _overlaps(r, other):
+                host = other
+                break
+        if host is not None:
+            host.sup.extend(r.chars)
+        else:
+            kept.append(r)
+    return kept
+
+
+def _overlaps(small: Row, big: Row) -> bool:
+    lo, hi = min(c.x0 for c in big.chars), max(c.x1 for c in big.chars)
+    return all(lo - 2 * big.size <= c.x0 <= hi + 2 * big.size for c in small.chars)
+
+
+def _compose(row: Row) -> None:
+    """Row text with spaces from gaps; superscript glyphs become (digits, offset) markers."""
+    glyphs = sorted([(c, False) for c in row.chars] + [(c, True) for c in row.sup], key=lambda t: t[0].x0)
+    out: list[str] = []
+    markers: list[tuple[str, int]] = []
+    prev: Char | None = None
+    prev_sup = False
+    for c, sup in glyphs:
+        if prev is not None and not c.text.isspace() and not prev.text.isspace():
+            if c.x0 - prev.x1 > 0.2 * min(c.size, prev.size) and out and not out[-1].endswith(" "):
+                out.append(" ")
+        if sup and c.text.isdigit():
+            text_len = len("".join(out))
+            if markers and markers[-1][1] == text_len and prev_sup:
+                markers[-1] = (markers[-1][0] + c.text, text_len)
+            else:
+                markers.append((c.text, text_len))
+        elif c.text.isspace():
+            if out and not out[-1].endswith(" "):
+                out.append(" ")
+        else:
+            out.append(c.text)
+        prev, prev_sup = c, sup and c.text.isdigit()
+    text = "".join(out)
+    lead = len(text) - len(text.lstrip())
+    row.text = text.strip()
+    row.markers = [(d, min(max(o - lead, 0), len(row.text))) for d, o in markers]
+    body = [c for c in row.chars if not c.text.isspace()]
+    row.bold = bool(body) and all(c.bold for c in body)
+    row.x0 = min((c.x0 for c in row.chars), default=0.0)
+
+
+def _mask(text: str) -> str:
+    return re.sub(r"\d", "#", re.sub(r"\s+", "", text))
+
+
+def _furniture_tokens(text: str) -> bool:
+    toks = text.split()
+    return bool(toks) and all(_FURNITURE_TOKEN.match(t) or SYMBOL_RE.match(t) for t in toks)
+
+
+@dataclass
+class Layout:
+    body: list[Row]
+    notes: list[Row]
+    symbols: Counter
+    body_size: float
+    warnings: list[str]
+
+
+def layout(pages: list[PageData]) -> Layout:
+    """Split every page into body rows and footnote rows; drop running headers and footers."""
+    all_chars = [c for p in pages for c in p.chars if not c.text.isspace()]
+    if not all_chars:
+        raise CorpusError("no text layer; OCR is not supported (this looks like a scanned PDF)")
+    body_size = _size_of(all_chars)
+    page_rows = []
+    for p in pages:
+        rows = rows_of(p)
+        for r in rows:
+            _compose(r)
+        page_rows.append([r for r in rows if r.text or r.markers])
+    # Running headers / footers: rows in the page bands that repeat (digits masked) or are all page furniture.
+    band: Counter = Counter()
+    for p, rows in zip(pages, page_rows, strict=True):
+        for key in {_mask(r.text) for r in rows if _in_band(r, p)}:
+            band[key] += 1
+    repeat_min = max(2, round(0.25 * len(pages)))
+    symbols: Counter = Counter()
+    body, notes, warnings = [], [], []
+    for p, rows in zip(pages, page_rows, strict=True):
+        kept = []
+        for r in rows:
+            if _in_band(r, p) and (band[_mask(r.text)] >= repeat_min or _furniture_tokens(r.text)):
+                symbols.update(t for t in r.text.split() if SYMBOL_RE.match(t))
+                continue
+            kept.append(r)
+        split = _footnote_split(kept, p, body_size)
+        body += kept[:split]
+        notes += kept[split:]
+    return Layout(body, notes, symbols, body_size, warnings)
+
+
+def _in_band(r: Row, p: PageData) -> bool:
+    return r.baseline < 0.085 * p.height or r.baseline > 0.925 * p.height
+
+
+def _footnote_split(rows: list[Row], p: PageData, body_size: float) -> int:
+    """Index of the first footnote row of a page (len(rows) when there is no footnote area)."""
+    smaller = 0.95 * body_size
+    for x0, x1, y in sorted(p.rules, key=lambda r: r[2]):
+        if not (20 <= x1 - x0 <= 0.6 * p.width) or y < 0.25 * p.height:
+            continue
+        below = [i for i, r in enumerate(rows) if r.baseline > y]
+        if below and rows[below[0]].size < smaller and all(rows[i].size < smaller for i in below[:3]):
+            return below[0]
+    # No rule: trailing smaller-font rows whose first row starts with a number.
+    i = len(rows)
+    while i > 0 and rows[i - 1].size < 0.9 * body_size:
+        i -= 1
+    if i < len(rows) and (rows[i].markers and rows[i].markers[0][1] == 0 or re.match(r"^\d{1,3}\s", rows[i].text)):
+        return i
+    return len(rows)
+
+
+# -------------------------------------------------------------------------------------------- parse
+
+_ENUMERATOR = re.compile(r"^(?:[A-ZА-Я]|\d{1,3}|[IVXLC]+|[a-z]|\([a-z0-9]+\))\.?\s*$")
+
+
+def _starts_structure(text: str) -> bool:
+    return bool(CHAPTER_RE.match(text) or ROMAN_CHAPTER_RE.match(text) or SECTION_RE.match(text)
+                or NUMBERED_RE.match(text))
+
+
+def _merge_headings(rows: list[Row]) -> list[Row]:
+    """A bold heading wrapped over rows ("第一章" / "导言") becomes one row, as the text parser expects."""
+    out: list[Row] = []
+    for r in rows:
+        prev = out[-1] if out else None
+        if (prev is not None and prev.bold and r.bold and prev.page == r.page and not r.markers
+                and not prev.markers and r.baseline - prev.baseline < 2.6 * max(prev.size, r.size)
+                and not _starts_structure(r.text)):
+            bare = CHAPTER_RE.match(prev.text) and not (CHAPTER_RE.match(prev.text).group(2) or "").strip()
+            sep = " " if bare or _ENUMERATOR.match(prev.text) else None
+            merged = Row(prev.page, prev.baseline, prev.size, prev.chars + r.chars, [], "", [], True, prev.x0)
+            merged.text = prev.text + sep + r.text if sep else join_lines(prev.text, r.text)
+            merged.baseline = r.baseline
+            out[-1] = merged
+        else:
+            out.append(r)
+    return out
+
+
+def _footnotes(st: _State, rows: list[Row], warnings: list[str]) -> None:
+    for r in rows:
+        text = r.text
+        numbered = bool(r.markers and r.markers[0][1] == 0)
+        if numbered:     # the footnote's own number, set as a superscript
+            text = f"{r.markers[0][0]} {text}"
+        if not numbered and st.open_footnote is not None and not FOOTNOTE_LINE_RE.match(text):
+            # In the footnote area a new footnote starts with its number; anything else continues one.
+            fn = st.open_footnote
+            fn.text = join_lines(fn.text, text)
+            continue
+        if not _footnote_line(st, text, text):
+            warnings.append(f"page {r.page}: footnote-area text not understood, skipped: '{text[:40]}'")
+
+
+def parse_layout(lay: Layout, *, doc_id: str, title: str = "", language: str = "",
+                 links: list[str] | None = None) -> Document:
+    st = _State()
+    warnings = list(lay.warnings)
+    _footnotes(st, lay.notes, warnings)
+    st.open_footnote = None
+    known = set(st.footnotes)
+    rows = _merge_headings(lay.body)
+    lines = [r.text for r in rows]
+    markers: dict[int, list[Marker]] = {}
+    last_marker = 0
+    front: list[Row] = []
+    for i, r in enumerate(rows):
+        # Which superscripts are footnote markers: the next numbers, among the footnotes the pages carry.
+        text, shift, accepted = r.text, 0, []
+        for digits, off in r.markers:
+            n = int(digits)
+            if n > last_marker and (n == last_marker + 1 or n in known):
+                if n != last_marker + 1:
+                    warnings.append(f"page {r.page}: footnote marker {n} follows marker {last_marker}; "
+                                    f"{', '.join(map(str, range(last_marker + 1, n)))} not found")
+                accepted.append((n, off + shift))
+                last_marker = n
+            else:
+                where = f"¶{st.current.n}" if st.current else "the front matter"
+                warnings.append(f"page {r.page}, {where}: superscript {digits} is not the next footnote marker "
+                                f"(expected {last_marker + 1}); kept as text")
+                text = text[:off + shift] + digits + text[off + shift:]
+                shift += len(digits)
+        before, before_len, n_warn = st.current, len(st.current.text) if st.current else 0, len(st.warnings)
+        try:
+            _body_line(st, text, text, lines, i)
+        except CorpusError as exc:
+            raise CorpusError(re.sub(r"\(line \d+\)", f"(page {r.page})", str(exc))) from exc
+        for k in range(n_warn, len(st.warnings)):
+            where = f"page {r.page}" + (f", ¶{st.current.n}" if st.current else "")
+            st.warnings[k] = re.sub(r"^line \d+", where, st.warnings[k])
+        cur = st.current
+        if cur is not None and cur is not before and st.paragraphs and st.paragraphs[-1] is cur:
+            m = NUMBERED_RE.match(text)
+            start = m.start(2) if m else 0
+            markers.setdefault(id(cur), []).extend(Marker(n, max(o - start, 0)) for n, o in accepted)
+        elif cur is not None and cur is before and len(cur.text) > before_len:
+            start = len(cur.text) - len(text)
+            markers.setdefault(id(cur), []).extend(Marker(n, o + start) for n, o in accepted)
+        else:
+            if not st.paragraphs and not st.heads.chapter:
+                front.append(r)
+            for n, _ in accepted:
+                warnings.append(f"page {r.page}: footnote marker {n} sits in a heading or outside any paragraph "
+                                f"('{text[:30]}'); the footnote is attached to no paragraph")
+    if not st.paragraphs:
+        raise CorpusError("no numbered paragraphs found (expected paragraphs starting '1.', '2.' …); "
+                          "is this a UN report?")
+    warnings += st.warnings
+    paragraphs, holder = [], {}
+    for rp in st.paragraphs:
+        clean = rp.text.strip()
+        lead = len(rp.text) - len(rp.text.lstrip())
+        mk = [Marker(m.n, min(max(m.offset - lead, 0), len(clean))) for m in markers.get(id(rp), [])]
+        for m in mk:
+            holder[m.n] = rp.n
+        paragraphs.append(Paragraph(rp.n, clean, list(rp.section), [m.n for m in mk], mk))
+    footnotes = []
+    for n in sorted(st.footnotes):
+        ftext = re.sub(r"[ \t]{2,}", " ", st.footnotes[n].text).strip()
+        if n not in holder:
+            warnings.append(f"footnote {n} has no marker in any paragraph")
+        footnotes.append(Footnote(n, ftext, holder.get(n), _footnote_urls(ftext, links or [])))
+    missing = sorted(set(holder) - set(st.footnotes))
+    if missing:
+        n = missing[0]
+        warnings.append(f"¶{holder[n]}: footnote marker {n} has no footnote text at the foot of the page")
+    for p in paragraphs:
+        if not p.section:
+            warnings.append(f"¶{p.n} has no section heading above it")
+    body_text = "\n".join(p.text for p in paragraphs)
+    language = language or guess_language(body_text)
+    if not title:
+        title = _front_title(front) or next((p.section[0] for p in paragraphs if p.section), doc_id)
+    return Document(doc_id, title, language, paragraphs, footnotes, warnings)
+
+
+def _front_title(front: list[Row]) -> str:
+    """The report's title: the longest bold block of the first page, before the first heading."""
+    first = [r for r in front if r.page == min((x.page for x in front), default=0)]
+    blocks = [r.text for r in first if r.bold and not _furniture_tokens(r.text)]
+    return max(blocks, key=len) if blocks and len(max(blocks, key=len)) >= 8 else ""
+
+
+def pdf_date(meta: dict) -> str | None:
+    raw = str(meta.get("CreationDate") or meta.get("ModDate") or "")
+    m = re.search(r"(\d{4})(\d{2})(\d{2})", raw)
+    return f"{m.group(1)}-{m.group(2)}-{m.group(3)}" if m else None
+
+
+def parse_pdf(path: str | Path, *, doc_id: str, title: str = "", language: str = "", backend: str = "pdfium",
+              progress: Progress | None = None) -> Document:
+    """Parse a PDF report. Raises `CorpusError` with a one-line reason on input it cannot use."""
+    path = Path(path)
+    pages, info = extract_pages(path, backend, progress)
+    try:
+        lay = layout(pages)
+    except CorpusError as exc:
+        raise CorpusError(f"{path.name}: {exc}") from exc
+    links = [u for p in pages for u in p.links]
+    try:
+        doc = parse_layout(lay, doc_id=doc_id, title=title or "", language=language, links=links)
+    except CorpusError as exc:
+        raise CorpusError(f"{path.name}: {exc}") from exc
+    symbol = lay.symbols.most_common(1)[0][0] if lay.symbols else None
+    doc.meta = {"pages": info.pages, "date": pdf_date(info.metadata), "detected_symbol": symbol}
+    if info.metadata.get("Title") and not title:
+        doc.meta["pdf_title"] = str(info.metadata["Title"])
+    return doc
