@@ -100,13 +100,43 @@ class VectorStore:
                  created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), libraries=library_versions())
         return cls(index, units, m)
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int, *, filter: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k by inner product; `filter` ({"doc": [...], "lang": [...], "kind": [...]}) keeps matching records only."""
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         k = max(1, min(k, len(self.units)))
+        if filter:
+            return self._search_filtered(queries, k, filter)
         if self.kind == "hnsw":
             self.index.hnsw.efSearch = max(HNSW_EF_SEARCH, k)
         scores, ids = self.index.search(queries, k)
         return scores, ids
+
+    def _search_filtered(self, queries: np.ndarray, k: int, filter: dict) -> tuple[np.ndarray, np.ndarray]:
+        """Exact over the kept units (a FAISS ID selector); HNSW searches its graph with the selector when many are kept."""
+        import faiss
+
+        from embeddings.stores import filter_ids
+
+        if not hasattr(self, "_filter_columns"):
+            self._filter_columns: dict = {}
+        keep = filter_ids(self.units, filter, cache=self._filter_columns)
+        if keep is None or len(keep) == len(self.units):
+            return self.search(queries, k)
+        scores = np.full((len(queries), k), np.finfo(np.float32).min, dtype=np.float32)
+        ids = np.full((len(queries), k), -1, dtype=np.int64)
+        if not len(keep):
+            return scores, ids
+        if self.kind == "hnsw" and len(keep) > APPROX_THRESHOLD:
+            params = faiss.SearchParametersHNSW(sel=faiss.IDSelectorBatch(keep), efSearch=max(HNSW_EF_SEARCH, k))
+            return self.index.search(queries, k, params=params)
+        if self.kind == "hnsw":  # few kept units: exact scan of their vectors
+            sub = queries @ self.index.reconstruct_batch(keep).T
+            top = np.argsort(-sub, axis=1, kind="stable")[:, :k]
+            kk = top.shape[1]
+            scores[:, :kk] = np.take_along_axis(sub, top, axis=1)
+            ids[:, :kk] = keep[top]
+            return scores, ids
+        return self.index.search(queries, k, params=faiss.SearchParameters(sel=faiss.IDSelectorBatch(keep)))
 
     def vectors(self) -> np.ndarray:
         return self.index.reconstruct_n(0, self.index.ntotal)

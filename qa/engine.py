@@ -43,14 +43,19 @@ class Engine:
 
 def load_engine(corpus: Corpus | None = None, *, model: str | None = None, use_second: bool = True,
                 rebuild: bool = False, home: IndexHome | None = None,
-                progress: Callable[[int, int], None] | None = None, quiet: bool = False) -> Engine:
-    """The default engine: e5-small (or `model`) + USE-multilingual + BM25 over the corpus."""
+                progress: Callable[[int, int], None] | None = None, quiet: bool = False,
+                store_uri: str | None = None) -> Engine:
+    """The default engine: e5-small (or `model`) + USE-multilingual + BM25 over the corpus.
+
+    `store_uri` picks the vector store (`--store`): None = FAISS files, or Milvus (embeddings/stores.py).
+    """
     corpus = corpus or load_corpus()
     home = home or IndexHome.resolve()
     dense = {}
     reports = []
     primary = load_encoder(model or DEFAULT_MODEL)
-    store, report = open_index(corpus, primary, home=home, rebuild=rebuild, progress=progress, quiet=quiet)
+    store, report = open_index(corpus, primary, home=home, rebuild=rebuild, progress=progress, quiet=quiet,
+                               store_uri=store_uri)
     dense["e5"] = (primary, store)
     reports.append(report)
     if use_second:
@@ -59,7 +64,8 @@ def load_engine(corpus: Corpus | None = None, *, model: str | None = None, use_s
         except EncoderUnavailable as exc:
             log.warning("USE-multilingual unavailable (%s); hybrid runs without it", exc)
         else:
-            store2, report2 = open_index(corpus, use, home=home, rebuild=rebuild, progress=progress, quiet=quiet)
+            store2, report2 = open_index(corpus, use, home=home, rebuild=rebuild, progress=progress, quiet=quiet,
+                                         store_uri=store_uri)
             dense["use"] = (use, store2)
             reports.append(report2)
     return Engine(corpus, Retriever(corpus, dense, LexicalIndex.build(corpus), FusionConfig.load()), reports)

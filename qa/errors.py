@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from embeddings.errors import EncoderUnavailable
+from embeddings.stores import StoreUnavailable
 
 
 class UserError(Exception):
@@ -10,4 +11,4 @@ class UserError(Exception):
 
 
 # What the CLI, the app and the API show as one clear line (never a traceback).
-USER_ERRORS: tuple[type[Exception], ...] = (UserError, EncoderUnavailable)
+USER_ERRORS: tuple[type[Exception], ...] = (UserError, EncoderUnavailable, StoreUnavailable)

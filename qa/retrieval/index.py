@@ -22,11 +22,12 @@ from pathlib import Path
 from embeddings.cache import EmbeddingCache
 from embeddings.encoders import Encoder, cache_home
 from embeddings.store import IndexMissing, IndexProblem, VectorStore
+from embeddings.stores import open_store
 from qa.text import URL_RE
 from qa.types import Corpus, Paragraph, UnitKind
 
 log = logging.getLogger("report_qa")
-UNIT_TYPE = "paragraph+heading+sentence+clause+footnote/v5"
+UNIT_TYPE = "paragraph+heading+sentence+clause+footnote/v6"  # v6: records carry their document's lang
 
 
 @dataclass(frozen=True)
@@ -172,23 +173,36 @@ def _progress_printer(label: str, stream=None) -> Callable[[int, int], None]:
 
 
 def open_index(corpus: Corpus, encoder: Encoder, *, home: IndexHome | None = None, rebuild: bool = False,
-               progress: Callable[[int, int], None] | None = None, quiet: bool = False) -> tuple[VectorStore, dict]:
-    """Load the saved store for (corpus, encoder) or build it. Returns the store and a build report."""
+               progress: Callable[[int, int], None] | None = None, quiet: bool = False,
+               store_uri: str | None = None) -> tuple[VectorStore, dict]:
+    """Load the saved store for (corpus, encoder) or build it. Returns the store and a build report.
+
+    `store_uri` (`--store`): None for FAISS files under `home`, or `milvus://HOST:PORT` / a Milvus Lite
+    `*.db` path (embeddings/stores.py); the embedding cache stays under `home` either way.
+    """
     home = home or IndexHome.resolve()
+    location = open_store(store_uri)
     csum = corpus_checksum(corpus)
     expect = {
         "model": encoder.name, "model_fingerprint": encoder.fingerprint, "corpus_sha256": csum,
         "unit_type": UNIT_TYPE, "prompts": {"query": encoder.query_prompt, "passage": encoder.passage_prompt},
     }
     directory = home.root / "index" / csum[:16] / _safe(encoder.name) if home.root else None
-    report: dict = {"model": encoder.name, "path": str(directory) if directory else None, "rebuilt_because": None}
+    if location.backend == "milvus":
+        from embeddings.milvus_store import collection_name
+
+        directory = collection_name(expect)  # a collection (alias) name in Milvus
+    report: dict = {"model": encoder.name, "path": str(directory) if directory else None, "rebuilt_because": None,
+                    "store": location.label}
+    if location.backend == "milvus":
+        report["path"] = f"{location.uri}#{directory}"
     if home.note:
         log.warning(home.note)
         report["note"] = home.note
     if directory is not None and not rebuild:
         try:
             t0 = time.perf_counter()
-            store = VectorStore.load(directory, expect=expect)
+            store = location.load(directory, expect=expect)
             report.update(loaded=True, seconds=time.perf_counter() - t0, units=len(store.units))
             return store, report
         except IndexProblem as problem:
@@ -202,7 +216,13 @@ def open_index(corpus: Corpus, encoder: Encoder, *, home: IndexHome | None = Non
         progress = _progress_printer(f"embedding with {encoder.name}")
     vectors = cache.embed([u.text for u in units], fingerprint=encoder.fingerprint, role="passage",
                           dim=encoder.dim, encode=encoder.encode_passages, progress=progress)
-    store = VectorStore.build(vectors, [u.record() for u in units], manifest=expect)
+    langs = {d.id: d.language for d in corpus.documents}
+    records = [{**u.record(), "lang": langs.get(u.doc)} for u in units]  # lang: for store filters
+    if location.backend == "milvus":
+        store = location.build(vectors, records, manifest=expect, key=directory)
+        directory = None  # written as it was built
+    else:
+        store = VectorStore.build(vectors, records, manifest=expect)
     if directory is not None:
         try:
             store.save(directory)

@@ -1,0 +1,493 @@
+"""A Milvus vector store (pymilvus): Milvus Lite in a local folder, or a Milvus Standalone / Distributed server.
+
+Same contract as the FAISS `VectorStore`: one opaque JSON record per vector, inner product on
+L2-normalized float32 vectors, `search(queries, k, filter=...) -> (scores[nq, k], ids[nq, k])` with
+ids indexing `.units` (-1 = no hit), a manifest, and `IndexMissing` / `IndexMismatch` / `IndexCorrupt`
+on load.
+
+One collection per (model, corpus), named from the manifest (`collection_name`). Rows: `id` (INT64
+primary key = position in `.units`), `vector` (FLOAT_VECTOR), `doc` (VARCHAR, the partition key, so a
+cluster shards by document and a `doc` filter prunes partitions), `kind` and `lang` (VARCHAR, copied from
+the record when present, with INVERTED indexes for filters), `record` (JSON, the record as given; the store
+never reads it), and optionally `text` + a BM25 `sparse` field for Milvus' own full-text search
+(jieba tokenizer). Vector index: FLAT (exact) up to `APPROX_THRESHOLD` rows, HNSW above (same
+parameters as FAISS), or IVF_FLAT / AUTOINDEX on request; metric IP.
+
+Writes never touch the collection readers use: a build goes into a new physical collection
+`<name>__g<time>_<checksum>`, is flushed and counted, gets its manifest (a collection property holding
+the row count and sha256 checksums over (id, record) pairs and over the vectors) and only then is the
+alias `<name>` switched to it. A process killed mid-build leaves the alias on the previous, complete
+collection; the next build drops the orphan. One previous generation is kept so a process that loaded it
+keeps working; older ones are dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from embeddings.store import (
+    APPROX_THRESHOLD,
+    HNSW_EF_CONSTRUCTION,
+    HNSW_EF_SEARCH,
+    HNSW_M,
+    IndexCorrupt,
+    IndexMismatch,
+    IndexMissing,
+    _short,
+)
+from embeddings.stores import FILTER_FIELDS, StoreUnavailable, normalize_filter
+
+log = logging.getLogger("report_qa")
+
+FORMAT = "report-qa-milvus/1"
+MANIFEST_KEY = "report_qa.manifest"
+INDEX_TYPES = ("flat", "hnsw", "ivf_flat", "autoindex")
+MAX_TOPK = 16_384  # Milvus' limit on `limit` (top-k) and on offset + limit of a query
+INSERT_ROWS = 1_000
+FETCH_ROWS = 4_096
+VERIFY_VECTORS_MAX = 50_000  # load() checks the vector checksum up to this many rows (always with verify_vectors=True)
+VARCHAR_BYTES = {"doc": 1024, "kind": 64, "lang": 32}
+TEXT_BYTES = 65_535
+NO_SCORE = np.finfo(np.float32).min  # what FAISS reports for a missing hit
+TIMEOUT_S = float(os.environ.get("REPORT_QA_MILVUS_TIMEOUT", "20"))
+
+_CLIENTS: dict[tuple[str, str], object] = {}
+
+
+# --- names, checksums, parameters ------------------------------------------------------------------
+
+def collection_name(manifest: dict) -> str:
+    """`rq_<model>_<model hash>_<corpus sha256[:16]>`: a valid Milvus name per (model, corpus)."""
+    model = str(manifest.get("model") or "store")
+    corpus = re.sub(r"[^0-9A-Za-z]", "", str(manifest.get("corpus_sha256") or ""))[:16] or "nocorpus"
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", model).strip("_")[-60:] or "model"
+    return f"rq_{slug}_{hashlib.sha256(model.encode()).hexdigest()[:6]}_{corpus}"
+
+
+def _canonical(record) -> str:
+    return json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _records_sha256(ids, records) -> str:
+    h = hashlib.sha256()
+    for i, r in zip(ids, records, strict=True):
+        h.update(f"{int(i)}\t{_canonical(r)}\n".encode())
+    return h.hexdigest()
+
+
+def _vectors_sha256(vectors: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(vectors, dtype=np.float32).tobytes()).hexdigest()
+
+
+def _index_spec(kind: str, n: int) -> dict:
+    """Milvus index type, build and search parameters for a store kind."""
+    if kind == "hnsw":
+        return {"type": "HNSW", "build": {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION},
+                "search": {"ef": HNSW_EF_SEARCH}}
+    if kind == "ivf_flat":
+        nlist = int(min(65_536, max(1, round(4 * np.sqrt(max(n, 1))))))
+        return {"type": "IVF_FLAT", "build": {"nlist": nlist}, "search": {"nprobe": min(nlist, max(16, nlist // 16))}}
+    if kind == "autoindex":
+        return {"type": "AUTOINDEX", "build": {}, "search": {}}
+    return {"type": "FLAT", "build": {}, "search": {}}
+
+
+def _varchar(record: dict, key: str) -> str:
+    v = record.get(key) if isinstance(record, dict) else None
+    s = "" if v is None else str(v)
+    if len(s.encode()) > VARCHAR_BYTES[key]:
+        raise ValueError(f"record field {key!r} is longer than {VARCHAR_BYTES[key]} bytes: {_short(s)}")
+    return s
+
+
+def _clip_bytes(text: str, limit: int) -> str:
+    b = text.encode()
+    return text if len(b) <= limit else b[:limit].decode(errors="ignore")
+
+
+def filter_expression(filter: dict | None) -> str:
+    """A Milvus boolean expression for a store filter: `doc in ["a", "b"] and lang in ["zh"]`."""
+    flt = normalize_filter(filter)
+    if not flt:
+        return ""
+    return " and ".join(f"{key} in [{', '.join(json.dumps(v, ensure_ascii=False) for v in values)}]"
+                        for key, values in flt.items())
+
+
+def _libraries(client) -> dict[str, str]:
+    versions = {"numpy": np.__version__}
+    for mod in ("pymilvus", "milvus_lite"):
+        m = sys.modules.get(mod)
+        if m is not None and getattr(m, "__version__", None):
+            versions[mod] = str(m.__version__)
+    try:
+        versions["server"] = str(client.get_server_version())
+    except Exception:  # noqa: BLE001 - informational only
+        pass
+    return versions
+
+
+# --- connections -----------------------------------------------------------------------------------
+
+def _client_uri(uri: str) -> str:
+    """pymilvus' form of a store URI: milvus:// → http://, a Milvus Lite path → an absolute path ending in .db."""
+    text = str(uri)
+    if "://" in text:
+        from embeddings.stores import open_store
+
+        return open_store(text).uri
+    return os.path.abspath(os.path.expanduser(text))
+
+
+def _client(uri: str, db_name: str = ""):
+    key = (_client_uri(uri), db_name or "")
+    client = _CLIENTS.get(key)
+    if client is not None:
+        return client
+    try:
+        from pymilvus import MilvusClient
+    except ImportError as exc:
+        raise StoreUnavailable("the Milvus store needs pymilvus (and milvus-lite for a local .db): "
+                               "pip install 'report-qa[milvus]'") from exc
+    if not key[0].startswith(("http://", "https://")) and not os.path.isdir(os.path.dirname(key[0])):
+        raise StoreUnavailable(f"Milvus Lite: folder {os.path.dirname(key[0])} does not exist")
+    options = {}
+    if not key[0].startswith(("http://", "https://")):
+        # Milvus Lite's in-process server answers pings on an idle channel with GOAWAY "too_many_pings"
+        # (logged on stderr); a local channel needs no keepalive anyway.
+        options["grpc_options"] = {"grpc.keepalive_time_ms": 3_600_000, "grpc.keepalive_permit_without_calls": False}
+    try:
+        client = MilvusClient(uri=key[0], token=os.environ.get("MILVUS_TOKEN", ""), db_name=key[1], timeout=TIMEOUT_S,
+                              **options)
+    except Exception as exc:  # noqa: BLE001 - pymilvus raises several kinds for an unreachable server
+        raise StoreUnavailable(f"cannot connect to Milvus at {uri} ({exc}); start it or check --store") from exc
+    _CLIENTS[key] = client
+    return client
+
+
+def _milvus_error() -> type[Exception]:
+    from pymilvus.exceptions import MilvusException
+
+    return MilvusException
+
+
+def _alias_target(client, name: str) -> str | None:
+    """The collection an alias points to; the name itself if it is a plain collection; None if neither."""
+    aliases = client.list_aliases().get("aliases", []) or []
+    if name in aliases:
+        return client.describe_alias(name)["collection_name"]
+    return name if client.has_collection(name) else None
+
+
+def _row_count(client, collection: str) -> int:
+    rows = client.query(collection, filter="", output_fields=["count(*)"])
+    return int(rows[0]["count(*)"])
+
+
+# --- the store -------------------------------------------------------------------------------------
+
+class MilvusStore:
+    """A Milvus collection with its units and manifest (see the module docstring)."""
+
+    def __init__(self, client, uri: str, name: str, collection: str, units: list[dict], manifest: dict,
+                 db_name: str = ""):
+        self.client = client
+        self.uri = uri
+        self.db_name = db_name
+        self.name = name
+        self.collection = collection
+        self.units = units
+        self.manifest = manifest
+
+    @property
+    def kind(self) -> str:
+        return self.manifest.get("index_type", "flat")
+
+    @property
+    def location(self) -> str:
+        return f"{self.uri}#{self.name}"
+
+    def __repr__(self) -> str:
+        return f"MilvusStore({self.location}, {len(self.units)} units, {self.kind})"
+
+    # --- building ------------------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, units: list[dict], *, manifest: dict, uri: str, name: str | None = None,
+              db_name: str = "", index_type: str | None = None, approx_threshold: int = APPROX_THRESHOLD,
+              text_field: str | None = None, progress: Callable[[int, int], None] | None = None,
+              num_partitions: int | None = None, shards_num: int | None = None) -> MilvusStore:
+        """Write vectors + records into a new collection, then point the alias `name` at it.
+
+        `text_field`: also index `record[text_field]` for Milvus' BM25 (jieba tokenizer); see `search_text`.
+        `num_partitions` (partitions the `doc` partition key hashes into; Milvus' default 16) and
+        `shards_num` (write shards; default 1) matter on a cluster only.
+        """
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or len(vectors) != len(units):
+            raise ValueError("one vector per unit")
+        n, dim = vectors.shape
+        kind = (index_type or ("hnsw" if n > approx_threshold else "flat")).lower()
+        if kind not in INDEX_TYPES:
+            raise ValueError(f"index_type {index_type!r}: choose one of {', '.join(INDEX_TYPES)}")
+        units = list(units)
+        columns = {key: [_varchar(u, key) for u in units] for key in FILTER_FIELDS}
+        spec = _index_spec(kind, n)
+        client = _client(uri, db_name)
+        m = {k: v for k, v in manifest.items() if k not in ("files", "checksums", "collection", "alias", "index")}
+        m.update(format=FORMAT, backend="milvus", dimension=int(dim), count=n, index_type=kind, metric="IP",
+                 index=spec, text_field=text_field, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                 libraries=_libraries(client),
+                 checksums={"records_sha256": _records_sha256(range(n), units), "vectors_sha256": _vectors_sha256(vectors)})
+        name = name or collection_name(m)
+        physical = f"{name}__g{time.time_ns() // 1_000_000:012x}_{m['checksums']['records_sha256'][:8]}"
+        m.update(alias=name, collection=physical)
+        error = _milvus_error()
+        try:
+            cls._create(client, physical, dim, spec, text_field, num_partitions=num_partitions, shards_num=shards_num)
+            for start in range(0, n, INSERT_ROWS):
+                stop = min(n, start + INSERT_ROWS)
+                rows = []
+                for i in range(start, stop):
+                    row = {"id": i, "vector": vectors[i], "record": units[i]}
+                    row.update((key, columns[key][i]) for key in FILTER_FIELDS)
+                    if text_field:
+                        text = units[i].get(text_field) if isinstance(units[i], dict) else None
+                        row["text"] = _clip_bytes("" if text is None else str(text), TEXT_BYTES)
+                    rows.append(row)
+                client.insert(physical, rows)
+                if progress:
+                    progress(stop, n)
+            client.flush(physical)
+            client.load_collection(physical)
+            got = _row_count(client, physical)
+            if got != n:
+                raise IndexCorrupt(f"collection {physical} holds {got} rows after the build, expected {n}")
+            # The manifest marks the collection complete; the alias makes it the one readers open.
+            client.alter_collection_properties(physical, properties={MANIFEST_KEY: json.dumps(m, ensure_ascii=False)})
+            previous = _alias_target(client, name)
+            if previous is None:
+                client.create_alias(physical, name)
+            elif previous == name:
+                raise StoreUnavailable(f"Milvus already has a collection named {name} that is not an alias; "
+                                       "drop it or give another name")
+            else:
+                client.alter_alias(physical, name)
+        except error as exc:
+            cls._drop_quietly(client, physical)
+            raise StoreUnavailable(f"Milvus at {uri} failed while building {name} ({exc})") from exc
+        except BaseException:
+            cls._drop_quietly(client, physical)
+            raise
+        cls._drop_stale(client, name, keep={physical, previous})
+        return cls(client, uri, name, physical, units, m, db_name)
+
+    @classmethod
+    def from_store(cls, store, uri: str, *, name: str | None = None, **options) -> MilvusStore:
+        """Copy any store (e.g. a FAISS `VectorStore`) into Milvus: same vectors, records and manifest."""
+        options.setdefault("index_type", store.kind if store.kind in INDEX_TYPES else None)
+        return cls.build(store.vectors(), store.units, manifest=store.manifest, uri=uri, name=name, **options)
+
+    @staticmethod
+    def _create(client, physical: str, dim: int, spec: dict, text_field: str | None, *,
+                num_partitions: int | None = None, shards_num: int | None = None) -> None:
+        from pymilvus import DataType, Function, FunctionType, MilvusClient
+
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+        schema.add_field("doc", DataType.VARCHAR, max_length=VARCHAR_BYTES["doc"], is_partition_key=True)
+        schema.add_field("kind", DataType.VARCHAR, max_length=VARCHAR_BYTES["kind"])
+        schema.add_field("lang", DataType.VARCHAR, max_length=VARCHAR_BYTES["lang"])
+        schema.add_field("record", DataType.JSON)
+        index = client.prepare_index_params()
+        index.add_index(field_name="vector", index_type=spec["type"], metric_type="IP", params=dict(spec["build"]))
+        for key in FILTER_FIELDS:
+            index.add_index(field_name=key, index_type="INVERTED")
+        if text_field:
+            schema.add_field("text", DataType.VARCHAR, max_length=TEXT_BYTES, enable_analyzer=True,
+                             analyzer_params={"tokenizer": "jieba"})
+            schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+            schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
+                                         input_field_names=["text"], output_field_names=["sparse"]))
+            index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        if client.has_collection(physical):
+            client.drop_collection(physical)
+        extra = {k: v for k, v in (("num_partitions", num_partitions), ("shards_num", shards_num)) if v}
+        client.create_collection(physical, schema=schema, consistency_level="Strong", **extra)
+        # sync=False: pymilvus would otherwise poll every index at 0.5 s intervals; load_collection() waits instead.
+        client.create_index(physical, index, sync=False)
+
+    @staticmethod
+    def _drop_quietly(client, collection: str) -> None:
+        try:
+            if client.has_collection(collection):
+                client.drop_collection(collection)
+        except Exception:  # noqa: BLE001 - best effort; the next build drops orphans too
+            pass
+
+    @staticmethod
+    def _drop_stale(client, name: str, *, keep: set) -> None:
+        """Drop generations of `name` other than the current and the previous one (and orphans of killed builds)."""
+        prefix = f"{name}__g"
+        current = max(c for c in keep if c)
+        for c in client.list_collections():
+            if c.startswith(prefix) and c not in keep and c < current:
+                try:
+                    client.drop_collection(c)
+                except Exception as exc:  # noqa: BLE001 - leftover generations cost space, not correctness
+                    log.warning("could not drop old Milvus collection %s (%s)", c, exc)
+
+    @classmethod
+    def drop(cls, uri: str, name: str, *, db_name: str = "") -> None:
+        """Remove a store: its alias and every generation of its collection."""
+        client = _client(uri, db_name)
+        if name in (client.list_aliases().get("aliases", []) or []):
+            client.drop_alias(name)
+        for c in client.list_collections():
+            if c.startswith(f"{name}__g") or c == name:
+                client.drop_collection(c)
+
+    # --- loading -------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, uri: str, *, name: str | None = None, expect: dict | None = None, db_name: str = "",
+             verify_vectors: bool | None = None) -> MilvusStore:
+        """Open and verify. Raises IndexMissing / IndexMismatch / IndexCorrupt with a reason.
+
+        `name` defaults to `collection_name(expect)`. Row count, ids and the (id, record) checksum are
+        always checked; the vector checksum up to `VERIFY_VECTORS_MAX` rows or when `verify_vectors`.
+        """
+        if name is None:
+            if not expect:
+                raise ValueError("give the collection name or the manifest to expect")
+            name = collection_name(expect)
+        client = _client(uri, db_name)
+        error = _milvus_error()
+        try:
+            physical = _alias_target(client, name)
+            if physical is None:
+                raise IndexMissing(f"no collection {name} in Milvus at {uri}")
+            props = client.describe_collection(physical).get("properties") or {}
+        except error as exc:
+            raise StoreUnavailable(f"Milvus at {uri} cannot describe {name} ({exc})") from exc
+        raw = props.get(MANIFEST_KEY)
+        if raw is None:
+            raise IndexCorrupt(f"collection {physical} has no manifest (an interrupted build?)")
+        try:
+            manifest = json.loads(raw)
+            checks = manifest["checksums"]
+            n = int(manifest["count"])
+            dim = int(manifest["dimension"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise IndexCorrupt(f"manifest of collection {physical} unreadable ({exc})") from exc
+        if manifest.get("format") != FORMAT:
+            raise IndexMismatch(f"index format {manifest.get('format')!r}, expected {FORMAT!r}")
+        for key, want in (expect or {}).items():
+            have = manifest.get(key)
+            if have != want:
+                raise IndexMismatch(f"index built with {key}={_short(have)}, now {key}={_short(want)}")
+        if manifest.get("collection") != physical:
+            raise IndexCorrupt(f"collection {physical} carries the manifest of {manifest.get('collection')}")
+        with_vectors = verify_vectors if verify_vectors is not None else n <= VERIFY_VECTORS_MAX
+        try:
+            client.load_collection(physical)
+            got = _row_count(client, physical)
+            if got != n:
+                raise IndexCorrupt(f"collection {physical} holds {got} rows, its manifest says {n}")
+            ids, records, vecs = _fetch(client, physical, n, with_vectors=with_vectors, dim=dim)
+        except error as exc:
+            raise IndexCorrupt(f"Milvus cannot read collection {physical} ({exc})") from exc
+        if len(ids) != n or not np.array_equal(ids, np.arange(n)):
+            raise IndexCorrupt(f"collection {physical} does not hold ids 0..{n - 1}")
+        if _records_sha256(ids, records) != checks.get("records_sha256"):
+            raise IndexCorrupt(f"records of collection {physical} fail their checksum (changed or corrupted)")
+        if vecs is not None:
+            if vecs.shape != (n, dim) or _vectors_sha256(vecs) != checks.get("vectors_sha256"):
+                raise IndexCorrupt(f"vectors of collection {physical} fail their checksum (changed or corrupted)")
+        return cls(client, uri, name, physical, records, manifest, db_name)
+
+    # --- searching -----------------------------------------------------------------------------
+
+    def search(self, queries: np.ndarray, k: int, *, filter: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        k = max(1, min(k, len(self.units), MAX_TOPK))
+        scores = np.full((len(queries), k), NO_SCORE, dtype=np.float32)
+        ids = np.full((len(queries), k), -1, dtype=np.int64)
+        if not self.units or not len(queries):
+            return scores, ids
+        params = dict(self.manifest.get("index", {}).get("search") or {})
+        if "ef" in params:
+            params["ef"] = max(int(params["ef"]), k)
+        result = self.client.search(self.collection, data=queries, limit=k, filter=filter_expression(filter),
+                                    anns_field="vector", output_fields=["id"],
+                                    search_params={"metric_type": "IP", "params": params})
+        for qi, hits in enumerate(result):
+            for j, hit in enumerate(hits[:k]):
+                ids[qi, j] = hit["id"]
+                scores[qi, j] = hit["distance"]
+        return scores, ids
+
+    def search_text(self, queries: str | list[str], k: int, *, filter: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Milvus' BM25 over `record[text_field]` (built with `text_field=`): `(scores[nq, k], ids[nq, k])`."""
+        if not self.manifest.get("text_field"):
+            raise ValueError("this store was built without text_field; rebuild with text_field='text' for BM25")
+        queries = [queries] if isinstance(queries, str) else list(queries)
+        k = max(1, min(k, len(self.units) or 1, MAX_TOPK))
+        scores = np.full((len(queries), k), NO_SCORE, dtype=np.float32)
+        ids = np.full((len(queries), k), -1, dtype=np.int64)
+        if not self.units or not queries:
+            return scores, ids
+        result = self.client.search(self.collection, data=queries, limit=k, filter=filter_expression(filter),
+                                    anns_field="sparse", output_fields=["id"], search_params={"metric_type": "BM25"})
+        for qi, hits in enumerate(result):
+            for j, hit in enumerate(hits[:k]):
+                ids[qi, j] = hit["id"]
+                scores[qi, j] = abs(hit["distance"])  # Milvus Lite reports BM25 as a negated distance
+        return scores, ids
+
+    def vectors(self) -> np.ndarray:
+        """All vectors in id order (fetched from Milvus and checked against the manifest)."""
+        n = len(self.units)
+        _, _, vecs = _fetch(self.client, self.collection, n, with_vectors=True, with_records=False,
+                            dim=int(self.manifest.get("dimension", 0)))
+        if _vectors_sha256(vecs) != self.manifest.get("checksums", {}).get("vectors_sha256"):
+            raise IndexCorrupt(f"vectors of collection {self.collection} fail their checksum (changed or corrupted)")
+        return vecs
+
+    # --- persistence ---------------------------------------------------------------------------
+
+    def save(self, target: str | None = None, *, name: str | None = None) -> str:
+        """A Milvus store is written as it is built; saving to another URI (or name) copies it there."""
+        if target is None or (_client_uri(target) == _client_uri(self.uri) and (name or self.name) == self.name):
+            return self.location
+        return MilvusStore.from_store(self, target, name=name or self.name).location
+
+
+def _fetch(client, collection: str, n: int, *, with_vectors: bool, with_records: bool = True, dim: int = 0):
+    """ids, records and (optionally) vectors of rows 0..n-1 in id order, in windows Milvus allows."""
+    fields = ["id"] + (["record"] if with_records else []) + (["vector"] if with_vectors else [])
+    ids: list[int] = []
+    records: list = []
+    vectors: list = []
+    for start in range(0, n, FETCH_ROWS):
+        stop = min(n, start + FETCH_ROWS)
+        rows = client.query(collection, filter=f"id >= {start} and id < {stop}", output_fields=fields,
+                            limit=stop - start)
+        rows = sorted(rows, key=lambda r: r["id"])
+        ids.extend(int(r["id"]) for r in rows)
+        if with_records:
+            records.extend(r.get("record") for r in rows)
+        if with_vectors:
+            vectors.extend(r["vector"] for r in rows)
+    vecs = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), dim or -1) if with_vectors else None
+    return np.asarray(ids, dtype=np.int64), records, vecs
