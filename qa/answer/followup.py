@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from qa.ingest.txt import is_cjk
+from qa.retrieval.bridge import PLACE_KINDS
+from qa.text import is_cjk
 
 _LEADS = re.compile(
     r"^\s*(?:那|那么|还有|以及|另外|和|而|哪些|哪个|哪|什么时候|多少|"
@@ -53,9 +54,6 @@ def contextual_query(history: list[str], question: str) -> str:
 
 
 FOLLOWUP_OWN_WEIGHT = 0.3
-
-
-PLACE_KINDS = ("place", "region")
 
 
 def swap_places(topic: str, question: str, entities: Callable[[str], list] | None) -> str:

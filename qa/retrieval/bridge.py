@@ -27,7 +27,8 @@ from typing import Literal
 
 from qa.text import is_cjk
 
-EntityKind = Literal["place", "region", "term", "year"]
+EntityKind = Literal["place", "region", "term", "body", "year"]
+PLACE_KINDS = ("place", "region")
 BRIDGE_LANGS = ("en", "fr", "es", "ru", "ar")
 MAX_PHRASE = 8
 PREFIX = 5
@@ -150,6 +151,10 @@ def load_concepts() -> list[Concept]:
     for row in _read_tsv("places_extra.tsv"):
         concepts.append(Concept(f"place:{row['id']}", "place", _forms(row.get("zh")),
                                 {lang: _forms(row.get(lang)) for lang in BRIDGE_LANGS}))
+    # International bodies, named or not in the report: one the report never names is "not covered".
+    for row in _read_tsv("bodies.tsv"):
+        concepts.append(Concept(f"body:{row['id']}", "body", _forms(row.get("zh")),
+                                {lang: _forms(row.get(lang)) for lang in BRIDGE_LANGS}))
     for row in _read_tsv("un_terms.tsv"):
         concepts.append(Concept(f"term:{row['id']}", "term", _forms(row.get("zh")),
                                 {lang: _forms(row.get(lang)) for lang in BRIDGE_LANGS}))
@@ -266,8 +271,8 @@ def bridge_query(entities: list[Entity]) -> str:
 
 
 def missing_places(entities: list[Entity]) -> list[Entity]:
-    """Named countries/places or years the report never mentions, when nothing else named is a place it does."""
-    named = [e for e in entities if e.kind in ("place", "year")]
+    """Named countries, international bodies or years the report never mentions, when no place it names is in it."""
+    named = [e for e in entities if e.kind in ("place", "body", "year")]
     missing = [e for e in named if not e.in_corpus]
     if missing and not any(e.in_corpus for e in named if e.kind == "place"):
         return missing

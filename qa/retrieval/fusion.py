@@ -34,6 +34,7 @@ class Weights:
     bm25: float = 0.0
     bridge: float = 0.0  # BM25 of the report's Chinese forms of the places and terms the question names
     prf: float = 0.0  # BM25 of the top dense paragraphs' distinctive words
+    place: float = 0.0  # 1 for paragraphs that name a place the question names (questions with many answers)
     sentence: float = 0.5  # share of the best sentence/footnote vector in a dense signal (rest: paragraph)
     abstain_margin: float = 3.0  # below this fused top-1 margin the report is taken not to cover the question
     abstain_use: float = 0.0  # …or when no unit is this close to the question for USE (0: rule off)
@@ -43,7 +44,7 @@ class Weights:
 # The `dense` mode is e5 alone at every granularity (paragraph, best sentence/footnote, best clause),
 # a fixed recipe independent of the hybrid tuning, so it stays an honest single-model baseline.
 DENSE_WEIGHTS = Weights(e5=1.0, e5_clause=1.0, sentence=0.5)
-SIGNALS = ("e5", "use", "e5_clause", "use_clause", "heading", "bm25", "bridge", "prf")
+SIGNALS = ("e5", "use", "e5_clause", "use_clause", "heading", "bm25", "bridge", "prf", "place")
 
 
 @dataclass
@@ -116,7 +117,7 @@ def fuse(sig: QuerySignals, weights: Weights, *, mode: Mode = "hybrid",
         fused += w.heading * np.mean([standardize(h, sig.sample) for h in heads], axis=0)
     if mode == "dense":
         return fused, parts
-    for name in ("bm25", "bridge", "prf"):
+    for name in ("bm25", "bridge", "prf", "place"):
         x = sig.lexical.get(name)
         weight = getattr(w, name)
         if x is not None and weight and name in on and x.max() > 0:

@@ -15,7 +15,7 @@ import numpy as np
 
 from embeddings.encoders import Encoder
 from qa.errors import UserError
-from qa.retrieval.bridge import Bridge, Entity, bridge_query, missing_places
+from qa.retrieval.bridge import PLACE_KINDS, Bridge, Entity, bridge_query, missing_places
 from qa.retrieval.fusion import CONFIG_PATH, FusionConfig, Weights, abstains, fuse, margin, query_group, standardize
 from qa.retrieval.lexical import LexicalIndex, tokenize
 from qa.retrieval.signals import (
@@ -78,6 +78,8 @@ class Retriever:
         self.sample_rows = np.arange(n) if n <= SAMPLE_SIZE else np.sort(rng.choice(n, SAMPLE_SIZE, replace=False))
         self.two_stage = n > SAMPLE_SIZE if two_stage is None else two_stage
         self.dense_candidates, self.lexical_candidates = dense_candidates, lexical_candidates
+        self._doc_rows = {d.id: np.array([i for i, (doc, _) in enumerate(self.keys) if doc == d.id], dtype=np.int64)
+                          for d in corpus.documents}
         self._fn_rows: dict[int, list[int]] = {}
         for j, (d, p, _) in enumerate(lexical.footnote_keys):
             row = self.pos.get((d, p))
@@ -89,6 +91,13 @@ class Retriever:
     def paragraph(self, row: int):
         doc, n = self.keys[row]
         return self.corpus.document(doc).paragraph(n)
+
+    def rows_of(self, docs: list[str]) -> np.ndarray:
+        """Paragraph rows of these documents (an unknown id is a user error)."""
+        unknown = [d for d in docs if d not in self._doc_rows]
+        if unknown:
+            raise UserError(f"no report {', '.join(map(repr, unknown))}; known: {', '.join(self._doc_rows)}")
+        return np.concatenate([self._doc_rows[d] for d in docs])
 
     def entities(self, text: str, language: str | None = None) -> list[Entity]:
         return self.bridge.match(text, language or detect_language(text))
@@ -115,6 +124,9 @@ class Retriever:
         if entities:
             bq = bridge_query(entities)
             lexical_full["bridge"] = self.lexical.scores(tokenize(bq)) if bq else np.zeros(len(self.keys), np.float32)
+            pq = bridge_query([e for e in entities if e.kind in PLACE_KINDS])
+            if pq:  # every paragraph that names the place, long or short ("What did OHCHR do in Ukraine?")
+                lexical_full["place"] = (self.lexical.scores(tokenize(pq)) > 0).astype(np.float32)
         timings["lexical"] = (time.perf_counter() - t0) * 1000
         n = len(self.keys)
         if rows is None:
@@ -160,8 +172,10 @@ class Retriever:
     # --- search ---------------------------------------------------------------------------------------
 
     def search(self, query: str, *, mode: Mode = "hybrid", top_k: int = 10,
-               also: list[tuple[str, float]] | None = None, language: str | None = None) -> SearchResult:
-        """Rank paragraphs for `query`. `also` adds weighted extra queries (a follow-up's own words)."""
+               also: list[tuple[str, float]] | None = None, language: str | None = None,
+               docs: list[str] | None = None) -> SearchResult:
+        """Rank paragraphs for `query`. `also` adds weighted extra queries (a follow-up's own words);
+        `docs` limits the answer to those documents (statistics still come from the whole collection)."""
         if mode not in MODES:
             raise UserError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         t0 = time.perf_counter()
@@ -174,7 +188,10 @@ class Retriever:
             extra_fused, _ = fuse(extra_sig, self.config.weights_for(extra_sig.group), mode=mode,
                                   enabled=self.config.enabled)
             fused = standardize(fused, sig.sample) + weight * standardize(extra_fused, sig.sample)
-        cand = np.flatnonzero(sig.pool)
+        allowed = sig.pool
+        if docs:
+            allowed = allowed & np.isin(sig.rows, self.rows_of(docs))
+        cand = np.flatnonzero(allowed)
         order = cand[np.argsort(-fused[cand], kind="stable")]
         best = int(order[0]) if len(order) else 0
         confidence = margin(fused, sig.sample, best) if len(order) else 0.0

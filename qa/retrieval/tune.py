@@ -35,10 +35,11 @@ GRID = {
     "bm25": (0.0, 0.25, 0.5, 1.0, 1.5),
     "bridge": (0.0, 0.25, 0.5, 1.0, 1.5, 2.0),
     "prf": (0.0, 0.25, 0.5, 1.0),
+    "place": (0.0, 0.25, 0.5, 1.0, 1.5),
     "sentence": (0.0, 0.5, 1.0),
 }
 EVEN = {"use": 1.0, "e5_clause": 1.0, "use_clause": 0.5, "heading": 0.0, "bm25": 0.5, "bridge": 0.5, "prf": 0.0,
-        "sentence": 0.5}
+        "place": 0.0, "sentence": 0.5}
 MAX_FALSE_DECLINE = 0.04
 MARGINS = tuple(np.round(np.arange(0.0, 5.0, 0.1), 2))
 USE_SIMS = (0.0, *np.round(np.arange(0.15, 0.45, 0.02), 2))
