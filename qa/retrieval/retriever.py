@@ -179,7 +179,13 @@ class Retriever:
         if mode not in MODES:
             raise UserError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         t0 = time.perf_counter()
-        sig = self.signals(query, mode=mode, language=language)
+        within = self.rows_of(docs) if docs else None
+        if within is not None and self.two_stage:  # score the chosen reports whole, the sample for statistics
+            rows = np.union1d(within, self.sample_rows)
+            sig = self.signals(query, mode=mode, language=language, rows=rows)
+            sig.sample = np.isin(rows, self.sample_rows)
+        else:
+            sig = self.signals(query, mode=mode, language=language)
         t1 = time.perf_counter()
         w = self.config.weights_for(sig.group)
         fused, parts = fuse(sig, w, mode=mode, enabled=self.config.enabled)
@@ -189,8 +195,8 @@ class Retriever:
                                   enabled=self.config.enabled)
             fused = standardize(fused, sig.sample) + weight * standardize(extra_fused, sig.sample)
         allowed = sig.pool
-        if docs:
-            allowed = allowed & np.isin(sig.rows, self.rows_of(docs))
+        if within is not None:
+            allowed = allowed & np.isin(sig.rows, within)
         cand = np.flatnonzero(allowed)
         order = cand[np.argsort(-fused[cand], kind="stable")]
         best = int(order[0]) if len(order) else 0
