@@ -1,0 +1,185 @@
+"""The app's functions as MCP tools: `ask`, `search`, `get_paragraph`, `get_footnote`.
+
+They are ordinary Gradio API endpoints (`gr.api`), so `python app.py --mcp` (Gradio's own `mcp_server=True`)
+serves them as MCP tools at `/gradio_api/mcp/` (streamable HTTP); the tool name is the function's name and the
+description is its docstring (the text before "Args:", plus the "Returns:" lines). Each returns one JSON
+object as text, because Gradio hands a tool's result to the client as `str(value)`.
+
+They skip the queue (`queue=False`): Gradio then calls them in-process for MCP instead of looping back over
+HTTP through its own client, and each one takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from qa.answer.links import official, reader_language
+from qa.errors import USER_ERRORS
+
+log = logging.getLogger("report_qa")
+TOOLS = ("ask", "search", "get_paragraph", "get_footnote")
+
+
+def _dump(obj: dict) -> str:
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def _guarded(fn):
+    """User mistakes come back as {"error": "..."}; anything else is logged and reported in one line."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return _dump(fn(*args, **kwargs))
+        except USER_ERRORS as exc:
+            return _dump({"error": str(exc)})
+        except Exception:  # noqa: BLE001 - a tool answers with a message, the log gets the traceback
+            log.exception("MCP tool %s failed", fn.__name__)
+            return _dump({"error": f"{fn.__name__} failed; try again or rephrase"})
+
+    return wrapper
+
+
+def make_tools(engine) -> dict:
+    """The four tool functions bound to `engine` (an Engine, or a callable returning one once it is loaded)."""
+    from qa.answer.chat import ChatSession
+    from qa.answer.guard import clean_question
+    from qa.errors import UserError
+
+    def get_engine():
+        return engine if hasattr(engine, "corpus") else engine()
+
+    def document(doc: str):
+        corpus = get_engine().corpus
+        d = corpus.document(doc) if doc else corpus.documents[0]
+        if d is None:
+            raise UserError(f"no document {doc!r}; documents: {', '.join(x.id for x in corpus.documents)}")
+        return d
+
+    @_guarded
+    def ask(question: str, history: list[str] | None = None, mode: str = "hybrid", top_k: int = 3) -> str:
+        """Answer a question about the UN report (any of the six UN languages) with verbatim quotes and exact paragraph (¶) and footnote citations.
+
+        Args:
+            question: the question, e.g. "Which law in Chad abolished the death penalty?" or a direct reference such as "¶25" or "fn 6"
+            history: earlier questions of the same conversation, oldest first, so that a follow-up ("And in Mexico?") is understood
+            mode: retrieval mode: "hybrid" (default), "dense" or "lexical"
+            top_k: how many paragraphs to show, 1 to 10 (default 3)
+
+        Returns:
+            JSON object: covered (false when the report does not cover the question; message says so and related lists possibly related paragraphs), text (the quoted sentences, each followed by its citation such as [¶90] or [¶25, fn 6]), quotes (text, paragraph, footnotes, citation, official), paragraphs (the cited paragraphs in full: n, section, text, footnotes, official), language, query. Each official has the document symbol (A/75/36), a citation to paste ("A/75/36, para. 25 (fn. 6)") and links to the six official language versions at undocs.org, the reader's language first.
+        """
+        data = ChatSession(get_engine(), mode or "hybrid", top_k or 3, list(history or [])).ask(question).to_json()
+        data["citations"] = [q["citation"] for q in data["quotes"]]
+        return data
+
+    @_guarded
+    def search(query: str, mode: str = "hybrid", top_k: int = 5) -> str:
+        """Search the UN report and rank its paragraphs for a query in any of the six UN languages.
+
+        Args:
+            query: what to look for, e.g. "death penalty in Chad" or "人权外地存在"
+            mode: retrieval mode: "hybrid" (default), "dense" or "lexical"
+            top_k: how many paragraphs to return, 1 to 20 (default 5)
+
+        Returns:
+            JSON object: query, mode, language, abstained (true when the report probably does not cover the query), hits (rank, paragraph, score, section, best_sentences quoted verbatim, footnotes, citation to paste, links to the six official language versions).
+        """
+        text, notice = clean_question(query)
+        try:
+            k = max(1, min(20, int(top_k or 5)))
+        except (TypeError, ValueError):
+            raise UserError("top_k must be a whole number from 1 to 20") from None
+        if mode not in ("hybrid", "dense", "lexical"):
+            raise UserError(f"unknown mode {mode!r}; choose hybrid, dense or lexical")
+        eng = get_engine()
+        res = eng.retriever.search(text, mode=mode, top_k=k)
+        lang = res.language
+        hits = []
+        for h in res.hits:
+            d = eng.corpus.document(h.doc)
+            p = d.paragraph(h.paragraph)
+            info = official(d.meta.get("symbol"), p.n, h.footnotes, lang)
+            hits.append({"rank": h.rank, "doc": h.doc, "paragraph": p.n, "score": round(h.score, 4),
+                         "section": list(p.section),
+                         "best_sentences": [p.sentence(i) for i in h.sentences if i < len(p.spans)],
+                         "footnotes": list(h.footnotes), "citation": info["citation"], "links": info["links"]})
+        out = {"query": res.query, "mode": res.mode, "language": lang, "abstained": res.abstained, "hits": hits}
+        if notice:
+            out["notice"] = notice
+        return out
+
+    @_guarded
+    def get_paragraph(n: int, language: str = "en", doc: str = "") -> str:
+        """Get one numbered paragraph of the UN report, exactly as published, with its section and footnotes.
+
+        Args:
+            n: the paragraph number (¶), e.g. 25; paragraph numbers are the same in every language version
+            language: the reader's language for the citation string and the order of the links: ar, zh, en, fr, ru or es (default en)
+            doc: document id (default: the bundled report)
+
+        Returns:
+            JSON object: doc, symbol, n, section (headings from the top), text (verbatim, original language), footnotes (n, text, urls) marked in it, citation to paste (e.g. "A/75/36, para. 25"), links to the six official language versions, the reader's first.
+        """
+        d = document(doc)
+        try:
+            num = int(n)
+        except (TypeError, ValueError):
+            raise UserError(f"{n!r} is not a paragraph number") from None
+        p = d.paragraph(num)
+        if p is None:
+            raise UserError(f"the report has paragraphs {d.paragraphs[0].n}–{d.paragraphs[-1].n}; there is no ¶{num}")
+        lang = reader_language(language)
+        fns = [f for f in (d.footnote(x) for x in p.footnotes) if f is not None]
+        info = official(d.meta.get("symbol"), p.n, (), lang)
+        return {"doc": d.id, "symbol": info["symbol"], "n": p.n, "section": list(p.section), "text": p.text,
+                "language": d.language,
+                "footnotes": [{"n": f.n, "text": f.text, "urls": list(f.urls)} for f in fns],
+                "citation": info["citation"], "links": info["links"]}
+
+    @_guarded
+    def get_footnote(n: int, language: str = "en", doc: str = "") -> str:
+        """Get one footnote of the UN report, exactly as published, with the paragraph whose text carries its marker.
+
+        Args:
+            n: the footnote number, e.g. 6
+            language: the reader's language for the citation string and the order of the links: ar, zh, en, fr, ru or es (default en)
+            doc: document id (default: the bundled report)
+
+        Returns:
+            JSON object: doc, symbol, n, text (verbatim), urls, paragraph (the ¶ number that carries the marker), paragraph_text, citation to paste (e.g. "A/75/36, para. 25 (fn. 6)"), links to the six official language versions, the reader's first.
+        """
+        d = document(doc)
+        try:
+            num = int(n)
+        except (TypeError, ValueError):
+            raise UserError(f"{n!r} is not a footnote number") from None
+        f = d.footnote(num)
+        if f is None or f.paragraph is None:
+            last = d.footnotes[-1].n if d.footnotes else 0
+            raise UserError(f"the report has footnotes 1–{last}; there is no footnote {num}")
+        lang = reader_language(language)
+        p = d.paragraph(f.paragraph)
+        info = official(d.meta.get("symbol"), f.paragraph, [f.n], lang)
+        return {"doc": d.id, "symbol": info["symbol"], "n": f.n, "text": f.text, "urls": list(f.urls),
+                "paragraph": f.paragraph, "paragraph_text": p.text if p else None,
+                "citation": info["citation"], "links": info["links"]}
+
+    return {"ask": ask, "search": search, "get_paragraph": get_paragraph, "get_footnote": get_footnote}
+
+
+def register(engine) -> None:
+    """Add the four tools as API endpoints of the Blocks being built (call inside `with gr.Blocks()`)."""
+    import gradio as gr
+
+    for name, fn in make_tools(engine).items():
+        gr.api(fn, api_name=name, queue=False)
+
+
+def hide_from_mcp(fn):
+    """Keep an API endpoint out of the MCP tool list (Gradio lists only functions whose `_mcp_type` is "tool")."""
+    fn._mcp_type = "api"
+    return fn
+
