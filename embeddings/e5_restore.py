@@ -11,19 +11,21 @@ prompts), so that `SentenceTransformer(path)` loads it with no network at all.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import os
 import shutil
 import struct
 import tempfile
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 QK = 32
-FORMAT_VERSION = 1  # bump when the restored layout changes, so old copies are rebuilt
+FORMAT_VERSION = 2  # bump when the restored layout changes, so old copies are rebuilt (2: charsmap bases fixed)
 READY = "report-qa-restored.json"
 
 
@@ -192,38 +194,39 @@ def precompiled_charsmap(norm_map: dict[int, list[int]]) -> bytes:
             node = nxt
         leaf[node] = val
 
+    # Place the nodes breadth first. A child sits at (its parent's base) XOR (its byte), and a lookup checks only the
+    # label stored there, so no two nodes may share a base: else a byte that only another node has would be "found".
+    # Block 0 holds the root alone; `free` lists the open slots in order, so a base is found from an open slot.
     units: list[int] = [0] * 512
     used = bytearray(512)
     used[0] = 1
+    free = list(range(256, 512))
     pos_of = {0: 0}
-    queue = [0]
-    next_block = 1  # blocks of 256 units; block 0 holds the root
-    fill_from = 1
+    bases: set[int] = set()
+    queue = deque([0])
     while queue:
-        node = queue.pop(0)
+        node = queue.popleft()
         labels = sorted(children[node])
         need = ([0] if node in leaf else []) + labels
         if not need:
             continue
         base = None
-        block = fill_from
         while base is None:
-            if (block + 1) * 256 > len(units):
-                units.extend([0] * 256)
-                used.extend(bytearray(256))
-            for low in range(256):
-                cand = block * 256 + low
-                if all(not used[cand ^ lab] for lab in need):
+            for q in free:
+                cand = q ^ need[0]
+                if cand not in bases and all(not used[cand ^ lab] for lab in need[1:]):
                     base = cand
                     break
-            else:
-                block += 1
-        next_block = max(next_block, block + 1)
+            else:  # no open slot fits: open a fresh block (its bases are all unused)
+                units.extend([0] * 256)
+                used.extend(bytearray(256))
+                free.extend(range(len(units) - 256, len(units)))
+        bases.add(base)
         node_pos = pos_of[node]
-        offset = node_pos ^ base
-        units[node_pos] |= _encode_offset(offset) | ((1 << 8) if node in leaf else 0)
+        units[node_pos] |= _encode_offset(node_pos ^ base) | ((1 << 8) if node in leaf else 0)
         for lab in need:
             used[base ^ lab] = 1
+            del free[bisect.bisect_left(free, base ^ lab)]
         if node in leaf:
             units[base] = leaf[node] | (1 << 31)
         for lab in labels:
@@ -232,9 +235,6 @@ def precompiled_charsmap(norm_map: dict[int, list[int]]) -> bytes:
             units[cpos] |= lab
             pos_of[child] = cpos
             queue.append(child)
-        # Keep searching from the first block that still has room, so the array stays dense.
-        while fill_from < next_block and all(used[fill_from * 256:(fill_from + 1) * 256]):
-            fill_from += 1
     trie = struct.pack(f"<{len(units)}I", *units)
     return struct.pack("<I", len(trie)) + trie + bytes(normalized)
 

@@ -57,13 +57,16 @@ def _sha256(data: bytes) -> str:
 
 
 def library_versions() -> dict[str, str]:
+    """Library versions for the manifest, read from package metadata: importing torch only to ask costs seconds."""
+    from importlib.metadata import PackageNotFoundError, version
+
     import faiss
 
     versions = {"faiss": faiss.__version__, "numpy": np.__version__}
-    for mod in ("sentence_transformers", "torch", "transformers"):
+    for mod, dist in (("sentence_transformers", "sentence-transformers"), ("torch", "torch"), ("transformers", "transformers")):
         try:
-            versions[mod] = __import__(mod).__version__
-        except Exception:  # noqa: BLE001 - optional libraries
+            versions[mod] = version(dist)
+        except PackageNotFoundError:  # optional libraries
             pass
     return versions
 

@@ -1,13 +1,105 @@
-"""Shared fixtures: one real retriever (restored e5-small + USE + BM25) per test session."""
+"""Shared fixtures: one real retriever (restored e5-small + USE + BM25) per test session, and a
+deterministic `FakeEncoder` for the fast tier (`make test-fast`: `pytest -m "not slow"`, no model)."""
 
 from __future__ import annotations
 
 import os
+import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Fixtures that load the real models: a test that uses one is slow whether or not it says so.
+MODEL_FIXTURES = {"engine", "retriever"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m "not slow"` deselects
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
+
+
+# The fast tier stays fast: a test not marked `slow` that loads a model or starts the app (in a fixture of any scope,
+# or in its body) fails at once and says how to fix it. CLI subprocesses that load a model cannot be seen from here.
+_RUNNING: dict = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    _RUNNING["item"] = item
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item):
+    _RUNNING.pop("item", None)
+
+
+def _only_in_slow_tests(what: str) -> None:
+    item = _RUNNING.get("item")
+    if item is not None and not item.get_closest_marker("slow"):
+        pytest.fail(f"{item.nodeid} {what}: mark it @pytest.mark.slow (or use tests.conftest.FakeEncoder)", pytrace=False)
+
+
+def pytest_configure(config):
+    import embeddings.encoders as encoders
+    from qa.app.server import AppServer
+
+    load = encoders._load_encoder
+    if not getattr(load, "_fast_tier_guard", False):
+        def guarded_load(key: str):
+            _only_in_slow_tests(f"loads the model {key!r}")
+            return load(key)
+
+        guarded_load.cache_clear = load.cache_clear  # load_encoder.cache_clear() keeps working
+        guarded_load._fast_tier_guard = True
+        encoders._load_encoder = guarded_load
+    start = AppServer.__init__
+    if not getattr(start, "_fast_tier_guard", False):
+        def guarded_start(self, *args, **kwargs):
+            _only_in_slow_tests("starts the app (AppServer)")
+            start(self, *args, **kwargs)
+
+        guarded_start._fast_tier_guard = True
+        AppServer.__init__ = guarded_start
+
+
+class FakeEncoder:
+    """A deterministic stand-in for an `embeddings.encoders.Encoder`: no model, no randomness.
+
+    Each text is a bag of signed, hashed character 2- and 3-grams (crc32, stable across processes), L2-normalized
+    float32, so texts that share words get similar vectors. Only for index and plumbing logic, never
+    for retrieval quality. `calls` counts encode calls; `texts` lists every text encoded.
+    """
+
+    def __init__(self, name: str = "fake-a", dim: int = 256, *, prompt: str = ""):
+        self.name, self.dim, self.fingerprint = name, dim, f"fp-{name}"
+        self.query_prompt = self.passage_prompt = prompt
+        self.calls = 0
+        self.texts: list[str] = []
+
+    def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
+        self.calls += 1
+        self.texts.extend(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            t = f" {prompt}{text.lower()} "
+            for n in (2, 3):
+                for j in range(len(t) - n + 1):
+                    h = zlib.crc32(t[j:j + n].encode("utf-8"))
+                    out[i, h % self.dim] += 1.0 if (h >> 16) & 1 else -1.0
+            if not out[i].any():  # keep every vector unit length
+                out[i, 0] = 1.0
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(list(texts), self.query_prompt)
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode(list(texts), self.passage_prompt)
 
 
 @pytest.fixture(scope="session")
@@ -15,6 +107,9 @@ def qa_home(tmp_path_factory) -> Path:
     """A cache home for the whole session (REPORT_QA_TEST_HOME reuses one between runs)."""
     home = Path(os.environ.get("REPORT_QA_TEST_HOME") or tmp_path_factory.mktemp("qa-home"))
     os.environ["REPORT_QA_HOME"] = str(home)
+    # The app serves the bundled report plus the library (default <home>/library): a reused home's library must not
+    # turn the one-report tests into two-report ones, so tests get an empty library unless they set their own.
+    os.environ["REPORT_QA_LIBRARY"] = str(tmp_path_factory.mktemp("qa-library"))
     return home
 
 

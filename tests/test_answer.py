@@ -1,4 +1,4 @@
-"""Answers: exact citations over the whole evaluation set, lookups in four languages, follow-ups."""
+"""Answers: exact citations over the whole evaluation set, lookups in four languages, follow-ups (real model: slow)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ import pytest
 from qa.answer.chat import ChatSession, ask
 from qa.answer.i18n import cite
 from qa.answer.lookup import parse_lookup
-
-pytestmark = pytest.mark.slow
 
 
 def check_exact(ans, corpus):
@@ -35,6 +33,7 @@ def check_exact(ans, corpus):
             assert 0 <= s < e <= len(cp.text)
 
 
+@pytest.mark.slow
 def test_citations_are_exact_over_the_whole_evaluation_set(engine, questions, corpus):
     covered = 0
     for q in questions:
@@ -54,6 +53,7 @@ def test_citations_are_exact_over_the_whole_evaluation_set(engine, questions, co
     ("脚注6", "footnote", 6), ("注6", "footnote", 6), ("footnote 6", "footnote", 6), ("fn 6", "footnote", 6),
     ("note 6", "footnote", 6), ("nota 6", "footnote", 6), ("What does paragraph 25 say?", "paragraph", 25),
 ])
+@pytest.mark.slow
 def test_lookups(engine, corpus, question, kind, n):
     assert parse_lookup(question).kind == kind
     ans = ask(engine, question)
@@ -67,12 +67,14 @@ def test_lookups(engine, corpus, question, kind, n):
         assert ans.quotes[0].citation in ("[¶25, 注6]", "[¶25, fn 6]", "[¶25, note 6]", "[¶25, nota 6]")
 
 
+@pytest.mark.slow
 def test_lookup_out_of_range_is_explained(engine):
     ans = ask(engine, "paragraph 999")
     assert ans.kind == "not_found" and "1–136" in ans.message
     assert "没有脚注 99" in ask(engine, "脚注99").message
 
 
+@pytest.mark.slow
 def test_a_question_mentioning_a_number_is_still_searched(engine):
     assert ask(engine, "人权高专办在世界各地设有 87 个人权外地存在吗？").kind == "search"
 
@@ -81,12 +83,14 @@ def test_a_question_mentioning_a_number_is_still_searched(engine):
     ("乍得废除了哪项法律中的死刑？", "zh", "[¶90]"),
     ("What happened with the death penalty in Chad?", "en", "[¶90]"),
 ])
+@pytest.mark.slow
 def test_labels_follow_the_user_language(engine, question, lang, label):
     ans = ask(engine, question)
     assert ans.language == lang and ans.quotes[0].citation == label
     assert all("\u4e00" <= ch <= "\u9fff" or not ch.isalpha() or ch.isascii() for ch in ans.quotes[0].text[:5])
 
 
+@pytest.mark.slow
 def test_not_covered_is_honest_and_offers_related(engine):
     for question, phrase in (("What is the capital of Australia?", "does not appear to cover"),
                              ("新冠疫苗在哪些国家获批上市？", "没有涉及")):
@@ -98,6 +102,7 @@ def test_citation_format():
     assert cite(25) == "[¶25]" and cite(10, [4], "zh") == "[¶10, 注4]" and cite(10, [4], "en") == "[¶10, fn 4]"
 
 
+@pytest.mark.slow
 def test_follow_ups_carry_the_topic(engine):
     s = ChatSession(engine)
     first = s.ask("人权高专办在监狱问题上做了什么？")
@@ -110,6 +115,7 @@ def test_follow_ups_carry_the_topic(engine):
     assert s2.ask("¿Y en Chad?").paragraphs[0].n == 90
 
 
+@pytest.mark.slow
 def test_follow_ups_retrieve_as_well_as_standalone_rewrites(retriever, questions):
     from qa.evaluation.evaluate import aggregate, make_run, per_question
 
@@ -120,6 +126,7 @@ def test_follow_ups_retrieve_as_well_as_standalone_rewrites(retriever, questions
     assert ctx["ndcg@10"] >= std["ndcg@10"] - 0.05
 
 
+@pytest.mark.slow
 def test_cli_ask_json_and_empty(qa_home):
     r = subprocess.run([sys.executable, "-m", "qa", "ask", "乍得废除了哪项法律中的死刑？", "--json"],
                        capture_output=True, text=True, timeout=300)
@@ -130,6 +137,7 @@ def test_cli_ask_json_and_empty(qa_home):
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "empty" in r.stderr
 
 
+@pytest.mark.slow
 def test_terminal_chat_keeps_history(qa_home):
     r = subprocess.run([sys.executable, "-m", "qa", "chat"], input="人权高专办在监狱问题上做了什么？\n那墨西哥呢？\n",
                        capture_output=True, text=True, timeout=300)

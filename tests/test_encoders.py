@@ -1,4 +1,4 @@
-"""Any sentence-transformers model works by name or path, with the prompts its config declares."""
+"""Any sentence-transformers model works by name or path, with the prompts its config declares (real models: slow)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import pytest
 
 from embeddings.encoders import Encoder, SentenceTransformerEncoder, load_encoder
 from embeddings.errors import EncoderUnavailable
+
+pytestmark = pytest.mark.slow
 
 
 def minilm_path():

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa.errors import UserError
@@ -49,6 +51,81 @@ def test_bad_question_files(tmp_path, line, message):
         load_questions(f)
 
 
+# --- the paired randomization test, on made-up scores (no model) -----------------------------------------
+
+def rows(values, *, answerable=True, prefix="q") -> list[dict]:
+    return [{"id": f"{prefix}{i}", "answerable": answerable, "ndcg@10": float(v)} for i, v in enumerate(values)]
+
+
+def paired(ra: list[dict], rb: list[dict], metric: str = "ndcg@10") -> tuple[np.ndarray, np.ndarray]:
+    a = {r["id"]: r[metric] for r in ra if r["answerable"]}
+    b = {r["id"]: r[metric] for r in rb if r["answerable"]}
+    ids = sorted(set(a) & set(b))
+    return np.array([a[i] for i in ids]), np.array([b[i] for i in ids])
+
+
+def scipy_p(xa: np.ndarray, xb: np.ndarray, seed: int = 0) -> float:
+    from scipy.stats import permutation_test
+
+    return float(permutation_test((xa, xb), lambda x, y, axis: np.mean(x - y, axis=axis), vectorized=True,
+                                  permutation_type="samples", n_resamples=20000, random_state=seed).pvalue)
+
+
+def exact_p(xa: np.ndarray, xb: np.ndarray) -> float:
+    """Every one of the 2**n sign flips, by hand: the share whose |mean| reaches the observed |mean|."""
+    d = xa - xb
+    signs = np.array(list(itertools.product((1, -1), repeat=len(d))))
+    flipped = np.abs((signs * d).mean(axis=1))
+    return float(np.mean(flipped >= abs(d.mean()) - 1e-12))
+
+
+SCORES = np.random.default_rng(3).uniform(0, 1, size=(2, 60))
+
+
+def test_clear_difference_is_significant():
+    a, b = rows(np.clip(SCORES[0] * 0.3 + 0.7, 0, 1)), rows(SCORES[1] * 0.4)
+    t = compare(a, b)
+    assert t["n"] == 60 and t["mean_diff"] > 0.5 and t["p_value"] < 0.01
+    back = compare(b, a)
+    assert back["mean_diff"] == -t["mean_diff"] and back["p_value"] == t["p_value"]
+
+
+def test_identical_runs_are_not_different():
+    a = rows(SCORES[0])
+    assert compare(a, a) == {"metric": "ndcg@10", "mean_diff": 0.0, "p_value": 1.0, "n": 60}
+    # Independent noise around the same mean: no evidence either way.
+    noise = rows(SCORES[1])
+    assert compare(a, noise)["p_value"] > 0.05
+
+
+@pytest.mark.parametrize("n", [6, 11])
+def test_small_samples_are_exact(n):
+    rng = np.random.default_rng(n)
+    a, b = rows(rng.uniform(0, 1, n)), rows(rng.uniform(0, 1, n) * 0.8)
+    t = compare(a, b)
+    assert t["p_value"] == pytest.approx(exact_p(*paired(a, b)), abs=1e-4)
+
+
+def test_agrees_with_scipy_permutation_test():
+    rng = np.random.default_rng(11)
+    base = rng.uniform(0, 1, 40)
+    a, b = rows(base), rows(np.clip(base - 0.08 + rng.normal(0, 0.2, 40), 0, 1))
+    t = compare(a, b)
+    assert 0.0 < t["p_value"] < 1.0
+    assert t["p_value"] == pytest.approx(scipy_p(*paired(a, b)), abs=0.01)  # Monte Carlo: 10 000 vs 20 000 resamples
+    assert compare(a, b) == t  # a fixed seed: the same p every time
+
+
+def test_only_answerable_questions_both_runs_have_count():
+    a = rows([1.0, 0.9, 0.8, 0.7]) + rows([0.0, 0.0], answerable=False, prefix="u")
+    b = rows([0.2, 0.1, 0.3]) + rows([1.0, 1.0], answerable=False, prefix="u")
+    t = compare(a, b)
+    assert t["n"] == 3 and t["mean_diff"] == pytest.approx(round((0.8 + 0.8 + 0.5) / 3, 4))
+    assert compare([], [])["n"] == 0 and compare([], [])["p_value"] == 1.0
+    one = compare(rows([1.0]), rows([0.0]))
+    assert one["n"] == 1 and one["p_value"] == 1.0  # one question can never be significant
+
+
 @pytest.mark.slow
 def test_metrics_agree_with_ranx(retriever, questions):
     ranx = pytest.importorskip("ranx")
@@ -75,7 +152,12 @@ def test_paired_test_and_report(retriever, questions, tmp_path):
     subset = [q for q in questions if q.lang in ("zh", "en")][:16] + [q for q in questions if q.kind == "unanswerable"][:3]
     results = evaluate(retriever, subset, ["lexical", "hybrid"])
     t = results["significance"][0]
-    assert {t["a"], t["b"]} == {"lexical", "hybrid"} and 0 < t["p_value"] <= 1
+    assert {t["a"], t["b"]} == {"lexical", "hybrid"}
+    # The reported test is the paired permutation test on these very per-question scores.
+    ra, rb = results["modes"][t["a"]]["per_question"], results["modes"][t["b"]]["per_question"]
+    xa, xb = paired(ra, rb)
+    assert t["n"] == len(xa) >= 10 and t["mean_diff"] == pytest.approx(float(np.mean(xa - xb)), abs=1e-4)
+    assert t["p_value"] == pytest.approx(scipy_p(xa, xb), abs=0.01)
     same = compare(results["modes"]["hybrid"]["per_question"], results["modes"]["hybrid"]["per_question"])
     assert same["mean_diff"] == 0 and same["p_value"] == 1.0
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import logging
 
-import numpy as np
 import pytest
 
 from qa.ingest.txt import parse
 from qa.retrieval.index import IndexHome, build_units, clause_windows, footnote_search_text, open_index
 from qa.types import Corpus
+from tests.conftest import FakeEncoder
 
 TEXT = """ Chapter I
   Introduction
@@ -19,25 +19,6 @@ TEXT = """ Chapter I
 __________________
  1 See www.ohchr.org/EN/HRBodies/Pages/TreatyBodies.aspx.
 """
-
-
-class FakeEncoder:
-    """Deterministic bag-of-characters vectors: only for index logic, never for retrieval quality."""
-
-    def __init__(self, name="fake-a", dim=32):
-        self.name, self.dim, self.fingerprint = name, dim, f"fp-{name}"
-        self.query_prompt = self.passage_prompt = ""
-        self.calls = 0
-
-    def _enc(self, texts):
-        self.calls += 1
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, t in enumerate(texts):
-            for ch in t:
-                out[i, ord(ch) % self.dim] += 1
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
-
-    encode_queries = encode_passages = _enc
 
 
 @pytest.fixture
@@ -65,8 +46,10 @@ def test_build_then_load(tmp_path, small_corpus):
     home = IndexHome.resolve(tmp_path)
     store, report = open_index(small_corpus, enc, home=home, quiet=True)
     assert report["loaded"] is False and report["embedded"] == len(store.units)
+    calls = enc.calls
     store2, report2 = open_index(small_corpus, enc, home=home, quiet=True)
     assert report2["loaded"] is True and len(store2.units) == len(store.units)
+    assert enc.calls == calls  # loading a saved index embeds nothing
 
 
 def test_index_built_with_another_model_is_rebuilt(tmp_path, small_corpus, caplog):

@@ -40,6 +40,7 @@ NASTY = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(NASTY))
 def test_nasty_questions_get_an_answer_or_a_clear_message(engine, name):
     text = NASTY[name]
@@ -120,6 +121,7 @@ def test_query_helpers_never_raise(text):
         pass
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(min_size=1, max_size=200))
 def test_query_path_never_raises(engine, text):
@@ -168,6 +170,21 @@ def test_fifty_concurrent_chats(qa_home, retriever, tmp_path):
         srv.stop()
 
 
+# Runs `python -m qa index --rebuild` with every fsync slowed down (a real writer, real files, only slower), so the
+# window between a temp file's creation and its rename is wide enough to kill the process inside it every time.
+SLOW_FSYNC_INDEX = (
+    "import os, sys, time\n"
+    "real_fsync = os.fsync\n"
+    "def slow_fsync(fd):\n"
+    "    time.sleep(float(os.environ['SLOW_FSYNC_S']))\n"
+    "    return real_fsync(fd)\n"
+    "os.fsync = slow_fsync\n"
+    "sys.argv = ['qa', 'index', '--rebuild']\n"
+    "from qa.app.cli import main\n"
+    "raise SystemExit(main())\n"
+)
+
+
 @pytest.mark.slow
 def test_killing_index_leaves_previous_index_usable(qa_home, retriever):
     from embeddings.store import VectorStore
@@ -175,17 +192,35 @@ def test_killing_index_leaves_previous_index_usable(qa_home, retriever):
     directory = Path(qa_home) / "index"
     manifests = sorted(directory.rglob("manifest.json"))
     assert manifests
-    env = dict(os.environ, REPORT_QA_HOME=str(qa_home))
-    for delay in (2.0, 4.0, 6.0):
-        proc = subprocess.Popen([sys.executable, "-m", "qa", "index", "--rebuild"], cwd=ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
+    before = {m: m.read_bytes() for m in manifests}
+    env = dict(os.environ, REPORT_QA_HOME=str(qa_home), SLOW_FSYNC_S="1.0")
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_FSYNC_INDEX], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Kill at the most delicate moment: the new index files are written and the new manifest is half-way in.
+    deadline, temps = time.monotonic() + 600, []
+    try:
+        while time.monotonic() < deadline and proc.poll() is None and not temps:
+            temps = list(directory.rglob(".manifest.json.*"))
+            time.sleep(0.01)
+        assert proc.poll() is None, f"the rebuild ended by itself (exit {proc.returncode}) before any manifest write"
+        assert temps, "no manifest write seen within 600 s"
         proc.send_signal(signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
         proc.wait()
-        for m in manifests:
-            expect = {k: v for k, v in json.loads(m.read_text()).items() if k in ("model", "corpus_sha256", "unit_type")}
-            store = VectorStore.load(m.parent, expect=expect)  # raises if half-written
-            assert len(store.units) > 0
-    r = subprocess.run([sys.executable, "-m", "qa", "index", "--json"], cwd=ROOT, env=env, capture_output=True,
-                       text=True, timeout=300)
-    assert r.returncode == 0 and all(x["loaded"] for x in json.loads(r.stdout)["indexes"])
+    assert proc.returncode == -signal.SIGKILL  # it did not finish by itself
+    # The killed writer's temp manifest is still there: the kill landed between creating it and renaming it.
+    left = [t for t in temps if t.exists()]
+    assert left, "the manifest write finished before the kill landed"
+    for m in manifests:
+        assert m.read_bytes() == before[m]  # the previous manifest is untouched
+        expect = {k: v for k, v in json.loads(m.read_text()).items() if k in ("model", "corpus_sha256", "unit_type")}
+        store = VectorStore.load(m.parent, expect=expect)  # raises if half-written
+        assert len(store.units) > 0
+    r = subprocess.run([sys.executable, "-m", "qa", "index", "--json"], cwd=ROOT, env=dict(os.environ, REPORT_QA_HOME=str(qa_home)),
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-1500:]
+    assert all(x["loaded"] for x in json.loads(r.stdout)["indexes"])
+    for t in left:
+        t.unlink(missing_ok=True)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import random
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,15 +19,20 @@ CURVE_K = tuple(range(1, 11))
 
 
 def make_run(retriever: Retriever, questions: list[Question], mode: str, *, depth: int = 100,
-             standalone: bool = False) -> Run:
-    """Search every question in one mode. Follow-ups search their contextual query (or the standalone rewrite)."""
+             standalone: bool = False, progress: Callable[[str], None] | None = None) -> Run:
+    """Search every question in one mode. Follow-ups search their contextual query (or the standalone rewrite).
+
+    `progress(label)` is called before each question (the app's Evaluation tab drives its progress bar with it).
+    """
     run = Run(mode)
     for q in questions:
+        if progress:
+            progress(f"{mode}{' (standalone)' if standalone else ''}: {q.id}")
         also: list[tuple[str, float]] = []
         if standalone and q.standalone:
             query = q.standalone
         else:
-            query, also = followup_queries(q.history, q.question)
+            query, also = followup_queries(q.history, q.question, retriever.entities)
         res = retriever.search(query, mode=mode, top_k=depth, also=also)
         run.ranked[q.id] = [(h.doc, h.paragraph, h.score) for h in res.hits]
         run.abstained[q.id] = res.abstained
@@ -89,28 +94,46 @@ def grouped(rows: list[dict], key: str) -> dict:
 
 def compare(rows_a: list[dict], rows_b: list[dict], metric: str = "ndcg@10", *, trials: int = 10000,
             seed: int = 42) -> dict:
-    """Two-sided paired randomization (Fisher) test on per-question `metric`, as ranx and trec tools do."""
+    """Two-sided paired randomization (Fisher) test on per-question `metric`, as ranx and trec tools do.
+
+    `scipy.stats.permutation_test` with paired samples: each question's two scores are swapped or not
+    (a sign flip of its difference), exact when 2**n <= `trials`, else `trials` random resamples.
+    """
+    from scipy.stats import permutation_test
+
     a = {r["id"]: r[metric] for r in rows_a if r["answerable"]}
     b = {r["id"]: r[metric] for r in rows_b if r["answerable"]}
     ids = sorted(set(a) & set(b))
-    diffs = np.array([a[i] - b[i] for i in ids])
-    observed = abs(diffs.mean()) if len(diffs) else 0.0
-    rng = random.Random(seed)
-    hits = 0
-    for _ in range(trials):
-        signs = np.array([1 if rng.random() < 0.5 else -1 for _ in diffs])
-        if abs((diffs * signs).mean()) >= observed - 1e-12:
-            hits += 1
-    p = (hits + 1) / (trials + 1)
-    return {"metric": metric, "mean_diff": round(float(diffs.mean()) if len(diffs) else 0.0, 4),
+    xa = np.array([a[i] for i in ids], dtype=float)
+    xb = np.array([b[i] for i in ids], dtype=float)
+    p = 1.0  # with fewer than two questions no sign flip can beat the observed difference
+    if len(ids) >= 2:
+        res = permutation_test((xa, xb), lambda x, y, axis: np.mean(x - y, axis=axis), vectorized=True,
+                               permutation_type="samples", alternative="two-sided", n_resamples=trials,
+                               random_state=seed)
+        p = float(res.pvalue)
+    return {"metric": metric, "mean_diff": round(float((xa - xb).mean()) if len(ids) else 0.0, 4),
             "p_value": round(p, 4), "n": len(ids)}
 
 
-def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], *, k: int = 10) -> dict:
-    """Run every mode and score it: overall, by language, by kind, abstention, per question, paired tests."""
+def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], *, k: int = 10,
+             progress: Callable[[int, int, str], None] | None = None) -> dict:
+    """Run every mode and score it: overall, by language, by kind, abstention, per question, paired tests.
+
+    `progress(done, total, label)` is called as the searches go (one step per question and mode).
+    """
     results: dict = {"modes": {}, "runs": {}, "questions": len(questions)}
+    total = len(questions) * len(modes) + (sum(1 for q in questions if q.history and q.standalone) if "hybrid" in modes else 0)
+    done = 0
+
+    def step(label: str) -> None:
+        nonlocal done
+        if progress:
+            progress(done, total, label)
+        done += 1
+
     for mode in modes:
-        run = make_run(retriever, questions, mode)
+        run = make_run(retriever, questions, mode, progress=step)
         rows = per_question(run, questions)
         results["runs"][mode] = run
         results["modes"][mode] = {
@@ -119,7 +142,7 @@ def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], 
         }
     followups = [q for q in questions if q.history and q.standalone]
     if followups and "hybrid" in modes:
-        run_std = make_run(retriever, followups, "hybrid", standalone=True)
+        run_std = make_run(retriever, followups, "hybrid", standalone=True, progress=step)
         ctx_rows = [r for r in results["modes"]["hybrid"]["per_question"] if r["id"] in {q.id for q in followups}]
         results["followups"] = {"contextual": aggregate(ctx_rows), "standalone": aggregate(per_question(run_std, followups))}
     tests = []
