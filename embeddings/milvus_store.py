@@ -40,9 +40,9 @@ from embeddings.store import (
     HNSW_EF_SEARCH,
     HNSW_M,
     IndexCorrupt,
-    IndexMismatch,
     IndexMissing,
     _short,
+    check_manifest,
 )
 from embeddings.stores import FILTER_FIELDS, StoreUnavailable, normalize_filter
 
@@ -390,12 +390,7 @@ class MilvusStore:
             dim = int(manifest["dimension"])
         except (ValueError, KeyError, TypeError) as exc:
             raise IndexCorrupt(f"manifest of collection {physical} unreadable ({exc})") from exc
-        if manifest.get("format") != FORMAT:
-            raise IndexMismatch(f"index format {manifest.get('format')!r}, expected {FORMAT!r}")
-        for key, want in (expect or {}).items():
-            have = manifest.get(key)
-            if have != want:
-                raise IndexMismatch(f"index built with {key}={_short(have)}, now {key}={_short(want)}")
+        check_manifest(manifest, FORMAT, expect)
         if manifest.get("collection") != physical:
             raise IndexCorrupt(f"collection {physical} carries the manifest of {manifest.get('collection')}")
         with_vectors = verify_vectors if verify_vectors is not None else n <= VERIFY_VECTORS_MAX

@@ -186,12 +186,7 @@ class VectorStore:
             files = manifest["files"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexCorrupt(f"manifest {mpath} unreadable ({exc})") from exc
-        if manifest.get("format") != FORMAT:
-            raise IndexMismatch(f"index format {manifest.get('format')!r}, expected {FORMAT!r}")
-        for key, want in (expect or {}).items():
-            have = manifest.get(key)
-            if have != want:
-                raise IndexMismatch(f"index built with {key}={_short(have)}, now {key}={_short(want)}")
+        check_manifest(manifest, FORMAT, expect)
         blobs = {}
         for role in ("index", "units"):
             info = files.get(role) or {}
@@ -213,6 +208,16 @@ class VectorStore:
         if index.ntotal != len(units) or index.d != manifest.get("dimension"):
             raise IndexCorrupt("index and units disagree in size")
         return cls(index, units, manifest)
+
+
+def check_manifest(manifest: dict, fmt: str, expect: dict | None = None) -> None:
+    """Raise IndexMismatch unless the manifest is of format `fmt` and has every `expect` key with that value."""
+    if manifest.get("format") != fmt:
+        raise IndexMismatch(f"index format {manifest.get('format')!r}, expected {fmt!r}")
+    for key, want in (expect or {}).items():
+        have = manifest.get(key)
+        if have != want:
+            raise IndexMismatch(f"index built with {key}={_short(have)}, now {key}={_short(want)}")
 
 
 def _short(v) -> str:

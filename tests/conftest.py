@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +112,57 @@ def qa_home(tmp_path_factory) -> Path:
     # turn the one-report tests into two-report ones, so tests get an empty library unless they set their own.
     os.environ["REPORT_QA_LIBRARY"] = str(tmp_path_factory.mktemp("qa-library"))
     return home
+
+
+# --- the real app and a real browser (tests/test_app*.py) --------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's Chromium, driven through Playwright
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """A headless Chromium (Playwright's `Browser`) for one test module; skips where Chromium is not installed."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@contextmanager
+def app_server(home: Path, log_path: Path, *, timeout: float = 300, **kwargs):
+    """The real app (`qa.app.server.AppServer`; `cmd`, `extra_env` as there) started with the cache home `home`,
+    logging to `log_path`; yields it once it serves with its models loaded, and stops it on the way out."""
+    from qa.app.server import AppServer
+
+    srv = AppServer(home, log_path, **kwargs)
+    try:
+        srv.wait(timeout=timeout)
+        yield srv
+    finally:
+        srv.stop()
+
+
+def ask_in_page(page, text: str) -> None:
+    """Type a question into the app's chat box and send it."""
+    page.wait_for_selector("#rqa-input textarea")
+    page.fill("#rqa-input textarea", text)
+    page.click("#rqa-send")
+
+
+@pytest.fixture(scope="module")
+def english_pdf(tmp_path_factory) -> Path:
+    """The English fixture report (tests/fixtures/typeset.py) typeset as a PDF, once per test module."""
+    from tests.fixtures.typeset import ENGLISH_JOB, ENGLISH_SYMBOL, english_report, typeset_pdf
+
+    path = tmp_path_factory.mktemp("english-pdf") / "freedonia.en.pdf"
+    typeset_pdf(english_report(), path, symbol=ENGLISH_SYMBOL, job=ENGLISH_JOB)
+    return path
 
 
 @pytest.fixture(scope="session")

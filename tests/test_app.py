@@ -12,22 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from qa.app.server import AppServer
+from tests.conftest import app_server, ask_in_page
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
 
 
 @pytest.fixture(scope="module")
 def server(qa_home, retriever, tmp_path_factory):
     # `retriever` builds the index first, so the app starts from a saved index.
-    srv = AppServer(qa_home, tmp_path_factory.mktemp("app") / "app.log")
-    srv.wait()
-    yield srv
-    srv.stop()
+    with app_server(qa_home, tmp_path_factory.mktemp("app") / "app.log") as srv:
+        yield srv
 
 
 def test_app_log_shows_a_saved_index_and_no_network(server):
@@ -57,36 +52,14 @@ def test_report_qa_serve_starts_the_same_app(qa_home, retriever, tmp_path):
 
     from gradio_client import Client
 
-    srv = AppServer(qa_home, tmp_path / "serve.log", cmd=[sys.executable, "-m", "qa", "serve"])
-    try:
-        srv.wait()
+    with app_server(qa_home, tmp_path / "serve.log", cmd=[sys.executable, "-m", "qa", "serve"]) as srv:
         out = Client(srv.url, verbose=False).predict("¶25", api_name="/chat")
         assert out["kind"] == "lookup" and out["paragraphs"][0]["n"] == 25
-    finally:
-        srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def ask_in_page(page, text: str) -> None:
-    page.wait_for_selector("#rqa-input textarea")
-    page.fill("#rqa-input textarea", text)
-    page.click("#rqa-send")
 
 
 @pytest.mark.browser
-def test_browser_chat_shows_cited_paragraph(server, browser, tmp_path):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+def test_browser_chat_shows_cited_paragraph(server, chromium, tmp_path):
+    page = chromium.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(server.url, wait_until="load")
     ask_in_page(page, "乍得废除了哪项法律中的死刑？")
     card = page.wait_for_selector("#rqa-evidence article[data-paragraph='90']", timeout=60000)
@@ -111,8 +84,8 @@ def test_browser_chat_shows_cited_paragraph(server, browser, tmp_path):
 
 
 @pytest.mark.browser
-def test_browser_footnotes_links_and_paragraph_browser(server, browser):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+def test_browser_footnotes_links_and_paragraph_browser(server, chromium):
+    page = chromium.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(server.url, wait_until="load")
     ask_in_page(page, "fn 6")
     card = page.wait_for_selector("#rqa-evidence article[data-paragraph='25']", timeout=60000)
@@ -138,8 +111,8 @@ def test_browser_footnotes_links_and_paragraph_browser(server, browser):
     "[click](javascript:window.__xss=3) **bold** ![i](http://127.0.0.1:9/x.png)",
 ])
 @pytest.mark.browser
-def test_browser_escapes_injected_markup(server, browser, payload):
-    page = browser.new_page()
+def test_browser_escapes_injected_markup(server, chromium, payload):
+    page = chromium.new_page()
     page.goto(server.url, wait_until="load")
     ask_in_page(page, payload)
     page.wait_for_function("document.querySelectorAll('#rqa-chat .message, #rqa-chat [data-testid=\"bot\"]').length >= 2"

@@ -9,51 +9,23 @@ On failure the page's screenshot and HTML are kept in the test's temporary folde
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-from qa.app.server import AppServer
-from tests.test_app import CHROMIUM, CHROMIUM_ARGS
+from tests.conftest import app_server
+from tests.test_library_app import QUESTION, SYMBOL
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-SYMBOL = "A/79/123"
-QUESTION = "How many judges did the Office in Freedonia train in 2024?"
 LONG = 600_000  # ms: the first start (or a build of the index) can take minutes on a loaded machine
-
-
-@pytest.fixture(scope="module")
-def english_pdf(tmp_path_factory) -> Path:
-    from tests.fixtures.typeset import english_report, typeset_pdf
-
-    path = tmp_path_factory.mktemp("upload") / "freedonia.en.pdf"
-    typeset_pdf(english_report(), path, symbol=SYMBOL, job="24-15432")
-    return path
 
 
 @pytest.fixture(scope="module")
 def app(qa_home, tmp_path_factory):
     library = tmp_path_factory.mktemp("library")
-    srv = AppServer(qa_home, tmp_path_factory.mktemp("app-library") / "app.log",
-                    extra_env={"REPORT_QA_LIBRARY": str(library)})
-    try:
-        srv.wait(timeout=LONG / 1000)
+    with app_server(qa_home, tmp_path_factory.mktemp("app-library") / "app.log", timeout=LONG / 1000,
+                    extra_env={"REPORT_QA_LIBRARY": str(library)}) as srv:
         yield srv, library
-    finally:
-        srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def bot_messages(page) -> list[str]:
@@ -89,11 +61,11 @@ def option_labels(page, picker: str) -> list[str]:
     return labels
 
 
-def test_upload_ask_limit_browse_and_remove_a_report(app, browser, english_pdf, tmp_path):
+def test_upload_ask_limit_browse_and_remove_a_report(app, chromium, english_pdf, tmp_path):
     from gradio_client import Client
 
     srv, library = app
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page = chromium.new_page(viewport={"width": 1400, "height": 1100})
     try:
         page.goto(srv.url, wait_until="load")
 

@@ -7,17 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
-from pathlib import Path
 
 import pytest
 
-from qa.app.server import AppServer
+from tests.conftest import app_server, ask_in_page
 
 pytestmark = pytest.mark.slow
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
 EN_URL = "https://undocs.org/en/A/75/36"
 
 
@@ -25,14 +20,10 @@ EN_URL = "https://undocs.org/en/A/75/36"
 def server(qa_home, tmp_path_factory):
     work = tmp_path_factory.mktemp("app-links")
     # Only the bundled report: an empty library, whatever other tests added to the shared home.
-    srv = AppServer(qa_home, work / "app.log", cmd=[sys.executable, "app.py", "--mcp"],
-                    extra_env={"REPORT_QA_LIBRARY": str(work / "library")})
-    srv.wait()
-    deadline = time.time() + 300  # the models load in the background; wait until they are ready
-    while "ready in" not in srv.log_path.read_text() and time.time() < deadline:
-        time.sleep(0.5)
-    yield srv
-    srv.stop()
+    # app_server waits until the models (loaded in the background) are ready.
+    with app_server(qa_home, work / "app.log", cmd=[sys.executable, "app.py", "--mcp"],
+                    extra_env={"REPORT_QA_LIBRARY": str(work / "library")}) as srv:
+        yield srv
 
 
 # --- MCP, through the official client --------------------------------------------------------------------
@@ -99,21 +90,9 @@ def test_api_chat_returns_the_links(server):
 
 # --- the browser ----------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
-def context(browser, server):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
+def context(chromium, server):
+    ctx = chromium.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
     ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
     undocs: list[str] = []
 
@@ -125,12 +104,6 @@ def context(browser, server):
     ctx.undocs = undocs
     yield ctx
     ctx.close()
-
-
-def ask_in_page(page, text: str) -> None:
-    page.wait_for_selector("#rqa-input textarea")
-    page.fill("#rqa-input textarea", text)
-    page.click("#rqa-send")
 
 
 def test_browser_open_in_english_from_a_card_and_from_the_chat(server, context):

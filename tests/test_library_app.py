@@ -4,8 +4,6 @@ engine incrementally and swaps it in. The browser test is in tests/test_app_libr
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from qa.answer.chat import ChatSession
@@ -15,19 +13,10 @@ from qa.errors import UserError
 from qa.retrieval.retriever import SearchResult
 from qa.types import Corpus
 from tests.conftest import FakeEncoder
-from tests.fixtures.typeset import english_report
+from tests.fixtures.typeset import ENGLISH_SYMBOL, english_report
 
-SYMBOL = "A/79/123"
+SYMBOL = ENGLISH_SYMBOL  # english_pdf (tests/conftest.py) is typeset with it
 QUESTION = "How many judges did the Office in Freedonia train in 2024?"
-
-
-@pytest.fixture(scope="module")
-def english_pdf(tmp_path_factory) -> Path:
-    from tests.fixtures.typeset import typeset_pdf
-
-    path = tmp_path_factory.mktemp("app-fixtures") / "freedonia.en.pdf"
-    typeset_pdf(english_report(), path, symbol=SYMBOL, job="24-15432")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -68,10 +68,8 @@ def test_corruption_is_detected(tmp_path, damage):
         VectorStore.load(tmp_path, expect=MANIFEST)
 
 
-def test_crash_during_save_keeps_previous_index(tmp_path, monkeypatch):
-    old = VectorStore.build(vectors(20, seed=1), units(20), manifest=MANIFEST)
-    old.save(tmp_path)
-    new = VectorStore.build(vectors(25, seed=2), units(25), manifest=MANIFEST)
+def kill_at_manifest_replace(monkeypatch):
+    """From now on os.replace stops like a killed process when it would put a manifest in place; returns the real one."""
     real_replace = os.replace
 
     def crash(src, dst):
@@ -80,6 +78,14 @@ def test_crash_during_save_keeps_previous_index(tmp_path, monkeypatch):
         return real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", crash)
+    return real_replace
+
+
+def test_crash_during_save_keeps_previous_index(tmp_path, monkeypatch):
+    old = VectorStore.build(vectors(20, seed=1), units(20), manifest=MANIFEST)
+    old.save(tmp_path)
+    new = VectorStore.build(vectors(25, seed=2), units(25), manifest=MANIFEST)
+    real_replace = kill_at_manifest_replace(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         new.save(tmp_path)
     monkeypatch.setattr(os, "replace", real_replace)

@@ -191,16 +191,9 @@ def test_crash_during_build_keeps_previous_index(backend, monkeypatch):
     location, key = backend
     location.build(vectors(20, seed=1), units(20), manifest=MANIFEST, key=key)
     if location.backend == "faiss":
-        import os
+        from tests.test_store import kill_at_manifest_replace
 
-        real = os.replace
-
-        def crash(src, dst):
-            if str(dst).endswith("manifest.json"):
-                raise KeyboardInterrupt("killed while writing the manifest")
-            return real(src, dst)
-
-        monkeypatch.setattr(os, "replace", crash)
+        kill_at_manifest_replace(monkeypatch)
     else:
         from pymilvus import MilvusClient
 

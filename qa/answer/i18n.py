@@ -14,6 +14,14 @@ LABELS: dict[str, dict[str, str]] = {
         "footnote_of": "Footnote {n} (marker in ¶{p})",
         "same_numbers": "Paragraph numbers are the same in every UN language version of the report.",
         "quote_note": "Quoted verbatim from the report (original language).",
+        # generated (LLM) answers: qa/answer/llm.py
+        "generated": "Generated answer (checked against the cited paragraphs)",
+        "quotes": "Verbatim quotes from the report",
+        "translation": "unofficial machine translation",
+        "dropped": "{n} generated sentence(s) failed the citation check and were removed.",
+        "all_dropped": "The generated answer failed the citation check; the verbatim quotes are shown instead.",
+        "refused": "The language model gave no usable answer ({why}); the verbatim quotes are shown instead.",
+        "error": "The generated answer is unavailable ({why}); the verbatim quotes are shown instead.",
     },
     "zh": {
         "paragraph": "第{n}段", "section": "章节", "footnotes": "脚注", "fn": "注",
@@ -26,6 +34,14 @@ LABELS: dict[str, dict[str, str]] = {
         "footnote_of": "脚注 {n}（标注于第{p}段）",
         "same_numbers": "报告各联合国语文版本的段落编号相同。",
         "quote_note": "引文摘自报告原文。",
+        # generated (LLM) answers: qa/answer/llm.py
+        "generated": "生成的回答（已对照所引段落核查）",
+        "quotes": "报告原文引文",
+        "translation": "非官方机器翻译",
+        "dropped": "有 {n} 个生成的句子未通过引文核查，已删除。",
+        "all_dropped": "生成的回答未通过引文核查；下面是报告原文引文。",
+        "refused": "语言模型没有给出可用的回答（{why}）；下面是报告原文引文。",
+        "error": "无法获得生成的回答（{why}）；下面是报告原文引文。",
     },
     "fr": {
         "paragraph": "Paragraphe", "section": "Section", "footnotes": "Notes de bas de page", "fn": "note",
@@ -38,6 +54,14 @@ LABELS: dict[str, dict[str, str]] = {
         "footnote_of": "Note {n} (appel au ¶{p})",
         "same_numbers": "Les numéros de paragraphe sont les mêmes dans toutes les versions linguistiques du rapport.",
         "quote_note": "Citation textuelle du rapport (langue originale).",
+        # generated (LLM) answers: qa/answer/llm.py
+        "generated": "Réponse générée (vérifiée d'après les paragraphes cités)",
+        "quotes": "Citations textuelles du rapport",
+        "translation": "traduction automatique non officielle",
+        "dropped": "{n} phrase(s) générée(s) n'ont pas passé la vérification des citations et ont été retirées.",
+        "all_dropped": "La réponse générée n'a pas passé la vérification des citations ; voici les citations textuelles.",
+        "refused": "Le modèle de langue n'a pas donné de réponse utilisable ({why}) ; voici les citations textuelles.",
+        "error": "La réponse générée n'est pas disponible ({why}) ; voici les citations textuelles.",
     },
     "es": {
         "paragraph": "Párrafo", "section": "Sección", "footnotes": "Notas", "fn": "nota",
@@ -50,6 +74,14 @@ LABELS: dict[str, dict[str, str]] = {
         "footnote_of": "Nota {n} (llamada en el ¶{p})",
         "same_numbers": "Los números de párrafo son los mismos en todas las versiones lingüísticas del informe.",
         "quote_note": "Cita textual del informe (idioma original).",
+        # generated (LLM) answers: qa/answer/llm.py
+        "generated": "Respuesta generada (verificada con los párrafos citados)",
+        "quotes": "Citas textuales del informe",
+        "translation": "traducción automática no oficial",
+        "dropped": "{n} oración(es) generada(s) no superaron la verificación de las citas y se eliminaron.",
+        "all_dropped": "La respuesta generada no superó la verificación de las citas; se muestran las citas textuales.",
+        "refused": "El modelo de lenguaje no dio una respuesta utilizable ({why}); se muestran las citas textuales.",
+        "error": "La respuesta generada no está disponible ({why}); se muestran las citas textuales.",
     },
     "ru": {
         "paragraph": "Пункт", "section": "Раздел", "footnotes": "Сноски", "fn": "сн.",
@@ -62,6 +94,14 @@ LABELS: dict[str, dict[str, str]] = {
         "footnote_of": "Сноска {n} (ссылка в п. {p})",
         "same_numbers": "Номера пунктов одинаковы во всех языковых версиях доклада.",
         "quote_note": "Дословная цитата из доклада (язык оригинала).",
+        # generated (LLM) answers: qa/answer/llm.py
+        "generated": "Сгенерированный ответ (проверен по цитируемым пунктам)",
+        "quotes": "Дословные цитаты из доклада",
+        "translation": "неофициальный машинный перевод",
+        "dropped": "Удалено сгенерированных предложений, не прошедших проверку ссылок: {n}.",
+        "all_dropped": "Сгенерированный ответ не прошёл проверку ссылок; показаны дословные цитаты.",
+        "refused": "Языковая модель не дала пригодного ответа ({why}); показаны дословные цитаты.",
+        "error": "Сгенерированный ответ недоступен ({why}); показаны дословные цитаты.",
     },
     "ar": {
         "paragraph": "الفقرة", "section": "الفرع", "footnotes": "الحواشي", "fn": "حاشية",
@@ -74,6 +114,14 @@ LABELS: dict[str, dict[str, str]] = {
         "footnote_of": "الحاشية {n} (الإحالة في الفقرة {p})",
         "same_numbers": "أرقام الفقرات هي نفسها في جميع النسخ اللغوية للتقرير.",
         "quote_note": "اقتباس حرفي من التقرير (باللغة الأصلية).",
+        # generated (LLM) answers: qa/answer/llm.py
+        "generated": "إجابة مولَّدة (جرى التحقق منها مقابل الفقرات المستشهد بها)",
+        "quotes": "اقتباسات حرفية من التقرير",
+        "translation": "ترجمة آلية غير رسمية",
+        "dropped": "أُزيلت {n} من الجمل المولَّدة لأنها لم تجتز التحقق من الاستشهادات.",
+        "all_dropped": "لم تجتز الإجابة المولَّدة التحقق من الاستشهادات؛ تُعرض الاقتباسات الحرفية بدلاً منها.",
+        "refused": "لم يقدّم النموذج اللغوي إجابة صالحة ({why})؛ تُعرض الاقتباسات الحرفية بدلاً منها.",
+        "error": "الإجابة المولَّدة غير متاحة ({why})؛ تُعرض الاقتباسات الحرفية بدلاً منها.",
     },
 }
 
@@ -88,10 +136,12 @@ def paragraph_label(lang: str, n: int) -> str:
     return tmpl.format(n=n) if "{n}" in tmpl else f"{tmpl} {n}"
 
 
-def cite(n: int, footnotes: list[int] | tuple[int, ...] = (), lang: str = "en") -> str:
-    """The inline citation: [¶25] or [¶10, 注4] / [¶10, fn 4]."""
+def cite(n: int, footnotes: list[int] | tuple[int, ...] = (), lang: str = "en", doc: str | None = None) -> str:
+    """The inline citation: [¶25] or [¶10, 注4] / [¶10, fn 4]; with `doc` (several reports loaded) it names the
+    report first: [A/75/36 ¶25], [A/79/123 ¶10, fn 4]."""
+    head = f"[{doc} ¶{n}" if doc else f"[¶{n}"
     if not footnotes:
-        return f"[¶{n}]"
+        return head + "]"
     fn = labels(lang)["fn"]
     sep = "" if lang == "zh" else " "
-    return f"[¶{n}, " + ", ".join(f"{fn}{sep}{f}" for f in footnotes) + "]"
+    return head + ", " + ", ".join(f"{fn}{sep}{f}" for f in footnotes) + "]"

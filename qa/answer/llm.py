@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from qa.answer.citeguard import SentenceCheck, SentenceStream, strip_reasoning
 from qa.answer.extractive import Answer, CitedParagraph
+from qa.answer.i18n import labels
 from qa.errors import UserError
 from qa.text import detect_language
 
@@ -42,68 +43,6 @@ NO_ANSWER = "NO_ANSWER"
 LANGUAGE_NAMES = {"zh": "Chinese", "en": "English", "fr": "French", "es": "Spanish", "ru": "Russian", "ar": "Arabic"}
 
 Status = Literal["ok", "all_dropped", "refused", "error", "skipped"]
-
-LLM_LABELS: dict[str, dict[str, str]] = {
-    "en": {
-        "generated": "Generated answer (checked against the cited paragraphs)",
-        "quotes": "Verbatim quotes from the report",
-        "translation": "unofficial machine translation",
-        "dropped": "{n} generated sentence(s) failed the citation check and were removed.",
-        "all_dropped": "The generated answer failed the citation check; the verbatim quotes are shown instead.",
-        "refused": "The language model gave no usable answer ({why}); the verbatim quotes are shown instead.",
-        "error": "The generated answer is unavailable ({why}); the verbatim quotes are shown instead.",
-    },
-    "zh": {
-        "generated": "生成的回答（已对照所引段落核查）",
-        "quotes": "报告原文引文",
-        "translation": "非官方机器翻译",
-        "dropped": "有 {n} 个生成的句子未通过引文核查，已删除。",
-        "all_dropped": "生成的回答未通过引文核查；下面是报告原文引文。",
-        "refused": "语言模型没有给出可用的回答（{why}）；下面是报告原文引文。",
-        "error": "无法获得生成的回答（{why}）；下面是报告原文引文。",
-    },
-    "fr": {
-        "generated": "Réponse générée (vérifiée d'après les paragraphes cités)",
-        "quotes": "Citations textuelles du rapport",
-        "translation": "traduction automatique non officielle",
-        "dropped": "{n} phrase(s) générée(s) n'ont pas passé la vérification des citations et ont été retirées.",
-        "all_dropped": "La réponse générée n'a pas passé la vérification des citations ; voici les citations textuelles.",
-        "refused": "Le modèle de langue n'a pas donné de réponse utilisable ({why}) ; voici les citations textuelles.",
-        "error": "La réponse générée n'est pas disponible ({why}) ; voici les citations textuelles.",
-    },
-    "es": {
-        "generated": "Respuesta generada (verificada con los párrafos citados)",
-        "quotes": "Citas textuales del informe",
-        "translation": "traducción automática no oficial",
-        "dropped": "{n} oración(es) generada(s) no superaron la verificación de las citas y se eliminaron.",
-        "all_dropped": "La respuesta generada no superó la verificación de las citas; se muestran las citas textuales.",
-        "refused": "El modelo de lenguaje no dio una respuesta utilizable ({why}); se muestran las citas textuales.",
-        "error": "La respuesta generada no está disponible ({why}); se muestran las citas textuales.",
-    },
-    "ru": {
-        "generated": "Сгенерированный ответ (проверен по цитируемым пунктам)",
-        "quotes": "Дословные цитаты из доклада",
-        "translation": "неофициальный машинный перевод",
-        "dropped": "Удалено сгенерированных предложений, не прошедших проверку ссылок: {n}.",
-        "all_dropped": "Сгенерированный ответ не прошёл проверку ссылок; показаны дословные цитаты.",
-        "refused": "Языковая модель не дала пригодного ответа ({why}); показаны дословные цитаты.",
-        "error": "Сгенерированный ответ недоступен ({why}); показаны дословные цитаты.",
-    },
-    "ar": {
-        "generated": "إجابة مولَّدة (جرى التحقق منها مقابل الفقرات المستشهد بها)",
-        "quotes": "اقتباسات حرفية من التقرير",
-        "translation": "ترجمة آلية غير رسمية",
-        "dropped": "أُزيلت {n} من الجمل المولَّدة لأنها لم تجتز التحقق من الاستشهادات.",
-        "all_dropped": "لم تجتز الإجابة المولَّدة التحقق من الاستشهادات؛ تُعرض الاقتباسات الحرفية بدلاً منها.",
-        "refused": "لم يقدّم النموذج اللغوي إجابة صالحة ({why})؛ تُعرض الاقتباسات الحرفية بدلاً منها.",
-        "error": "الإجابة المولَّدة غير متاحة ({why})؛ تُعرض الاقتباسات الحرفية بدلاً منها.",
-    },
-}
-
-
-def llm_labels(lang: str) -> dict[str, str]:
-    return LLM_LABELS.get(lang, LLM_LABELS["en"])
-
 
 # --- configuration --------------------------------------------------------------------------------
 
@@ -211,7 +150,7 @@ def build_messages(answer: Answer) -> list[dict[str, str]]:
     report_lang = detect_language(" ".join(p.text for p in answer.paragraphs[:2])) if answer.paragraphs else lang
     system = SYSTEM_PROMPT.format(language=LANGUAGE_NAMES.get(lang, "English"),
                                   report_language=LANGUAGE_NAMES.get(report_lang, report_lang),
-                                  translation_label=llm_labels(lang)["translation"], no_answer=NO_ANSWER)
+                                  translation_label=labels(lang)["translation"], no_answer=NO_ANSWER)
     quotes = "\n".join(f'<quote paragraph="{q.paragraph}">{html.escape(q.text, quote=False)}</quote>'
                        for q in answer.quotes)
     user = (f"Question (the reader writes in {LANGUAGE_NAMES.get(lang, 'English')}):\n"
@@ -416,7 +355,7 @@ def _join(sentences: list[SentenceCheck], lang: str) -> str:
 def _conclude(config: LLMConfig, answer: Answer, raw: str, checks: list[SentenceCheck], finish: str | None,
               refusal: str | None, t0: float) -> LLMResult:
     lang = reader_language(answer)
-    lab = llm_labels(lang)
+    lab = labels(lang)
     res = LLMResult(config.model, config.endpoint, "ok", sentences=checks, raw=raw, finish_reason=finish,
                     seconds=time.perf_counter() - t0)
     visible = strip_reasoning(raw).strip()
@@ -478,13 +417,13 @@ def stream_llm_answer(answer: Answer, config: LLMConfig) -> Iterator[LLMEvent]:
         result = _conclude(config, answer, raw, stream.checks, finish, refusal or None, t0)
     except LLMError as exc:
         result = LLMResult(config.model, config.endpoint, "error", sentences=stream.checks, raw=raw, error=str(exc),
-                           notice=llm_labels(lang)["error"].format(why=exc), finish_reason=finish,
+                           notice=labels(lang)["error"].format(why=exc), finish_reason=finish,
                            seconds=time.perf_counter() - t0)
     except Exception as exc:  # noqa: BLE001 - a bug here must not cost the reader the extractive answer
         log.exception("LLM answer failed")
         why = f"unexpected {type(exc).__name__}"
         result = LLMResult(config.model, config.endpoint, "error", sentences=stream.checks, raw=raw, error=why,
-                           notice=llm_labels(lang)["error"].format(why=why), seconds=time.perf_counter() - t0)
+                           notice=labels(lang)["error"].format(why=why), seconds=time.perf_counter() - t0)
     yield LLMEvent("done", result=result)
 
 
@@ -512,7 +451,7 @@ def llm_text_lines(ans: Answer) -> list[str]:
     llm = ans.llm
     if not llm or llm.get("status") == "skipped":
         return []
-    lab = llm_labels(ans.language)
+    lab = labels(ans.language)
     if llm.get("status") != "ok":
         return [llm["notice"]] if llm.get("notice") else []
     out = [f"{lab['generated']}:", llm.get("text", "")]
@@ -530,7 +469,7 @@ def llm_markdown_parts(ans: Answer) -> list[str]:
     llm = ans.llm
     if not llm or llm.get("status") == "skipped":
         return []
-    lab = llm_labels(ans.language)
+    lab = labels(ans.language)
     if llm.get("status") != "ok":
         return [f"_{escape_md(llm['notice'])}_"] if llm.get("notice") else []
     docs = {p.n: p.doc for p in ans.paragraphs}

@@ -15,7 +15,7 @@ import json
 import logging
 
 from qa.answer.links import official, reader_language
-from qa.errors import USER_ERRORS
+from qa.errors import USER_ERRORS, UserError
 
 log = logging.getLogger("report_qa")
 TOOLS = ("ask", "search", "get_paragraph", "get_footnote")
@@ -23,6 +23,14 @@ TOOLS = ("ask", "search", "get_paragraph", "get_footnote")
 
 def _dump(obj: dict) -> str:
     return json.dumps(obj, ensure_ascii=False)
+
+
+def _number(n, what: str) -> int:
+    """A tool's paragraph or footnote number as an int; anything else is the caller's mistake."""
+    try:
+        return int(n)
+    except (TypeError, ValueError):
+        raise UserError(f"{n!r} is not a {what} number") from None
 
 
 def _guarded(fn):
@@ -46,7 +54,6 @@ def make_tools(engine) -> dict:
     """The four tool functions bound to `engine` (an Engine, or a callable returning one once it is loaded)."""
     from qa.answer.chat import ChatSession
     from qa.answer.guard import clean_question
-    from qa.errors import UserError
 
     def get_engine():
         return engine if hasattr(engine, "corpus") else engine()
@@ -124,10 +131,7 @@ def make_tools(engine) -> dict:
             JSON object: doc, symbol, n, section (headings from the top), text (verbatim, original language), footnotes (n, text, urls) marked in it, citation to paste (e.g. "A/75/36, para. 25"), links to the six official language versions, the reader's first.
         """
         d = document(doc)
-        try:
-            num = int(n)
-        except (TypeError, ValueError):
-            raise UserError(f"{n!r} is not a paragraph number") from None
+        num = _number(n, "paragraph")
         p = d.paragraph(num)
         if p is None:
             raise UserError(f"the report has paragraphs {d.paragraphs[0].n}–{d.paragraphs[-1].n}; there is no ¶{num}")
@@ -152,10 +156,7 @@ def make_tools(engine) -> dict:
             JSON object: doc, symbol, n, text (verbatim), urls, paragraph (the ¶ number that carries the marker), paragraph_text, citation to paste (e.g. "A/75/36, para. 25 (fn. 6)"), links to the six official language versions, the reader's first.
         """
         d = document(doc)
-        try:
-            num = int(n)
-        except (TypeError, ValueError):
-            raise UserError(f"{n!r} is not a footnote number") from None
+        num = _number(n, "footnote")
         f = d.footnote(num)
         if f is None or f.paragraph is None:
             last = d.footnotes[-1].n if d.footnotes else 0

@@ -153,12 +153,6 @@ def load_document(path: str | Path, *, doc_id: str | None = None, title: str = "
 
 def load_corpus(paths: list[str | Path] | None = None) -> Corpus:
     """Like `qa.ingest.txt.load_corpus`, for any mix of .pdf, .docx and .txt files."""
-    from qa.ingest.txt import default_paths
+    from qa.ingest import txt
 
-    chosen = [Path(p) for p in paths] if paths else default_paths()
-    docs = [load_document(p) for p in chosen]
-    ids = [d.id for d in docs]
-    dup = {i for i in ids if ids.count(i) > 1}
-    if dup:
-        raise CorpusError(f"two documents share the id {sorted(dup)[0]!r}; give each its own file name or sidecar id")
-    return Corpus(docs)
+    return txt.load_corpus(paths, load=load_document)

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -412,10 +413,11 @@ def default_paths() -> list[Path]:
     return paths
 
 
-def load_corpus(paths: list[str | Path] | None = None) -> Corpus:
-    """A corpus is a list of documents; with no paths it is the bundled report(s)."""
+def load_corpus(paths: list[str | Path] | None = None, *, load: Callable[[Path], Document] | None = None) -> Corpus:
+    """A corpus is a list of documents; with no paths it is the bundled report(s). Each file is read with `load`
+    (default: this module's `load_document`, for .txt); two documents with one id are refused."""
     chosen = [Path(p) for p in paths] if paths else default_paths()
-    docs = [load_document(p) for p in chosen]
+    docs = [(load or load_document)(p) for p in chosen]
     ids = [d.id for d in docs]
     dup = {i for i in ids if ids.count(i) > 1}
     if dup:
