@@ -21,6 +21,12 @@ _LEADS = re.compile(
     r"وماذا عن|ماذا عن|وفي|وما|و)",
     re.IGNORECASE,
 )
+# Bare question words ("¿En qué países?", "Где?", "متى؟") lean on the earlier turn only when very short.
+_WH = re.compile(
+    r"^\s*(?:¿?\s*en qué\b|¿?\s*dónde\b|¿?\s*cuándo\b|¿?\s*quién(?:es)?\b|¿?\s*cuánt[oa]s?\b|"
+    r"où\b|quand\b|combien\b|dans quels?\b|где\b|когда\b|сколько\b|в каких\b|кто\b|أين|متى|كم|في أي)",
+    re.IGNORECASE,
+)
 _TAILS = re.compile(r"(?:呢|吗)\s*[？?]?\s*$")
 
 
@@ -39,6 +45,8 @@ def is_elliptical(question: str) -> bool:
     if size <= 2:
         return True
     if size <= 6 and (_LEADS.search(q) or _TAILS.search(q)):
+        return True
+    if size <= 3 and _WH.search(q):
         return True
     return False
 
