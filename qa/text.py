@@ -65,7 +65,7 @@ def detect_language(text: str) -> Language:
 
 
 # A sentence ends at 。！？ (CJK), or at . ! ? followed by a space and a capital/quote/digit (Latin).
-_END = re.compile(r"[。！？!?]+[”’」』)）]*|(?<![A-Z][a-z])(?<!\b[A-Z])(?<!\bNo)(?<!\bAdd)(?<!\bCorr)(?<!\bpara)(?<!\bRev)\.(?=\s+[A-Z“\"'(\d])")
+_END = re.compile(r"[。！？!?]+[”’」』)）]*|(?<![A-Z][a-z])(?<!\b[A-Z])(?<!\bNo)(?<!\bAdd)(?<!\bCorr)(?<!\bpara)(?<!\bparas)(?<!\bNos)(?<!\bRev)(?<!\bpp)(?<!\bp)(?<!\bFig)(?<!\be\.g)(?<!\bi\.e)(?<!\bcf)\.(?=\s+[A-Z“\"'(\d])")
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:

@@ -27,7 +27,7 @@ from qa.text import URL_RE
 from qa.types import Corpus, Paragraph, UnitKind
 
 log = logging.getLogger("report_qa")
-UNIT_TYPE = "paragraph+heading+sentence+clause+footnote/v6"  # v6: records carry their document's lang
+UNIT_TYPE = "paragraph+heading+sentence+clause+footnote/v7"  # v6: records carry lang; v7: more abbreviations
 
 
 @dataclass(frozen=True)
