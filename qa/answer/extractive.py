@@ -46,6 +46,7 @@ class CitedParagraph:
     evidence_footnotes: list[int] = field(default_factory=list)
     score: float | None = None
     signals: dict[str, float] = field(default_factory=dict)
+    symbol: str | None = None  # the document's UN symbol (A/75/36): official language versions, citations to paste
 
 
 @dataclass
@@ -63,11 +64,14 @@ class Answer:
     mode: str = "hybrid"
     confidence: float | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    llm: dict | None = None  # the optional generated answer and the citation guard's decisions (qa/answer/llm.py)
 
     def to_json(self) -> dict:
+        from qa.answer.links import annotate
+
         d = asdict(self)
         d["text"] = self.text()
-        return d
+        return annotate(d, self.language)  # each paragraph and quote: "official" symbol, citation, six links
 
     def text(self) -> str:
         """The answer as plain text: the message, or the quotes each followed by its citation."""
@@ -82,7 +86,22 @@ def cited_paragraph(doc: Document, p: Paragraph, *, highlights: list[tuple[int, 
     return CitedParagraph(
         doc.id, p.n, list(p.section), p.text, sorted(highlights or []), [(m.n, m.offset) for m in p.markers], fns,
         list(evidence_footnotes or []), hit.score if hit else None, dict(hit.signals) if hit else {},
+        doc.meta.get("symbol"),
     )
+
+
+def report_label(doc: Document, corpus: Corpus) -> str | None:
+    """How a citation names the report when several are loaded: its UN symbol (A/75/36), else its id; with the
+    language added when two loaded versions share the symbol ("A/75/36 (en)"). None with one report: [¶25]."""
+    if len(corpus.documents) <= 1:
+        return None
+    symbol = (doc.meta.get("symbol") or "").strip()
+    if not symbol:
+        return doc.id
+    key = "".join(symbol.split()).upper()
+    twins = [d for d in corpus.documents if d.id != doc.id
+             and "".join((d.meta.get("symbol") or "").split()).upper() == key]
+    return f"{symbol} ({doc.language})" if twins else symbol
 
 
 def _footnotes_in_span(p: Paragraph, start: int, end: int) -> list[int]:
@@ -99,11 +118,14 @@ def build_answer(question: str, result: SearchResult, corpus: Corpus, *, lang: s
         return Answer(question, result.query, lang, False, "search", message=lab["not_covered"], notice=notice,
                       mode=result.mode)
     if result.abstained:
+        message = lab["not_covered"]
+        if result.missing:
+            message = lab["not_mentioned"].format(names=", ".join(result.missing)) + " " + message
         related = []
         for h in hits[:shown]:
             doc = corpus.document(h.doc)
             related.append(cited_paragraph(doc, doc.paragraph(h.paragraph), hit=h))
-        return Answer(question, result.query, lang, False, "search", related=related, message=lab["not_covered"],
+        return Answer(question, result.query, lang, False, "search", related=related, message=message,
                       notice=notice, mode=result.mode, confidence=result.confidence, timings_ms=result.timings_ms)
 
     top = hits[0].score
@@ -123,12 +145,14 @@ def build_answer(question: str, result: SearchResult, corpus: Corpus, *, lang: s
                 s, e = spans[si]
                 highlights.append((s, e))
                 fns = _footnotes_in_span(p, s, e)
-                quotes.append(Quote(p.text[s:e], doc.id, p.n, "paragraph", si, s, e, fns, cite(p.n, fns, lang)))
+                quotes.append(Quote(p.text[s:e], doc.id, p.n, "paragraph", si, s, e, fns,
+                                    cite(p.n, fns, lang, report_label(doc, corpus))))
             for fnum in h.footnotes:
                 f = doc.footnote(fnum)
                 if f is None or f.paragraph != p.n or len(quotes) >= MAX_SENTENCES:
                     continue
-                quotes.append(Quote(f.text, doc.id, p.n, "footnote", footnotes=[fnum], citation=cite(p.n, [fnum], lang)))
+                quotes.append(Quote(f.text, doc.id, p.n, "footnote", footnotes=[fnum],
+                                    citation=cite(p.n, [fnum], lang, report_label(doc, corpus))))
         paragraphs.append(cited_paragraph(doc, p, highlights=highlights, evidence_footnotes=h.footnotes, hit=h))
     return Answer(question, result.query, lang, True, "search", quotes, paragraphs, notice=notice, mode=result.mode,
                   confidence=result.confidence, timings_ms=result.timings_ms)
@@ -144,7 +168,7 @@ def lookup_answer(question: str, lookup: Lookup, corpus: Corpus, *, lang: str) -
             msg = lab["lookup_missing_paragraph"].format(first=doc.paragraphs[0].n, last=doc.paragraphs[-1].n, n=lookup.n)
             return Answer(question, question, lang, False, "not_found", message=msg)
         quote = Quote(p.text, doc.id, p.n, "paragraph", None, 0, len(p.text), list(p.footnotes),
-                      cite(p.n, list(p.footnotes), lang))
+                      cite(p.n, list(p.footnotes), lang, report_label(doc, corpus)))
         cp = cited_paragraph(doc, p, highlights=[(0, len(p.text))])
         return Answer(question, question, lang, True, "lookup", [quote], [cp])
     f = doc.footnote(lookup.n)
@@ -153,6 +177,7 @@ def lookup_answer(question: str, lookup: Lookup, corpus: Corpus, *, lang: str) -
         msg = lab["lookup_missing_footnote"].format(last=last, n=lookup.n)
         return Answer(question, question, lang, False, "not_found", message=msg)
     p = doc.paragraph(f.paragraph)
-    quote = Quote(f.text, doc.id, p.n, "footnote", footnotes=[f.n], citation=cite(p.n, [f.n], lang))
+    quote = Quote(f.text, doc.id, p.n, "footnote", footnotes=[f.n],
+                  citation=cite(p.n, [f.n], lang, report_label(doc, corpus)))
     cp = cited_paragraph(doc, p, evidence_footnotes=[f.n])
     return Answer(question, question, lang, True, "lookup", [quote], [cp])

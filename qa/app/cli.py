@@ -19,7 +19,7 @@ def _print_json(obj) -> None:
 
 
 def cmd_corpus(args: argparse.Namespace) -> int:
-    from qa.ingest.txt import load_corpus
+    from qa.ingest import load_corpus  # .txt, .pdf and .docx alike
 
     corpus = load_corpus(args.paths or None)
     if args.json:
@@ -44,14 +44,21 @@ def cmd_corpus(args: argparse.Namespace) -> int:
     return 0
 
 
-def _engine(args: argparse.Namespace, quiet: bool = False, *, rebuild: bool = False):
+def _engine(args: argparse.Namespace, quiet: bool = False, *, rebuild: bool = False, library: bool = True):
     from qa.engine import load_engine
-    from qa.ingest.txt import load_corpus
+    from qa.ingest import load_corpus
+    from qa.ingest.library import load_corpus_with_library
     from qa.retrieval.index import configure_logging
 
     configure_logging()
-    corpus = load_corpus(getattr(args, "paths", None) or None)
-    return load_engine(corpus, model=getattr(args, "model", None), quiet=quiet, rebuild=rebuild)
+    from embeddings.stores import open_store
+
+    open_store(getattr(args, "store", None))  # a bad --store fails here, before the models load
+    paths = getattr(args, "paths", None) or None
+    # With no PATH the corpus is the bundled report plus the reports added with `qa add`.
+    corpus = load_corpus_with_library() if library and not paths else load_corpus(paths)
+    return load_engine(corpus, model=getattr(args, "model", None), quiet=quiet, rebuild=rebuild,
+                       store_uri=getattr(args, "store", None))
 
 
 def _best_sentences(corpus, hit) -> tuple[list[str], list[str]]:
@@ -128,7 +135,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     bad = [m for m in modes if m not in MODES]
     if bad or not modes:
         raise UserError(f"unknown mode(s) {', '.join(bad) or '(none)'}; choose from {', '.join(MODES)}")
-    engine = _engine(args, quiet=args.json)
+    engine = _engine(args, quiet=args.json, library=False)  # the question set is about the bundled report
     results = evaluate(engine.retriever, questions, modes)
     doc_id = engine.corpus.documents[0].id
     written = write_report(results, Path(args.out), doc_id=doc_id, questions=questions)
@@ -148,15 +155,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     from qa.evaluation.evalset import load_questions
-    from qa.retrieval.retriever import CONFIG_PATH
+    from qa.retrieval.fusion import CONFIG_PATH
     from qa.retrieval.tune import tune
 
     questions = load_questions(args.questions)
-    engine = _engine(args, quiet=True)
+    engine = _engine(args, quiet=True, library=False)
     raw = [vars(q) for q in questions]
-    cfg, summary = tune(engine.retriever, raw, log=(lambda *_: None) if args.json else print)
+    cfg, summary = tune(engine.retriever, raw, folds=args.folds, log=(lambda *_: None) if args.json else print)
     if args.write:
-        cfg.save(CONFIG_PATH, extra={"questions": str(args.questions or "eval/questions.jsonl"), **summary})
+        cfg.save(CONFIG_PATH, report={"questions": str(args.questions or "eval/questions.jsonl"), **summary})
     if args.json:
         _print_json(summary)
     elif args.write:
@@ -167,11 +174,13 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     from qa.answer.chat import ChatSession
     from qa.answer.guard import clean_question
+    from qa.answer.llm import attach_llm
     from qa.app.render import answer_text
 
     clean_question(args.question)  # a bad question fails fast, before any model loads
+    llm = _llm_config(args)  # the optional LLM answer (qa/answer/llm.py); None: off, nothing touches the network
     engine = _engine(args, quiet=args.json)
-    ans = ChatSession(engine, args.mode, args.top_k).ask(args.question)
+    ans = attach_llm(ChatSession(engine, args.mode, args.top_k).ask(args.question), llm)
     if args.json:
         _print_json(ans.to_json())
     else:
@@ -181,8 +190,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     from qa.answer.chat import ChatSession
+    from qa.answer.llm import attach_llm
     from qa.app.render import answer_text
 
+    llm = _llm_config(args)
     engine = _engine(args, quiet=args.json)
     session = ChatSession(engine, args.mode, args.top_k)
     interactive = sys.stdin.isatty()
@@ -196,7 +207,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         if line.strip().lower() in ("exit", "quit", ":q"):
             break
         try:
-            ans = session.ask(line)
+            ans = attach_llm(session.ask(line), llm)
         except USER_ERRORS as exc:
             print(f"error: {exc}", file=sys.stderr)
             continue
@@ -204,6 +215,75 @@ def cmd_chat(args: argparse.Namespace) -> int:
             _print_json(ans.to_json())
         else:
             print(answer_text(ans) + "\n")
+    return 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from qa.ingest.library import Library, version_warnings
+
+    if len(args.files) > 1 and (args.symbol or args.title or args.language):
+        raise UserError("--symbol, --title and --language describe one report; add files one at a time with them")
+    library = Library(max_bytes=int(args.max_mb * 2**20))
+    quiet = args.json
+
+    def progress(fraction: float, message: str) -> None:
+        if not quiet:
+            print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
+
+    results = [library.add(f, symbol=args.symbol, title=args.title, language=args.language, progress=progress)
+               for f in args.files]
+    out: dict = {"library": str(library.root), "added": [r.summary() for r in results]}
+    index_reports: list[dict] = []
+    if not args.no_index and any(r.added for r in results):
+        engine = _engine(args, quiet=quiet)   # only the new reports' texts are embedded (content-hash cache)
+        index_reports = engine.index_reports
+        out["index"] = index_reports
+        out["version_warnings"] = version_warnings(engine.corpus)
+    if args.json:
+        _print_json(out)
+        return 0
+    for r in results:
+        s = r.summary()
+        verb_ = "added" if r.added else "unchanged"
+        print(f"{verb_} {s['id']}  [{s['language']}] {s['symbol'] or '(no symbol)'}  {s['title'][:70]}")
+        print(f"  {s['paragraphs']} paragraphs, {s['footnotes']} footnotes from {s['source']} ({s['format']}) "
+              f"in {s['seconds']:.1f} s")
+        for w in s["warnings"] + s["notes"]:
+            print(f"  note: {w}")
+    for rep in index_reports:
+        print(f"  index {rep['model']}: {rep['units']} units, {rep.get('embedded', 0)} embedded, "
+              f"{rep.get('reused', 0)} reused from cache, {rep['seconds']:.1f} s")
+    for w in out.get("version_warnings", []):
+        print(f"  warning: {w}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from qa.ingest.library import Library
+
+    library = Library()
+    items = library.entries()
+    if args.json:
+        _print_json({"library": str(library.root), "documents": [e.to_json() for e in items]})
+        return 0
+    if not items:
+        print(f"the library is empty ({library.root}); add reports with: python -m qa add FILE.pdf")
+        return 0
+    print(f"{len(items)} report(s) in {library.root}")
+    for e in items:
+        print(f"  {e.id:<24} {e.symbol or '-':<14} {e.language:<3} {e.paragraphs:>4} ¶ {e.footnotes:>3} fn  "
+              f"{e.format:<4} {e.added[:10]}  {e.title[:60]}")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from qa.ingest.library import Library
+
+    entry = Library().remove(args.id)
+    if args.json:
+        _print_json({"removed": entry.to_json()})
+    else:
+        print(f"removed {entry.id} ({entry.symbol or entry.source}, {entry.language})")
     return 0
 
 
@@ -224,17 +304,33 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = verb("corpus", cmd_corpus, "parse report texts into paragraphs, footnotes and sections")
-    p.add_argument("paths", nargs="*", metavar="PATH", help="report text files (default: the bundled report)")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="report files, .txt/.pdf/.docx (default: the bundled report)")
+
+    p = verb("add", cmd_add, "add PDF, Word or text reports to the library and index them (only new text is embedded)")
+    p.add_argument("files", nargs="+", metavar="FILE", help=".pdf, .docx or .txt report")
+    p.add_argument("--symbol", help="UN document symbol, e.g. A/75/36 (default: found in the page headers)")
+    p.add_argument("--title", help="report title (default: from the first page / document properties)")
+    p.add_argument("--language", help="language code, e.g. en, zh (default: detected)")
+    p.add_argument("--no-index", action="store_true", help="only store the report; index on the next run")
+    p.add_argument("--max-mb", type=float, default=50.0, metavar="MB", help="size limit per file (default 50)")
+    p.add_argument("--model", metavar="M", help="sentence-transformers model name or local path (default: e5-small)")
+
+    p = verb("list", cmd_list, "list the reports in the library")
+
+    p = verb("remove", cmd_remove, "remove a report from the library")
+    p.add_argument("id", metavar="ID", help="report id as shown by qa list")
 
     def corpus_opts(p: argparse.ArgumentParser) -> None:
         p.add_argument("--corpus", dest="paths", action="append", metavar="PATH",
                        help="report text file (repeatable; default: the bundled report)")
         p.add_argument("--model", metavar="M", help="sentence-transformers model name or local path (default: e5-small)")
+        store_option(p)
 
     p = verb("index", cmd_index, "build (or verify) the vector indexes, with progress")
     p.add_argument("paths", nargs="*", metavar="PATH", help="report text files (default: the bundled report)")
     p.add_argument("--model", metavar="M", help="sentence-transformers model name or local path (default: e5-small)")
     p.add_argument("--rebuild", action="store_true", help="rebuild even when a valid index exists")
+    store_option(p)
 
     p = verb("search", cmd_search, "ranked paragraphs for a question, with per-signal scores")
     p.add_argument("question")
@@ -247,14 +343,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", default="hybrid", choices=MODES)
     p.add_argument("--top-k", type=_positive, default=3, metavar="K", help="paragraphs to show")
     corpus_opts(p)
+    llm_options(p)
 
     p = verb("chat", cmd_chat, "interactive terminal chat that keeps the conversation (follow-ups work)")
     p.add_argument("--mode", default="hybrid", choices=MODES)
     p.add_argument("--top-k", type=_positive, default=3, metavar="K")
     corpus_opts(p)
+    llm_options(p)
 
     p = verb("serve", cmd_serve, "start the Gradio chat app (same as python app.py)")
     serve_options(p)
+
+    p = verb("hash-password", cmd_hash_password, "print USER:HASH (bcrypt) for --auth-file; reads the password "
+             "from the terminal, or one line of stdin")
+    p.add_argument("user", nargs="?", help="the account name to put before the hash")
+    p.add_argument("--scheme", choices=("bcrypt", "argon2"), default="bcrypt")
 
     p = verb("eval", cmd_eval, "evaluate retrieval modes on a question set; writes report, metrics, TREC runs, plots")
     p.add_argument("--questions", metavar="FILE", help="JSON-lines questions (default: eval/questions.jsonl)")
@@ -263,11 +366,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, metavar="N", help="only the first N questions")
     corpus_opts(p)
 
-    p = verb("tune", cmd_tune, "grid-search fusion weights and the abstention margin on a question set")
+    p = verb("tune", cmd_tune, "choose fusion weights and abstention thresholds by k-fold cross-validation")
     p.add_argument("--questions", metavar="FILE")
+    p.add_argument("--folds", type=_positive, default=5, metavar="K", help="cross-validation folds (default 5)")
     p.add_argument("--write", action="store_true", help="save the tuned weights to qa/fusion.json")
     corpus_opts(p)
     return parser
+
+
+def store_option(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """--store: where the vector indexes live (embeddings/stores.py)."""
+    import os
+
+    p.add_argument("--store", metavar="URI", default=os.environ.get("REPORT_QA_STORE"),
+                   help="vector store: milvus://HOST:PORT (a Milvus server), PATH.db (Milvus Lite, local) or faiss "
+                   "(default: $REPORT_QA_STORE, else FAISS files in the cache)")
+    return p
 
 
 def serve_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -279,7 +393,52 @@ def serve_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="sentence-transformers model name or path (default: e5-small)")
     p.add_argument("--corpus", dest="paths", action="append", metavar="PATH",
                    help="report text file (repeatable; default: the bundled report)")
+    store_option(p)
+    p.add_argument("--mcp", action="store_true", default=os.environ.get("REPORT_QA_MCP", "") == "1",
+                   help="also serve MCP tools (ask, search, get_paragraph, get_footnote) at /gradio_api/mcp/ "
+                   "(streamable HTTP); default on when $REPORT_QA_MCP=1")
+    # Sign-in and limits (qa/app/auth.py, qa/app/limits.py): a non-loopback --host needs accounts or --allow-anonymous.
+    from qa.app.limits import DEFAULT_CONCURRENCY, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_SESSIONS, DEFAULT_QUEUE_SIZE
+
+    p.add_argument("--auth", action="append", metavar="USER:PASS", help="an account (repeatable); sign-in is then "
+                   "required for the UI, the API and MCP")
+    p.add_argument("--auth-file", metavar="FILE", default=os.environ.get("REPORT_QA_AUTH_FILE"),
+                   help="accounts, one user:bcrypt-hash per line (make one: python -m qa hash-password USER); "
+                   "default $REPORT_QA_AUTH_FILE")
+    p.add_argument("--allow-anonymous", action="store_true",
+                   help="serve on a non-loopback --host without sign-in (refused otherwise)")
+    p.add_argument("--concurrency", type=_positive, default=DEFAULT_CONCURRENCY, metavar="N",
+                   help=f"answers computed at once (default {DEFAULT_CONCURRENCY})")
+    p.add_argument("--queue-size", type=_positive, default=DEFAULT_QUEUE_SIZE, metavar="N",
+                   help=f"requests that may wait; more get 'busy, try again' (default {DEFAULT_QUEUE_SIZE})")
+    p.add_argument("--max-request-kb", type=_positive, default=DEFAULT_MAX_REQUEST_BYTES // 1024, metavar="KB",
+                   help=f"largest request body outside uploads (default {DEFAULT_MAX_REQUEST_BYTES // 1024})")
+    p.add_argument("--max-sessions", type=int, default=DEFAULT_MAX_SESSIONS, metavar="N",
+                   help=f"browser/API sessions kept in memory, least recent dropped (default {DEFAULT_MAX_SESSIONS})")
     return p
+
+
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    from qa.app.auth import hash_password_main
+
+    return hash_password_main(args.user, args.scheme)
+
+
+def llm_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """--llm-url / --llm-model / --llm-timeout: the optional generated answer (off unless a URL is given)."""
+    p.add_argument("--llm-url", metavar="URL", help="OpenAI-compatible API base, e.g. http://127.0.0.1:8080/v1 "
+                   "(llama.cpp) or http://127.0.0.1:11434/v1 (Ollama); default $REPORT_QA_LLM_URL, else off")
+    p.add_argument("--llm-model", metavar="NAME", help="model name for that endpoint (default $REPORT_QA_LLM_MODEL)")
+    p.add_argument("--llm-timeout", type=float, metavar="S",
+                   help="seconds to connect and the longest pause while reading (default $REPORT_QA_LLM_TIMEOUT or 30)")
+    return p
+
+
+def _llm_config(args: argparse.Namespace):
+    from qa.answer.llm import LLMConfig
+
+    return LLMConfig.resolve(getattr(args, "llm_url", None), getattr(args, "llm_model", None),
+                             getattr(args, "llm_timeout", None))
 
 
 def _positive(text: str) -> int:

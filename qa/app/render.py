@@ -8,6 +8,8 @@ from urllib.parse import urlparse
 
 from qa.answer.extractive import Answer, CitedParagraph
 from qa.answer.i18n import labels, paragraph_label
+from qa.answer.llm import llm_markdown_parts, llm_text_lines
+from qa.app.links import card_tools_html, links_markdown, links_text
 
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~$])")
@@ -39,6 +41,7 @@ def answer_text(ans: Answer) -> str:
         out.append(ans.notice)
     if ans.query and ans.query != ans.question:
         out.append(f"({lab['searched']}: {ans.query})")
+    out.extend(llm_text_lines(ans))  # the optional generated answer (qa/answer/llm.py), above the verbatim quotes
     out.append(ans.text())
     shown = ans.paragraphs or ans.related
     if ans.related:
@@ -50,6 +53,7 @@ def answer_text(ans: Answer) -> str:
         out.append(_marked_text(p))
         for f in p.footnotes:
             out.append(f"  [{lab['fn']} {f.n}] {f.text}" + (f"  {' '.join(f.urls)}" if f.urls else ""))
+        out.extend(links_text(p, ans.language))  # citation to paste + the six official versions
     return "\n".join(out)
 
 
@@ -88,10 +92,12 @@ def answer_markdown(ans: Answer) -> str:
         parts.append(f"_{escape_md(ans.notice)}_")
     if ans.query and ans.query != ans.question:
         parts.append(f"_{escape_md(lab['searched'])}: {escape_md(ans.query)}_")
+    parts.extend(llm_markdown_parts(ans))  # the optional generated answer (qa/answer/llm.py), above the quotes
     if ans.quotes:
         for q in ans.quotes:
             link = f"[{escape_md(q.citation)}](#{anchor(q.doc, q.paragraph)})"
             parts.append(f"> {escape_md(q.text)} {link}")
+        parts.extend(links_markdown(ans))  # "Open ¶25 in: English · Français · …" per cited paragraph
     else:
         parts.append(f"**{escape_md(ans.message)}**")
         if ans.related:
@@ -124,7 +130,7 @@ def paragraph_html(p: CitedParagraph, lang: str, *, related: bool = False) -> st
     return (f'<article class="{cls}" id="{anchor(p.doc, p.n)}" data-paragraph="{p.n}">'
             f'<header><span class="rqa-num">¶{p.n}</span> <span class="rqa-label">{html.escape(paragraph_label(lang, p.n))}</span>'
             f'<div class="rqa-section">{section}</div></header>'
-            f'<p class="rqa-text">{body}</p>{fn_block}</article>')
+            f'<p class="rqa-text">{body}</p>{fn_block}{card_tools_html(p, lang)}</article>')
 
 
 def evidence_html(ans: Answer | None, *, lang: str = "en") -> str:

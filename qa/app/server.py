@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -30,17 +31,28 @@ class AppServer:
         cmd = cmd or [sys.executable, "app.py"]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
-    def wait(self, timeout: float = 300) -> float:
+    def wait(self, timeout: float = 300, *, ready: bool = True) -> float:
+        """Seconds until the app serves (401 counts: sign-in is on) and, with `ready`, its models have loaded."""
         deadline = time.time() + timeout
+        serving = False
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("app exited early:\n" + self.log_path.read_text()[-3000:])
-            try:
-                with urllib.request.urlopen(self.url + "/config", timeout=2) as r:
-                    if r.status == 200:
-                        return time.perf_counter() - self.started
-            except OSError:
-                time.sleep(0.3)
+            if not serving:
+                try:
+                    with urllib.request.urlopen(self.url + "/config", timeout=2) as r:
+                        serving = r.status == 200
+                except urllib.error.HTTPError as exc:
+                    serving = exc.code == 401
+                except OSError:
+                    pass
+            if serving:
+                log = self.log_path.read_text(errors="replace")
+                if not ready or "report-qa: ready in" in log:
+                    return time.perf_counter() - self.started
+                if "could not be loaded" in log:
+                    raise RuntimeError("the app's models did not load:\n" + log[-3000:])
+            time.sleep(0.3)
         raise TimeoutError("app did not start:\n" + self.log_path.read_text()[-3000:])
 
     def stop(self) -> None:

@@ -295,7 +295,10 @@ class Library:
         return AddResult(entry, doc, True, time.perf_counter() - t0, notes)
 
     def _store(self, path: Path, doc: Document, entry: Entry) -> None:
-        tmp = Path(tempfile.mkdtemp(prefix=".incoming-", dir=self.root))
+        try:
+            tmp = Path(tempfile.mkdtemp(prefix=".incoming-", dir=self.root))
+        except OSError as exc:
+            raise _disk_full(exc, self.root, entry.source) or exc from None
         try:
             copy_file(path, tmp / entry.file)
             _write(tmp / "document.json", json.dumps(document_to_record(doc), ensure_ascii=False).encode())
@@ -303,8 +306,11 @@ class Library:
             _fsync_dir(tmp)
             os.replace(tmp, self.root / entry.id)
             _fsync_dir(self.root)
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
+            full = _disk_full(exc, self.root, entry.source)  # issue 17: a full disk is a clear message, not a traceback
+            if full is not None:
+                raise full from exc
             raise
 
     def remove(self, doc_id: str) -> Entry:
@@ -335,6 +341,16 @@ class Library:
                 notes.append(f"{entry.symbol}: the {entry.language} version has {entry.paragraphs} paragraphs but "
                              f"{d.id} ({d.language}) has {len(d.paragraphs)}")
         return notes
+
+
+def _disk_full(exc: BaseException, root: Path, name: str) -> LibraryError | None:
+    """A LibraryError for "no space left" / "quota exceeded" (nothing was kept), else None."""
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return LibraryError(f"the disk is full ({root}): {name} was not added and nothing of it was kept; "
+                            "free some space (or ask the server's administrator) and try again")
+    return None
 
 
 def _symbol_key(symbol: str) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -85,12 +86,22 @@ def _arabic(word: str) -> str:
     return word
 
 
-@lru_cache(maxsize=8)
-def _stemmer(lang: str):
-    import snowballstemmer
+_STEMMERS = threading.local()
 
-    name = {"en": "english", "fr": "french", "es": "spanish", "ru": "russian"}.get(lang)
-    return snowballstemmer.stemmer(name) if name else None
+
+def _stemmer(lang: str):
+    """One Snowball stemmer per language and per thread: a stemmer keeps the word it works on in itself, so two
+    threads sharing one corrupt each other (IndexError in find_among_b when a library rebuild ran beside
+    questions; found by tests/test_soak.py)."""
+    cache = getattr(_STEMMERS, "by_lang", None)
+    if cache is None:
+        cache = _STEMMERS.by_lang = {}
+    if lang not in cache:
+        import snowballstemmer
+
+        name = {"en": "english", "fr": "french", "es": "spanish", "ru": "russian"}.get(lang)
+        cache[lang] = snowballstemmer.stemmer(name) if name else None
+    return cache[lang]
 
 
 def normalize_tokens(text: str, lang: str) -> list[tuple[str, int, int]]:

@@ -1,0 +1,148 @@
+"""How the app is put on the network: sign-in, limits, queue, and a clean stop on SIGTERM.
+
+`prepare(args)` runs before anything loads (a refused configuration costs no model load); `launch(demo, args,
+plan, …)` starts Gradio with the accounts, the middlewares of `qa.app.auth` / `qa.app.limits` and the queue
+settings, then blocks until Ctrl-C or SIGTERM. On SIGTERM new requests get 503 "restarting, try again", the ones
+already accepted (running or queued) get `SHUTDOWN_GRACE_S` to finish and reach their users, the server closes,
+and the process exits with code 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+from qa.app.auth import AuthGuardMiddleware, Credentials, check_exposure, load_credentials, patch_mcp_loopback
+from qa.app.limits import MAX_UPLOAD_BYTES, BodyLimitMiddleware
+
+log = logging.getLogger("report_qa")
+SHUTDOWN_GRACE_S = 10.0
+
+
+@dataclass
+class ServePlan:
+    credentials: Credentials
+    warning: str | None = None
+
+
+def prepare(args) -> ServePlan:
+    """Accounts and the exposure check, from the serve options. Raises UserError (exit code 2)."""
+    creds = load_credentials(getattr(args, "auth", None), getattr(args, "auth_file", None))
+    warning = check_exposure(args.host, creds, bool(getattr(args, "allow_anonymous", False)))
+    if warning:
+        print(f"report-qa: {warning}", file=sys.stderr, flush=True)
+    if creds:
+        print(f"report-qa: sign-in required ({len(creds.users)} account(s)); the API and MCP endpoint too", flush=True)
+    return ServePlan(creds, warning)
+
+
+def configure_queue(demo, args) -> None:
+    from qa.app.limits import DEFAULT_CONCURRENCY, DEFAULT_QUEUE_SIZE
+
+    demo.queue(default_concurrency_limit=getattr(args, "concurrency", None) or DEFAULT_CONCURRENCY,
+               max_size=getattr(args, "queue_size", None) or DEFAULT_QUEUE_SIZE)
+
+
+def launch_kwargs(args, plan: ServePlan) -> dict:
+    """Keyword arguments for `demo.launch()` that carry sign-in and the request limits."""
+    from starlette.middleware import Middleware
+
+    from qa.app.limits import DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_SESSIONS
+
+    max_body = int(getattr(args, "max_request_kb", 0) or 0) * 1024 or DEFAULT_MAX_REQUEST_BYTES
+    middleware = [Middleware(DrainMiddleware), Middleware(BodyLimitMiddleware, max_bytes=max_body)]
+    kwargs: dict = {"max_file_size": MAX_UPLOAD_BYTES,
+                    "state_session_capacity": max(10, getattr(args, "max_sessions", None) or DEFAULT_MAX_SESSIONS),
+                    # Gradio's run history can push users' runs to a Hugging Face bucket: not on a shared, offline server.
+                    "run_history": False}
+    if plan.credentials:
+        middleware.insert(0, Middleware(AuthGuardMiddleware, credentials=plan.credentials))
+        kwargs["auth"] = plan.credentials.gradio_auth
+        kwargs["auth_message"] = "Sign in to report-qa (ask the person who runs this server for an account)."
+    kwargs["app_kwargs"] = {"middleware": middleware}
+    return kwargs
+
+
+def launch(demo, args, plan: ServePlan, **launch_options) -> int:
+    """Start the server (with `launch_options` passed on to Gradio), block until Ctrl-C / SIGTERM, stop cleanly."""
+    stop = threading.Event()
+    reason: list[str] = []
+
+    def on_signal(signum, _frame):
+        reason.append(signal.Signals(signum).name)
+        stop.set()
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, on_signal)
+    try:
+        options = {**launch_kwargs(args, plan), **launch_options}
+        if "app_kwargs" in launch_options:  # keep both: the caller's app kwargs and our middlewares
+            options["app_kwargs"] = {**launch_kwargs(args, plan)["app_kwargs"], **launch_options["app_kwargs"]}
+        demo.launch(prevent_thread_lock=True, **options)
+        patch_mcp_loopback(demo, plan.credentials)
+        while not stop.wait(0.5):
+            if not getattr(demo, "is_running", True):
+                break
+        if reason:
+            print(f"report-qa: {reason[0]} received; finishing running requests and shutting down", flush=True)
+        shutdown(demo)
+        print("report-qa: stopped", flush=True)
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+DRAINING = threading.Event()
+SHUTDOWN_MESSAGE = "The server is restarting; please try again in a moment."
+_SUBMIT = ("/queue/join", "/call/", "/run/", "/gradio_api/api/", "/gradio_api/mcp")
+
+
+class DrainMiddleware:
+    """ASGI middleware: once shutdown starts, new work (queue joins, API calls, MCP) gets 503; streams of work
+    already accepted go on, so those answers still reach their users."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if DRAINING.is_set() and scope["type"] == "http" and scope.get("method") == "POST" \
+                and any(p in scope.get("path", "") for p in _SUBMIT):
+            import json
+
+            body = json.dumps({"detail": SHUTDOWN_MESSAGE, "error": SHUTDOWN_MESSAGE}).encode()
+            await send({"type": "http.response.start", "status": 503,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                    (b"retry-after", b"5"), (b"connection", b"close")]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
+def shutdown(demo, grace_s: float = SHUTDOWN_GRACE_S) -> None:
+    """Refuse new work, let accepted requests (running or queued) finish and reach their users (at most `grace_s`),
+    then close the server."""
+    DRAINING.set()
+    queue = getattr(demo, "_queue", None)
+    if queue is not None:
+        deadline = time.monotonic() + grace_s
+
+        def busy() -> bool:
+            try:
+                return len(queue) > 0 or any(j is not None for j in getattr(queue, "active_jobs", []) or [])
+            except Exception:  # noqa: BLE001 - Gradio internals: when in doubt, stop waiting
+                return False
+
+        while time.monotonic() < deadline and busy():
+            time.sleep(0.1)
+        time.sleep(0.5)  # the last results still have to go out on their event streams
+    try:
+        demo.close(verbose=False)
+    except Exception:  # noqa: BLE001 - closing a half-started server must not print a traceback
+        log.debug("closing the server failed", exc_info=True)
