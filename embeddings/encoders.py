@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sys
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -267,11 +268,12 @@ def _load_e5() -> Encoder:
     """
     import json
 
-    from embeddings.e5_restore import READY, restore_e5
+    from embeddings.e5_restore import FORMAT_VERSION, READY, restore_e5
 
-    say = lambda m: print(m, flush=True)  # noqa: E731
+    say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731 - progress goes to stderr: stdout may be --json
     path = restore_e5(cache_home() / "models", log=say)
-    sha = path.name.rsplit("-", 1)[-1]
+    # The restore format is part of the fingerprint: a tokenizer fix (format 2: charsmap) changes vectors.
+    sha = f"{path.name.rsplit('-', 1)[-1]}-r{FORMAT_VERSION}"
     choice = e5_backend_choice()
     if choice != "torch":
         from embeddings import onnx_backend
