@@ -29,7 +29,7 @@ def test_upload_checks():
     check_uploads([("a.txt", 10), ("b.PDF", MAX_UPLOAD_BYTES)])
     with pytest.raises(LimitExceeded, match=f"at most {MAX_UPLOAD_FILES}"):
         check_uploads([(f"{i}.txt", 1) for i in range(MAX_UPLOAD_FILES + 1)])
-    with pytest.raises(LimitExceeded, match="limit is 20 MB"):
+    with pytest.raises(LimitExceeded, match="limit is 50 MB"):
         check_uploads([("big.pdf", MAX_UPLOAD_BYTES + 1)])
     with pytest.raises(LimitExceeded, match="only .txt"):
         check_uploads([("evil.exe", 10)])

@@ -30,11 +30,11 @@ DEFAULT_QUEUE_SIZE = 64  # requests waiting for a worker; one more is "busy"
 # keeps its chat but loses its follow-up context).
 DEFAULT_MAX_SESSIONS = 500
 DEFAULT_MAX_REQUEST_BYTES = 512 * 1024  # any JSON request: a 1,000-char question is ~3 KB, a full chat ~100 KB
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # one uploaded report (text or PDF)
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # one uploaded report (PDF, DOCX or text), as the issue asks
 MAX_UPLOAD_FILES = 10  # files in one upload
 MAX_LIBRARY_DOCUMENTS = 200  # reports in the library
 MAX_CHAT_MESSAGES = 2 * MAX_HISTORY  # messages kept in the chat box (user + assistant per turn)
-UPLOAD_SUFFIXES = (".txt", ".pdf", ".md")
+UPLOAD_SUFFIXES = (".txt", ".pdf", ".docx")
 
 BUSY_MESSAGE = ("The assistant is busy answering other questions right now; please try again in a moment. "
                 "(The request queue is full.)")
