@@ -16,12 +16,12 @@ def test_two_stage_top10_equals_exhaustive_on_the_evaluation_set(engine, questio
     staged = Retriever(engine.corpus, full.dense, full.lexical, full.config, bridge=full.bridge, two_stage=True,
                        dense_candidates=120, lexical_candidates=30)
     pools, differ = [], []
-    for q in questions:
+    for i, q in enumerate(questions):
         query, also = followup_queries(q.history, q.question, full.entities)
         a = full.search(query, top_k=10, also=also)
         b = staged.search(query, top_k=10, also=also)
-        sig = staged.signals(query)
-        pools.append(int(sig.pool.sum()))
+        if i % 8 == 0:
+            pools.append(int(staged.signals(query).pool.sum()))
         if [h.paragraph for h in a.hits] != [h.paragraph for h in b.hits] or a.abstained != b.abstained:
             differ.append((q.id, [h.paragraph for h in a.hits], [h.paragraph for h in b.hits]))
     assert not differ, differ[:5]
