@@ -322,26 +322,14 @@ def scale_collection(real, n: int, cache_root: Path) -> tuple[object, object, Pa
 
     key_dir = cache_root / f"{n}-{corpus_checksum(real)[:12]}-{_code_key()}"
     key_dir.mkdir(parents=True, exist_ok=True)
-    with _DirLock(key_dir):  # two benchmarks at once build a collection once
+    with _dir_lock(key_dir):  # two benchmarks at once build a collection once
         return _scale_collection(real, n, key_dir)
 
 
-class _DirLock:
-    def __init__(self, directory: Path):
-        self.path = directory / ".lock"
+def _dir_lock(directory: Path):
+    from filelock import FileLock
 
-    def __enter__(self):
-        import fcntl
-
-        self.f = open(self.path, "a+")
-        fcntl.flock(self.f, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc):
-        import fcntl
-
-        fcntl.flock(self.f, fcntl.LOCK_UN)
-        self.f.close()
+    return FileLock(str(directory / ".lock"))
 
 
 def _scale_collection(real, n: int, key_dir: Path) -> tuple[object, object, Path, dict]:
@@ -388,7 +376,7 @@ def _records(units, langs: dict) -> list[dict]:
 
 def scale_stores(corpus, engine, store: str, key_dir: Path) -> tuple[dict, dict]:
     """Stores for the synthetic corpus, one per dense signal, kept in `key_dir` (FAISS files, a Milvus Lite file)."""
-    with _DirLock(key_dir):
+    with _dir_lock(key_dir):
         return _scale_stores(corpus, engine, store, key_dir)
 
 

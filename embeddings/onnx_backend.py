@@ -139,14 +139,7 @@ def available() -> str | None:
 
 # --- the runtime encoder -----------------------------------------------------------------------------
 
-def _clean(texts: list[str]) -> list[str]:
-    return [" ".join(t.replace("\x00", " ").split()) or "." for t in texts]
-
-
-def _normalize(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    n = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.maximum(n, 1e-12)
+from embeddings.encoders import _clean, _normalize  # noqa: E402 - one text cleaning for both backends
 
 
 def _session(path: Path, threads: int | None = None):
@@ -519,24 +512,13 @@ def _write_verdict(model_dir: Path, verdict: dict) -> None:
     os.replace(tmp, path)
 
 
-class _ExportLock:
+def _export_lock(model_dir: Path):
     """One exporter per model folder at a time (processes sharing a cache home: app, CLI, tests, benchmark)."""
+    from filelock import FileLock
 
-    def __init__(self, model_dir: Path):
-        self.path = Path(model_dir) / SUBDIR / ".export.lock"
-
-    def __enter__(self):
-        import fcntl
-
-        self.f = open(self.path, "a+")
-        fcntl.flock(self.f, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc):
-        import fcntl
-
-        fcntl.flock(self.f, fcntl.LOCK_UN)
-        self.f.close()
+    path = Path(model_dir) / SUBDIR / ".export.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(path))
 
 
 def ensure_variant(model_dir: Path, variant: str, *, weights_sha256: str,
@@ -549,7 +531,7 @@ def ensure_variant(model_dir: Path, variant: str, *, weights_sha256: str,
     row = _valid_row(model_dir, variant, weights_sha256)
     if row is not None:
         return row
-    with _ExportLock(model_dir):
+    with _export_lock(model_dir):
         row = _valid_row(model_dir, variant, weights_sha256)  # another process may have built it meanwhile
         if row is not None:
             return row
