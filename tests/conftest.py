@@ -190,3 +190,13 @@ def questions():
     from qa.evaluation.evalset import load_questions
 
     return load_questions()
+
+
+def run_async(coro):
+    """Run a coroutine to completion in a thread of its own, so it never meets another test's running loop
+    (Playwright's sync API keeps one in the main thread while a browser fixture is alive)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()

@@ -4,13 +4,12 @@ to it are answered by a stub inside the test."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 
 import pytest
 
-from tests.conftest import app_server, ask_in_page
+from tests.conftest import app_server, ask_in_page, run_async
 
 pytestmark = pytest.mark.slow
 EN_URL = "https://undocs.org/en/A/75/36"
@@ -39,7 +38,7 @@ async def _mcp_session(url: str, work):
 
 
 def test_mcp_tools_are_listed_with_what_they_return(server):
-    tools = asyncio.run(_mcp_session(server.url, lambda s: s.list_tools())).tools
+    tools = run_async(_mcp_session(server.url, lambda s: s.list_tools())).tools
     by_name = {t.name: t for t in tools}
     assert {"ask", "search", "get_paragraph", "get_footnote"} <= set(by_name)
     assert "chat_api" not in by_name  # the API's /chat is the same as `ask`
@@ -62,7 +61,7 @@ def test_mcp_tools_answer(server):
             out[name if name not in out else name + "_missing"] = json.loads(res.content[0].text)
         return out
 
-    out = asyncio.run(_mcp_session(server.url, work))
+    out = run_async(_mcp_session(server.url, work))
     ask = out["ask"]
     assert ask["covered"] and ask["paragraphs"][0]["n"] == 119 and "¶119" in ask["citations"][0]
     assert ask["quotes"][0]["official"]["links"][0]["url"] == EN_URL

@@ -3,7 +3,6 @@ API and MCP endpoint, each signed in and signed out (loopback only)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import subprocess
@@ -22,6 +21,7 @@ from qa.app.auth import (
     load_credentials,
 )
 from qa.errors import UserError
+from tests.conftest import run_async
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -210,7 +210,7 @@ def _mcp(url: str, auth: tuple[str, str] | None, work):
                     await session.initialize()
                     return await work(session)
 
-    return asyncio.run(run())
+    return run_async(run())
 
 
 @pytest.mark.slow
