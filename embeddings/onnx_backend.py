@@ -39,7 +39,6 @@ When no variant passes, `load_encoder` falls back to fp32 torch and logs why.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -112,13 +111,7 @@ def _gate_texts() -> list[tuple[str, str]]:
 
 GATE_TEXTS = _gate_texts()
 
-
-def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+from embeddings.e5_restore import file_sha256  # noqa: E402 - one file checksum for the whole package
 
 
 def _ort_version() -> str:
