@@ -144,6 +144,13 @@ class VectorStore:
     def vectors(self) -> np.ndarray:
         return self.index.reconstruct_n(0, self.index.ntotal)
 
+    def reconstruct(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of these units (flat and HNSW indexes both keep them)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if not len(ids):
+            return np.zeros((0, self.index.d), dtype=np.float32)
+        return self.index.reconstruct_batch(ids)
+
     # --- persistence ---------------------------------------------------------------------------
 
     def save(self, directory: Path) -> Path:

@@ -106,3 +106,12 @@ def test_approximate_index_above_threshold_keeps_recall(tmp_path):
     assert recall >= 0.9
     approx.save(tmp_path)
     assert VectorStore.load(tmp_path, expect=MANIFEST).kind == "hnsw"
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_reconstruct_returns_the_stored_vectors(kind):
+    v = vectors(40)
+    store = VectorStore.build(v, units(40), manifest=MANIFEST, index_type=kind)
+    ids = np.array([3, 0, 39, 7])
+    assert np.allclose(store.reconstruct(ids), v[ids])
+    assert store.reconstruct(np.array([], dtype=np.int64)).shape == (0, 16)

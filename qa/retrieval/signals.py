@@ -105,7 +105,9 @@ class DenseIndex:
         order = valid[np.argsort(self.unit_row[valid], kind="stable")]
         self.by_row = order
         self.row_start = np.searchsorted(self.unit_row[order], np.arange(n_rows + 1))
-        self.vectors = store.vectors() if len(units) <= keep_vectors_below else None
+        # Small collections keep their vectors in memory; large ones fetch the few stage 2 needs from the store.
+        small = len(units) <= keep_vectors_below or not hasattr(store, "reconstruct")
+        self.vectors = store.vectors() if small else None
 
     def units_of(self, rows: np.ndarray) -> np.ndarray:
         starts, ends = self.row_start[rows], self.row_start[rows + 1]
