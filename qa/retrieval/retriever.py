@@ -183,7 +183,6 @@ class Retriever:
         if within is not None and self.two_stage:  # score the chosen reports whole, the sample for statistics
             rows = np.union1d(within, self.sample_rows)
             sig = self.signals(query, mode=mode, language=language, rows=rows)
-            sig.sample = np.isin(rows, self.sample_rows)
         else:
             sig = self.signals(query, mode=mode, language=language)
         t1 = time.perf_counter()
