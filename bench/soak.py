@@ -12,6 +12,11 @@ It counts answers, intended refusals (bad input, "busy" 503, oversize 413) and e
 each request (p50/p95 overall and per kind) and samples the app's resident memory (/proc/PID/status) at the
 start (after warm-up), the middle and the end.
 
+The warm-up brings the app to its steady state before memory is measured: it runs at least `warmup_s`, and until
+more requests than the app keeps sessions for (Gradio holds a session per API call, up to `--max-sessions`; see
+qa/app/limits.py) have been answered and, when the app has a library, a report was added and removed; at most
+`warmup_max_s`. Growth after that is what a long run would keep adding.
+
 `python bench/soak.py [--seconds 900] [--clients 20]` (or `python bench/bench.py --soak`) starts the app from a
 saved index (REPORT_QA_HOME), runs the load and prints the figures as JSON; tests/test_soak.py runs a shorter one.
 """
@@ -252,10 +257,14 @@ class Soak:
     clients: int = 20
     seconds: float = 180.0
     warmup_s: float = 15.0
+    warmup_requests: int | None = None  # None: more than the app's session cap (DEFAULT_MAX_SESSIONS)
+    warmup_max_s: float = 300.0
+    warmup_wall: float = 0.0
     auth: tuple[str, str] | None = None
     seed: int = 0
     library: bool | None = None  # upload/remove reports too; None: when the app has a Reports tab
     outcomes: list[Outcome] = field(default_factory=list)
+    warmup: list[Outcome] = field(default_factory=list)
     rss: list[tuple[float, float]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -263,18 +272,17 @@ class Soak:
         self.questions = load_questions()
 
     # -- one client ------------------------------------------------------------------------------------------
-    def client(self, i: int, until: float, record: bool) -> None:
+    def client(self, i: int, until: float, record: bool, done: threading.Event) -> None:
         rng = random.Random(self.seed * 1000 + i + (0 if record else 500))
         api = ApiClient(self.url, self.auth)
         history: list[str] = []
         kinds, weights = zip(*[(k, w) for k, w in WEIGHTS.items() if k != "library" or self.library], strict=True)
         try:
-            while time.monotonic() < until:
+            while time.monotonic() < until and not done.is_set():
                 kind = rng.choices(kinds, weights)[0]
                 out = self.one(api, kind, rng, history)
-                if record:
-                    with self.lock:
-                        self.outcomes.append(out)
+                with self.lock:
+                    (self.outcomes if record else self.warmup).append(out)
         finally:
             api.close()
 
@@ -381,16 +389,35 @@ class Soak:
             except OSError:
                 return
 
-    def phase(self, seconds: float, record: bool) -> float:
-        until = time.monotonic() + seconds
-        threads = [threading.Thread(target=self.client, args=(i, until, record), daemon=True)
+    def phase(self, seconds: float, record: bool, steady=None) -> float:
+        """Run the clients for `seconds`; with `steady` (a test of the warm-up outcomes so far), from `seconds`
+        on until it holds (checked each second), at most `warmup_max_s`."""
+        until = time.monotonic() + (seconds if steady is None else max(seconds, self.warmup_max_s))
+        done = threading.Event()
+        threads = [threading.Thread(target=self.client, args=(i, until, record, done), daemon=True)
                    for i in range(self.clients)]
         t0 = time.perf_counter()
         for t in threads:
             t.start()
+        if steady is not None:
+            while time.monotonic() < until and not (time.perf_counter() - t0 >= seconds and steady()):
+                time.sleep(1.0)
+            done.set()
         for t in threads:
-            t.join(seconds + 400)
+            t.join(max(seconds, self.warmup_max_s) + 400)
         return time.perf_counter() - t0
+
+    def steady(self) -> bool:
+        """The warm-up has reached the app's steady state: enough requests to fill its session cap, and the
+        library used once (when it has one)."""
+        if self.warmup_requests is None:
+            from qa.app.limits import DEFAULT_MAX_SESSIONS
+
+            self.warmup_requests = DEFAULT_MAX_SESSIONS + 100
+        with self.lock:
+            n = len(self.warmup)
+            library = any(o.kind == "library" and o.result == "answer" for o in self.warmup)
+        return n >= self.warmup_requests and (library or not self.library)
 
     def run(self) -> dict:
         if self.library is None:
@@ -400,8 +427,7 @@ class Soak:
             finally:
                 api.close()
         idle = rss_mb(self.pid)
-        if self.warmup_s > 0:
-            self.phase(self.warmup_s, record=False)
+        self.warmup_wall = self.phase(self.warmup_s, record=False, steady=self.steady) if self.warmup_s > 0 else 0.0
         start = rss_mb(self.pid)
         stop = threading.Event()
         sampler = threading.Thread(target=self.sample_rss, args=(time.monotonic() + self.seconds + 400, stop), daemon=True)
@@ -426,11 +452,14 @@ class Soak:
         middle = samples[len(samples) // 2] if samples else start
         errors = [o for o in outs if o.result == "error"]
         return {
-            "clients": self.clients, "seconds": round(wall, 1), "warmup_s": self.warmup_s,
+            "clients": self.clients, "seconds": round(wall, 1), "warmup_s": round(self.warmup_wall, 1),
+            "warmup_requests": len(self.warmup), "warmup_steady": self.warmup_wall > 0 and self.steady(),
+            "warmup_errors": sum(o.result == "error" for o in self.warmup),
             "requests": len(outs), "throughput_per_s": round(len(outs) / wall, 2) if wall else 0.0,
             "answers": by_result["answer"], "bad_input_refused": by_result["bad_input"],
             "busy_rejections": by_result["busy"], "too_large_rejections": by_result["too_large"],
-            "errors": len(errors), "error_examples": sorted({f"{o.kind}: {o.detail}" for o in errors})[:10],
+            "errors": len(errors), "error_examples": sorted({f"{o.kind}: {o.detail}" for o in errors + self.warmup
+                                                                   if o.result == "error"})[:10],
             "p50_s": round(pct(lat, 50), 3), "p95_s": round(pct(lat, 95), 3),
             "mean_s": round(statistics.fmean(lat), 3) if lat else 0.0, "max_s": round(max(lat), 3) if lat else 0.0,
             "per_kind": per_kind, "library": bool(self.library),
