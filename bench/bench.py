@@ -293,15 +293,21 @@ def unit_vectors(units, real_store, rng: np.random.Generator) -> tuple[np.ndarra
     return out, missing
 
 
-def _code_key() -> str:
-    """Changes when the code that shapes a synthetic collection changes (cached ones are then rebuilt)."""
-    h = hashlib.sha256(f"v{SCALE_VERSION} noise {SCALE_NOISE}".encode())
-    for rel in ("qa/types.py", "qa/text.py", "qa/retrieval/index.py", "qa/retrieval/lexical.py", "embeddings/store.py",
-                "embeddings/milvus_store.py"):
+def _code_key(part: str = "stores") -> str:
+    """Changes when the code that shapes a cached part of a synthetic collection changes (it is then rebuilt):
+    `stores` (the paragraphs, their units and vectors; the store file formats, since a cached store is loaded
+    with the manifest and checksum checks of any other) or `lexical` (the pickled BM25 index)."""
+    from embeddings import milvus_store, store
+
+    h = hashlib.sha256(f"v{SCALE_VERSION} {part}".encode())
+    if part == "stores":
+        h.update(f"noise {SCALE_NOISE} {store.FORMAT} {milvus_store.FORMAT}".encode())
+    files = ("qa/types.py", "qa/text.py") + (("qa/retrieval/index.py",) if part == "stores" else ("qa/retrieval/lexical.py",))
+    for rel in files:
         p = ROOT / rel
         if p.exists():
             h.update(rel.encode() + p.read_bytes())
-    for fn in (synthetic_corpus, unit_vectors, _records):
+    for fn in (synthetic_corpus, unit_vectors, _records) if part == "stores" else (synthetic_corpus,):
         h.update(inspect.getsource(fn).encode())
     return h.hexdigest()[:12]
 
@@ -337,7 +343,7 @@ def _scale_collection(real, n: int, key_dir: Path) -> tuple[object, object, Path
 
     from qa.retrieval.lexical import LexicalIndex
 
-    path = key_dir / "collection.pkl"
+    path = key_dir / f"collection-{_code_key('lexical')}.pkl"
     if path.exists():
         try:
             t0 = time.perf_counter()
@@ -353,6 +359,9 @@ def _scale_collection(real, n: int, key_dir: Path) -> tuple[object, object, Path
     meta = {"corpus_s": round(t1 - t0, 2), "lexical_build_s": round(time.perf_counter() - t1, 2),
             "built": time.strftime("%Y-%m-%dT%H:%M:%S")}
     _pickle_atomic((corpus, lexical, meta), path)
+    for stale in key_dir.glob("collection-*.pkl"):  # built by earlier code
+        if stale != path:
+            stale.unlink(missing_ok=True)
     return corpus, lexical, key_dir, dict(meta, reused=False)
 
 
@@ -449,8 +458,7 @@ def bench_scale(engine, sizes: list[int], stores: list[str], n_queries: int, n_e
     from qa.retrieval.retriever import Retriever
 
     base = engine.retriever
-    qs = [q.question for q in load_questions()]
-    queries = (qs * (n_queries // len(qs) + 1))[:n_queries]
+    queries, langs = mixed_questions(load_questions(), n_queries)
     two_stage_ok = "two_stage" in inspect.signature(Retriever.__init__).parameters
     out: dict = {}
     for n in sizes:
@@ -468,7 +476,7 @@ def bench_scale(engine, sizes: list[int], stores: list[str], n_queries: int, n_e
                 continue
             info["collection"] = cmeta
             try:
-                row[store] = measure_scale(info, corpus, lexical, dense, engine, queries, n_exact, two_stage_ok)
+                row[store] = measure_scale(info, corpus, lexical, dense, engine, queries, n_exact, two_stage_ok, langs)
             except Exception as exc:  # noqa: BLE001 - one failing row must not lose the others
                 log(f"  failed: {type(exc).__name__}: {exc}")
                 row[store] = {**info, "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
@@ -477,8 +485,27 @@ def bench_scale(engine, sizes: list[int], stores: list[str], n_queries: int, n_e
     return out
 
 
+def mixed_questions(questions, n: int) -> tuple[list[str], list[str]]:
+    """`n` evaluation questions taken in turn from each language (the first 12 hold two of each of the six), so
+    that latency and top-10 agreement are not those of one language."""
+    by_lang: dict[str, list[str]] = {}
+    for q in questions:
+        by_lang.setdefault(q.lang, []).append(q.question)
+    order = [lang for lang in ("zh", "en", "fr", "es", "ar", "ru") if lang in by_lang] + sorted(
+        set(by_lang) - {"zh", "en", "fr", "es", "ar", "ru"})
+    out: list[tuple[str, str]] = []
+    i = 0
+    while len(out) < n and by_lang:
+        for lang in order:
+            qs = by_lang[lang]
+            out.append((qs[i % len(qs)], lang))
+        i += 1
+    out = out[:n]
+    return [q for q, _ in out], [lang for _, lang in out]
+
+
 def measure_scale(info: dict, corpus, lexical, dense: dict, engine, queries: list[str], n_exact: int,
-                  two_stage_ok: bool) -> dict:
+                  two_stage_ok: bool, langs: list[str] | None = None) -> dict:
     from qa.retrieval.retriever import FusionConfig, Retriever
 
     base = engine.retriever
@@ -517,6 +544,11 @@ def measure_scale(info: dict, corpus, lexical, dense: dict, engine, queries: lis
             agree.append(len(want & set(top)) / max(len(want), 1))
         info.update(top10_agreement=round(float(np.mean(agree)), 4), n_agreement=len(agree),
                     exhaustive_p50_ms=round(pct(ex_times, 50), 2))
+        if langs:
+            by: dict[str, list[float]] = {}
+            for a, lang in zip(agree, langs, strict=False):
+                by.setdefault(lang, []).append(a)
+            info["top10_agreement_by_language"] = {k: round(float(np.mean(v)), 3) for k, v in by.items()}
         del exact
     else:
         info["top10_agreement"] = None

@@ -67,26 +67,33 @@ class EmbeddingCache:
 
     def embed(self, texts: list[str], *, fingerprint: str, role: str, dim: int,
               encode: Callable[[list[str]], np.ndarray], progress: Callable[[int, int], None] | None = None,
-              batch: int = 64) -> np.ndarray:
-        """Vectors for `texts`, computing only the ones the cache lacks."""
+              batch: int = 256) -> np.ndarray:
+        """Vectors for `texts`, computing only the ones the cache lacks, each distinct text once. Missing texts go
+        to `encode` shortest first, `batch` at a time, so every batch holds texts of similar length (little
+        padding) while progress still moves and finished batches are saved."""
         keys = [content_key(fingerprint, role, t) for t in texts]
         found = self._get(list(dict.fromkeys(keys)))
         out = np.zeros((len(texts), dim), dtype=np.float32)
-        todo = [i for i, k in enumerate(keys) if k not in found]
-        self.hits += len(texts) - len(todo)
-        self.misses += len(todo)
+        where: dict[str, list[int]] = {}
         for i, k in enumerate(keys):
             if k in found:
                 out[i] = np.frombuffer(found[k], dtype=np.float32, count=dim)
-        done = len(texts) - len(todo)
+            else:
+                where.setdefault(k, []).append(i)
+        todo = sorted(where, key=lambda k: len(texts[where[k][0]]))  # distinct missing texts, shortest first
+        n_todo = sum(len(v) for v in where.values())
+        self.hits += len(texts) - n_todo  # texts whose vector was stored before
+        self.misses += len(todo)  # distinct texts embedded now
+        done = len(texts) - n_todo
         if progress:
             progress(done, len(texts))
         for start in range(0, len(todo), batch):
-            idx = todo[start:start + batch]
-            vecs = np.asarray(encode([texts[i] for i in idx]), dtype=np.float32)
-            out[idx] = vecs
-            self._put([(keys[i], dim, vecs[j].tobytes()) for j, i in enumerate(idx)])
-            done += len(idx)
+            chunk = todo[start:start + batch]
+            vecs = np.asarray(encode([texts[where[k][0]] for k in chunk]), dtype=np.float32)
+            for j, k in enumerate(chunk):
+                out[where[k]] = vecs[j]
+                done += len(where[k])
+            self._put([(k, dim, vecs[j].tobytes()) for j, k in enumerate(chunk)])
             if progress:
                 progress(done, len(texts))
         return out

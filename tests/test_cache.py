@@ -20,13 +20,23 @@ def test_only_new_text_is_embedded(tmp_path):
     enc = CountingEncoder()
     cache = EmbeddingCache(tmp_path / "emb.sqlite3")
     a = cache.embed(["alpha", "beta"], fingerprint="m1", role="passage", dim=3, encode=enc)
-    assert enc.seen == ["alpha", "beta"]
+    assert sorted(enc.seen) == ["alpha", "beta"]
     # A new process (new cache object) re-uses what was stored on disk.
     cache2 = EmbeddingCache(tmp_path / "emb.sqlite3")
     b = cache2.embed(["alpha", "beta", "gamma"], fingerprint="m1", role="passage", dim=3, encode=enc)
-    assert enc.seen == ["alpha", "beta", "gamma"]
+    assert sorted(enc.seen) == ["alpha", "beta", "gamma"]
     assert np.allclose(a, b[:2]) and b[2, 0] == 5
     assert (cache2.hits, cache2.misses) == (2, 1)
+
+
+def test_each_distinct_text_is_embedded_once_shortest_first(tmp_path):
+    enc = CountingEncoder()
+    cache = EmbeddingCache(tmp_path / "emb.sqlite3")
+    texts = ["a long sentence", "mid text", "a long sentence", "x", "mid text"]
+    out = cache.embed(texts, fingerprint="m1", role="passage", dim=3, encode=enc, batch=2)
+    assert enc.seen == ["x", "mid text", "a long sentence"]  # no repeats, by length, over two batches
+    assert np.array_equal(out[0], out[2]) and np.array_equal(out[1], out[4]) and not np.array_equal(out[0], out[1])
+    assert out[0, 0] == len("a long sentence") and (cache.hits, cache.misses) == (0, 3)
 
 
 def test_model_and_role_are_part_of_the_key(tmp_path):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import time
 import zipfile
 from pathlib import Path
 
@@ -161,15 +160,13 @@ def test_adding_a_report_embeds_only_its_new_text(lib, fixtures, tmp_path):
     lib.add(fixtures["en_pdf"])
     corpus = load_corpus_with_library()
     enc.texts.clear()
-    t0 = time.perf_counter()
     _, report = open_index(corpus, enc, home=home, quiet=True)
-    seconds = time.perf_counter() - t0
     old = {u.text for u in build_units(base)}
-    new = {u.text for u in build_units(corpus)} - old
-    assert new and set(enc.texts) == new                    # only the English report's units were embedded
-    assert report["embedded"] == len(enc.texts) and report["reused"] == report["units"] - report["embedded"]
+    units = build_units(corpus)
+    new = {u.text for u in units} - old
+    assert new and sorted(enc.texts) == sorted(new)         # only the English report's texts, each once
+    assert report["embedded"] == len(new) and report["reused"] == sum(u.text in old for u in units)
     assert report["reused"] >= first["units"] - 5           # the bundled report came from the cache
-    assert seconds < 30
 
 
 # -------------------------------------------------------------------------------------------- bad input

@@ -120,7 +120,7 @@ def test_upload_parses_then_joins_the_index_then_is_removed(live, english_pdf):
     assert [d.id for d in live.corpus.documents] == [first.corpus.documents[0].id, doc_id]
     assert live.current() is not first and len(first.corpus.documents) == 1  # swapped, the old engine untouched
     (r,) = reports
-    assert 0 < r["embedded"] < r["units"] and r["reused"] == r["units"] - r["embedded"]  # only the new text
+    assert 0 < r["embedded"] < r["units"] and r["embedded"] + r["reused"] <= r["units"]  # only the new text (once each)
     assert (doc_id, doc_id) in [(v, v) for _, v in mgr.choices()] and mgr.choices()[0][1] == ALL
 
     ans = ChatSession(live.current(), "dense", docs=[doc_id]).ask(QUESTION)

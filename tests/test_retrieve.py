@@ -95,3 +95,76 @@ def test_cli_search_json(qa_home, corpus):
 def test_cli_search_rejects_bad_mode(qa_home):
     r = subprocess.run([sys.executable, "-m", "qa", "search", "x", "--mode", "magic"], capture_output=True, text=True)
     assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+# --- scoring primitives against their references (fast: no model) ---------------------------------------
+
+def test_bm25_scores_equal_bm25s_own(corpus, questions):
+    import numpy as np
+
+    from qa.retrieval.lexical import LexicalIndex
+
+    lex = LexicalIndex.build(corpus)
+    queries = [tokenize(q.question) for q in questions[:120]] + [["人权", "人权", "unknown-token"], ["∅"]]
+    for toks in queries:
+        ids = lex.bm25.get_tokens_ids(toks)
+        want = lex.bm25.get_scores(toks) if ids else np.zeros(len(lex.keys))
+        np.testing.assert_allclose(lex.scores(toks), want, rtol=1e-5, atol=1e-6)
+    assert lex.scores([]).shape == (len(lex.keys),) and not lex.scores(["no-such-token"]).any()
+    fn = tokenize("人权理事会 决议 A/HRC/43/3")
+    np.testing.assert_allclose(lex.footnote_scores(fn), lex.bm25_fn.get_scores(fn), rtol=1e-5, atol=1e-6)
+
+
+def test_dense_scores_equal_a_unit_by_unit_reference():
+    """DenseIndex.scores (segmented max over (row, kind) runs) against a plain loop over the units."""
+    import numpy as np
+
+    from qa.retrieval.signals import KINDS, DenseIndex
+
+    rng = np.random.default_rng(3)
+    records, vecs = [], []
+    for p in range(1, 41):
+        for kind in rng.choice(KINDS, size=rng.integers(1, 9)):
+            records.append({"doc": "d" if p % 3 else "e", "paragraph": p, "kind": str(kind),
+                            "sentence": int(rng.integers(0, 5)), "footnote": int(rng.integers(1, 9))})
+            vecs.append(rng.standard_normal(8))
+    records.append(dict(records[0]))  # a duplicate unit: ties go to the first one, as before
+    vecs.append(vecs[0])
+    order = rng.permutation(len(records))  # the store's unit order is not the row order
+    records, vecs = [records[i] for i in order], np.asarray(vecs, dtype=np.float32)[order]
+
+    class Store:
+        units = records
+
+        def vectors(self):
+            return vecs
+
+        def reconstruct(self, ids):
+            return vecs[ids]
+
+    class ScoringStore(Store):
+        def similarities(self, query, ids):
+            return vecs[ids] @ query
+
+    keys = sorted({(r["doc"], r["paragraph"]) for r in records})
+    pos = {k: i for i, k in enumerate(keys)}
+    q = rng.standard_normal(8).astype(np.float32)
+    for store, keep in ((Store(), 10**6), (Store(), 0), (ScoringStore(), 10**6)):  # in memory, fetched, scored by the store
+        index = DenseIndex("x", None, store, pos, len(keys), keep_vectors_below=keep)
+        assert (index.vectors is None) == (keep == 0 or isinstance(store, ScoringStore))
+        rows = np.sort(rng.choice(len(keys), 25, replace=False))
+        got = index.scores(q, rows)
+        for j, row in enumerate(rows):
+            sims = {k: [(float(vecs[i] @ q), i) for i, r in enumerate(records)
+                        if pos[(r["doc"], r["paragraph"])] == row and r["kind"] == k] for k in KINDS}
+            top = {k: max(v, key=lambda x: (x[0], -x[1])) if v else None for k, v in sims.items()}
+            para = top["paragraph"][0] if top["paragraph"] else 0.0
+            sent = top["sentence"][0] if top["sentence"] else para
+            close = lambda a, b: abs(float(a) - b) < 1e-5  # noqa: E731 - one matmul vs one dot per unit
+            assert close(got.para[j], para) and close(got.sent[j], sent)
+            assert close(got.fn[j], top["footnote"][0] if top["footnote"] else para)
+            assert close(got.head[j], top["heading"][0] if top["heading"] else para)
+            assert close(got.clause[j], max(top["clause"][0] if top["clause"] else sent, sent))
+            for kind, best, table in (("sentence", got.best_sentence, "sentence"), ("clause", got.best_clause, "sentence"),
+                                      ("footnote", got.best_footnote, "footnote")):
+                assert best[j] == (records[top[kind][1]][table] if top[kind] else -1), (row, kind)

@@ -115,3 +115,15 @@ def test_reconstruct_returns_the_stored_vectors(kind):
     ids = np.array([3, 0, 39, 7])
     assert np.allclose(store.reconstruct(ids), v[ids])
     assert store.reconstruct(np.array([], dtype=np.int64)).shape == (0, 16)
+    q = vectors(1)[0]
+    assert np.allclose(store.similarities(q, ids), v[ids] @ q, atol=1e-6)  # inside FAISS' storage, no copy
+    assert store.similarities(q, np.array([], dtype=np.int64)).shape == (0,)
+
+
+def test_a_loaded_store_reads_its_own_storage(tmp_path):
+    v = vectors(60)
+    VectorStore.build(v, units(60), manifest=MANIFEST, index_type="hnsw").save(tmp_path)
+    store = VectorStore.load(tmp_path, expect=MANIFEST)
+    ids = np.array([59, 1, 30])
+    assert store._flat() is not None  # the deserialized HNSW's storage is found, not the slow per-id path
+    assert np.allclose(store.reconstruct(ids), v[ids]) and np.allclose(store.similarities(v[1], ids), v[ids] @ v[1], atol=1e-6)

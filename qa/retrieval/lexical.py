@@ -91,11 +91,29 @@ class LexicalIndex:
         return cls(keys, fkeys, bm25, bm25_fn, doc_freq)
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
-        if not query_tokens:
-            return np.zeros(len(self.keys), dtype=np.float32)
-        return np.asarray(self.bm25.get_scores(query_tokens), dtype=np.float32)
+        return _bm25_scores(self.bm25, query_tokens, len(self.keys))
 
     def footnote_scores(self, query_tokens: list[str]) -> np.ndarray:
-        if not query_tokens or self.bm25_fn is None:
+        if self.bm25_fn is None:
             return np.zeros(len(self.footnote_keys), dtype=np.float32)
-        return np.asarray(self.bm25_fn.get_scores(query_tokens), dtype=np.float32)
+        return _bm25_scores(self.bm25_fn, query_tokens, len(self.footnote_keys))
+
+
+def _bm25_scores(bm25, query_tokens: list[str], n: int) -> np.ndarray:
+    """`bm25.get_scores(query_tokens)` from bm25s' own precomputed matrix, summed one token's postings at a time.
+
+    A token's postings name each document once, so a plain indexed add does what bm25s' `np.add.at` does,
+    ~20× faster on 10⁵ paragraphs (tests/test_lexical.py checks both agree)."""
+    out = np.zeros(n, dtype=np.float32)
+    ids = [bm25.vocab_dict[t] for t in query_tokens if t in bm25.vocab_dict]
+    if not ids:
+        return out
+    m = bm25.scores
+    data, indices, indptr = m["data"], m["indices"], m["indptr"]
+    for i in ids:  # repeated tokens count again, as in bm25s
+        lo, hi = indptr[i], indptr[i + 1]
+        out[indices[lo:hi]] += data[lo:hi]
+    extra = getattr(bm25, "nonoccurrence_array", None)  # BM25L/BM25+ only; the default (Lucene) has none
+    if extra is not None:
+        out += extra[np.asarray(ids)].sum()
+    return out

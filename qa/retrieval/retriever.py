@@ -136,8 +136,13 @@ class Retriever:
             else:
                 t0 = time.perf_counter()
                 cands = [self.indexes[name].candidates(q, self.dense_candidates) for name, q in qvecs.items()]
-                for x in lexical_full.values():
-                    k = min(self.lexical_candidates, n - 1)
+                k = min(self.lexical_candidates, n - 1)
+                w = self.config.weights_for(group)
+                lexical_part = [getattr(w, name) * standardize(x, self.sample_rows) for name, x in lexical_full.items()
+                                if mode == "hybrid" and getattr(w, name) and name in on and x.max() > 0]
+                # each lexical signal's own best, and the best of their weighted sum as fusion adds them: among
+                # many near-equal paragraphs, those strong in several signals at once
+                for x in [*lexical_full.values(), *([sum(lexical_part)] if len(lexical_part) > 1 else [])]:
                     top = np.argpartition(-x, k)[:k] if k > 0 else np.arange(n)
                     cands.append(top[x[top] > 0])
                 cand = np.unique(np.concatenate(cands)) if cands else np.zeros(0, dtype=np.int64)

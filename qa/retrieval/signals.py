@@ -33,9 +33,9 @@ Group = Literal["zh", "en", "other"]
 GROUPS: tuple[Group, ...] = ("zh", "en", "other")
 KINDS = ("paragraph", "heading", "sentence", "clause", "footnote")
 _KIND = {k: i for i, k in enumerate(KINDS)}
-SAMPLE_SIZE = 2048  # paragraphs that stand for the collection when it is larger
+SAMPLE_SIZE = 512  # paragraphs that stand for the collection when it is larger (per-query mean and spread)
 DENSE_CANDIDATES = 400  # units each dense signal fetches in stage 1
-LEXICAL_CANDIDATES = 100  # paragraphs each lexical signal fetches in stage 1
+LEXICAL_CANDIDATES = 400  # paragraphs each lexical signal (and their weighted sum) fetches in stage 1
 PRF_DOCS = 3
 PRF_TERMS = 12
 
@@ -102,12 +102,14 @@ class DenseIndex:
         self.unit_sentence = np.array([u.sentence for u in units], dtype=np.int32)
         self.unit_footnote = np.array([u.footnote if u.footnote is not None else -1 for u in units], dtype=np.int32)
         valid = np.flatnonzero(self.unit_row >= 0)
-        order = valid[np.argsort(self.unit_row[valid], kind="stable")]
+        # grouped by row, and inside a row by kind (unit order within a kind): each (row, kind) is one run
+        order = valid[np.lexsort((self.unit_kind[valid], self.unit_row[valid]))]
         self.by_row = order
         self.row_start = np.searchsorted(self.unit_row[order], np.arange(n_rows + 1))
-        # Small collections keep their vectors in memory; large ones fetch the few stage 2 needs from the store.
-        small = len(units) <= keep_vectors_below or not hasattr(store, "reconstruct")
-        self.vectors = store.vectors() if small else None
+        # A store that scores given units itself (FAISS) or hands back their vectors (when large) is asked for
+        # the few stage 2 needs; otherwise the vectors are copied into memory once.
+        asked = hasattr(store, "similarities") or (len(units) > keep_vectors_below and hasattr(store, "reconstruct"))
+        self.vectors = None if asked else store.vectors()
 
     def units_of(self, rows: np.ndarray) -> np.ndarray:
         starts, ends = self.row_start[rows], self.row_start[rows + 1]
@@ -124,21 +126,32 @@ class DenseIndex:
         return np.unique(rows[rows >= 0])
 
     def scores(self, qvec: np.ndarray, rows: np.ndarray) -> DenseScores:
-        """Exact components for `rows`: each unit's cosine, then the best unit of each kind per row."""
+        """Exact components for `rows`: each unit's cosine, then the best unit of each kind per row.
+
+        `units_of` yields the units in (row, kind) runs, so the best of each run is a segmented max
+        (`reduceat`) and its unit the run's first position that reaches it: linear in the units, no sort."""
         n = len(rows)
         ids = self.units_of(rows)
-        vecs = self.vectors[ids] if self.vectors is not None else self.store.reconstruct(ids)
-        sims = vecs @ np.asarray(qvec, dtype=np.float32).reshape(-1)
-        local = np.searchsorted(rows, self.unit_row[ids]) if n else np.zeros(0, dtype=np.int64)
-        kinds = self.unit_kind[ids]
         best = np.full((len(KINDS), n), -np.inf, dtype=np.float32)
         arg = np.full((len(KINDS), n), -1, dtype=np.int64)
-        order = np.argsort(-sims, kind="stable")
-        key = kinds[order].astype(np.int64) * max(n, 1) + local[order]
-        _, first = np.unique(key, return_index=True)
-        winners = order[first]
-        best[kinds[winners], local[winners]] = sims[winners]
-        arg[kinds[winners], local[winners]] = ids[winners]
+        if len(ids):
+            q = np.asarray(qvec, dtype=np.float32).reshape(-1)
+            if self.vectors is not None:
+                sims = self.vectors[ids] @ q
+            elif hasattr(self.store, "similarities"):  # computed inside the store, without copying the vectors
+                sims = self.store.similarities(q, ids)
+            else:
+                sims = self.store.reconstruct(ids) @ q
+            sims = sims.astype(np.float32, copy=False)
+            local = np.repeat(np.arange(n), self.row_start[rows + 1] - self.row_start[rows])
+            kinds = self.unit_kind[ids]
+            key = local * len(KINDS) + kinds
+            starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+            top = np.maximum.reduceat(sims, starts)
+            reached = np.where(sims >= np.repeat(top, np.diff(np.r_[starts, len(sims)])), np.arange(len(sims)), len(sims))
+            first = np.minimum.reduceat(reached, starts)
+            best[kinds[starts], local[starts]] = top
+            arg[kinds[starts], local[starts]] = ids[first]
         para = np.where(np.isfinite(best[0]), best[0], 0.0).astype(np.float32)
         sent = np.where(np.isfinite(best[2]), best[2], para).astype(np.float32)
         fn = np.where(np.isfinite(best[4]), best[4], para).astype(np.float32)
