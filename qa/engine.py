@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from embeddings.encoders import DEFAULT_MODEL, load_encoder
 from embeddings.errors import EncoderUnavailable
 from qa.ingest.txt import load_corpus
+from qa.retrieval.bridge import Bridge
 from qa.retrieval.index import IndexHome, open_index
 from qa.retrieval.lexical import LexicalIndex
 from qa.retrieval.retriever import FusionConfig, Retriever
@@ -54,23 +56,36 @@ def load_engine(corpus: Corpus | None = None, *, model: str | None = None, use_s
     home = home or IndexHome.resolve()
     dense = {}
     reports = []
-    primary = load_encoder(model or DEFAULT_MODEL)
-    store, report = open_index(corpus, primary, home=home, rebuild=rebuild, progress=progress, quiet=quiet,
-                               store_uri=store_uri)
-    dense["e5"] = (primary, store)
-    reports.append(report)
-    if use_second:
-        try:
-            use = load_encoder("use")
-        except EncoderUnavailable as exc:
-            log.warning("USE-multilingual unavailable (%s); hybrid runs without it", exc)
-        else:
+    # USE's weights, BM25 (jieba's dictionary, the tokenized corpus) and the multilingual bridge load in a second
+    # thread while e5 loads and embeds: mostly Python and file reading beside ONNX Runtime's native work.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-qa-load") as pool:
+        use_ready = pool.submit(_second_encoder) if use_second else None
+        lexical_ready = pool.submit(LexicalIndex.build, corpus)
+        bridge_ready = pool.submit(Bridge.for_corpus, corpus)
+        primary = load_encoder(model or DEFAULT_MODEL)
+        store, report = open_index(corpus, primary, home=home, rebuild=rebuild, progress=progress, quiet=quiet,
+                                   store_uri=store_uri)
+        dense["e5"] = (primary, store)
+        reports.append(report)
+        use = use_ready.result() if use_ready else None
+        if use is not None:
             store2, report2 = open_index(corpus, use, home=home, rebuild=rebuild, progress=progress, quiet=quiet,
                                          store_uri=store_uri)
             dense["use"] = (use, store2)
             reports.append(report2)
-    return Engine(corpus, Retriever(corpus, dense, LexicalIndex.build(corpus), FusionConfig.load()), reports,
-                  store_uri)
+        lexical, bridge = lexical_ready.result(), bridge_ready.result()
+    return Engine(corpus, Retriever(corpus, dense, lexical, FusionConfig.load(), bridge=bridge), reports, store_uri)
+
+
+def _second_encoder():
+    """USE-multilingual with its weights loaded, or None (hybrid then runs without it)."""
+    try:
+        use = load_encoder("use")
+        use.encode_queries(["report-qa"])  # the weights and tokenizer load on first use: now, in this thread
+        return use
+    except EncoderUnavailable as exc:
+        log.warning("USE-multilingual unavailable (%s); hybrid runs without it", exc)
+        return None
 
 
 def rebuild_engine(engine: Engine, corpus: Corpus, *, home: IndexHome | None = None,
