@@ -409,7 +409,9 @@ class MilvusStore:
         if vecs is not None:
             if vecs.shape != (n, dim) or _vectors_sha256(vecs) != checks.get("vectors_sha256"):
                 raise IndexCorrupt(f"vectors of collection {physical} fail their checksum (changed or corrupted)")
-        return cls(client, uri, name, physical, records, manifest, db_name)
+        store = cls(client, uri, name, physical, records, manifest, db_name)
+        store._verified = vecs  # fetched and checked just now: `vectors()` hands them out instead of fetching again
+        return store
 
     # --- searching -----------------------------------------------------------------------------
 
@@ -452,6 +454,9 @@ class MilvusStore:
 
     def vectors(self) -> np.ndarray:
         """All vectors in id order (fetched from Milvus and checked against the manifest)."""
+        verified = getattr(self, "_verified", None)
+        if verified is not None:
+            return verified
         n = len(self.units)
         _, _, vecs = _fetch(self.client, self.collection, n, with_vectors=True, with_records=False,
                             dim=int(self.manifest.get("dimension", 0)))
