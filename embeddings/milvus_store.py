@@ -410,6 +410,8 @@ class MilvusStore:
             if vecs.shape != (n, dim) or _vectors_sha256(vecs) != checks.get("vectors_sha256"):
                 raise IndexCorrupt(f"vectors of collection {physical} fail their checksum (changed or corrupted)")
         store = cls(client, uri, name, physical, records, manifest, db_name)
+        if vecs is not None:
+            vecs.flags.writeable = False
         store._verified = vecs  # fetched and checked just now: `vectors()` hands them out instead of fetching again
         return store
 
@@ -462,6 +464,8 @@ class MilvusStore:
                             dim=int(self.manifest.get("dimension", 0)))
         if _vectors_sha256(vecs) != self.manifest.get("checksums", {}).get("vectors_sha256"):
             raise IndexCorrupt(f"vectors of collection {self.collection} fail their checksum (changed or corrupted)")
+        vecs.flags.writeable = False
+        self._verified = vecs  # kept: a store is immutable once built, and every retriever over it needs them
         return vecs
 
     # --- persistence ---------------------------------------------------------------------------
