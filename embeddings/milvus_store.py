@@ -53,7 +53,8 @@ MANIFEST_KEY = "report_qa.manifest"
 INDEX_TYPES = ("flat", "hnsw", "ivf_flat", "autoindex")
 MAX_TOPK = 16_384  # Milvus' limit on `limit` (top-k) and on offset + limit of a query
 INSERT_ROWS = 1_000
-FETCH_ROWS = 4_096
+FETCH_ROWS = 16_384  # rows per query when reading a collection back: Milvus's largest query window (each query scans the
+# collection in Milvus Lite, so 16,384 reads 108k rows ~35 % faster than 4,096)
 VERIFY_VECTORS_MAX = 50_000  # load() checks the vector checksum up to this many rows (always with verify_vectors=True)
 VARCHAR_BYTES = {"doc": 1024, "kind": 64, "lang": 32}
 TEXT_BYTES = 65_535
