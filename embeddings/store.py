@@ -120,18 +120,17 @@ class VectorStore:
 
         from embeddings.stores import filter_ids, normalize_filter
 
-        if not hasattr(self, "_filter_columns"):
-            self._filter_columns: dict = {}
-            self._filter_cache: dict = {}
+        columns = self.__dict__.setdefault("_filter_columns", {})
+        chosen = self.__dict__.setdefault("_filter_cache", {})  # filter → (kept ids, FAISS selector)
         key = json.dumps(normalize_filter(filter), sort_keys=True, default=str)
-        keep, selector = self._filter_cache.get(key, (None, None))
-        if keep is None:  # the same filter again (a retriever's per-kind candidates) costs nothing to set up
-            keep = filter_ids(self.units, filter, cache=self._filter_columns)
+        keep, selector = chosen.get(key, (None, None))
+        if keep is None:  # the same filter again (a report picked in the app) costs nothing to set up
+            keep = filter_ids(self.units, filter, cache=columns)
             if keep is not None and 0 < len(keep) < len(self.units):
                 selector = faiss.IDSelectorBatch(keep)
-            if len(self._filter_cache) >= 16:
-                self._filter_cache.pop(next(iter(self._filter_cache)))
-            self._filter_cache[key] = (keep, selector)
+            if len(chosen) >= 16:
+                chosen.clear()  # atomic: requests in other threads see the old entries or none
+            chosen[key] = (keep, selector)
         if keep is None or len(keep) == len(self.units):
             return self.search(queries, k)
         scores = np.full((len(queries), k), np.finfo(np.float32).min, dtype=np.float32)
