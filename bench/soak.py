@@ -270,6 +270,10 @@ class Soak:
 
     def __post_init__(self):
         self.questions = load_questions()
+        if self.warmup_requests is None:
+            from qa.app.limits import DEFAULT_MAX_SESSIONS
+
+            self.warmup_requests = DEFAULT_MAX_SESSIONS + 100
 
     # -- one client ------------------------------------------------------------------------------------------
     def client(self, i: int, until: float, record: bool, done: threading.Event) -> None:
@@ -410,10 +414,6 @@ class Soak:
     def steady(self) -> bool:
         """The warm-up has reached the app's steady state: enough requests to fill its session cap, and the
         library used once (when it has one)."""
-        if self.warmup_requests is None:
-            from qa.app.limits import DEFAULT_MAX_SESSIONS
-
-            self.warmup_requests = DEFAULT_MAX_SESSIONS + 100
         with self.lock:
             n = len(self.warmup)
             library = any(o.kind == "library" and o.result == "answer" for o in self.warmup)

