@@ -55,7 +55,10 @@ MAX_TOPK = 16_384  # Milvus' limit on `limit` (top-k) and on offset + limit of a
 INSERT_ROWS = 1_000
 FETCH_ROWS = 16_384  # rows per query when reading a collection back: Milvus's largest query window (each query scans the
 # collection in Milvus Lite, so 16,384 reads 108k rows ~35 % faster than 4,096)
-VERIFY_VECTORS_MAX = 50_000  # load() checks the vector checksum up to this many rows (always with verify_vectors=True)
+# load() reads the vectors with the records, checks their checksum and keeps them, up to this many rows (always with
+# verify_vectors=True): the retriever keeps the vectors of a collection this small in memory anyway (signals.DenseIndex),
+# and one pass over the collection costs ~40 % less than reading records and vectors apart (108k rows: 15 s, not 21 s)
+VERIFY_VECTORS_MAX = 300_000
 VARCHAR_BYTES = {"doc": 1024, "kind": 64, "lang": 32}
 TEXT_BYTES = 65_535
 NO_SCORE = np.finfo(np.float32).min  # what FAISS reports for a missing hit
@@ -486,8 +489,9 @@ def _fetch(client, collection: str, n: int, *, with_vectors: bool, with_records:
     vectors: list = []
     for start in range(0, n, FETCH_ROWS):
         stop = min(n, start + FETCH_ROWS)
+        # strict_float32: vectors come back as float32 numpy rows, not lists of Python floats (~2× faster to read)
         rows = client.query(collection, filter=f"id >= {start} and id < {stop}", output_fields=fields,
-                            limit=stop - start)
+                            limit=stop - start, strict_float32=True)
         rows = sorted(rows, key=lambda r: r["id"])
         ids.extend(int(r["id"]) for r in rows)
         if with_records:

