@@ -30,7 +30,15 @@ from qa.answer.citeguard import (
     split_sentences,
 )
 from qa.answer.extractive import Answer, build_answer
-from qa.answer.llm import LLMConfig, LLMConfigError, attach_llm, build_messages, generate, stream_llm_answer
+from qa.answer.llm import (
+    LLMConfig,
+    LLMConfigError,
+    attach_llm,
+    build_messages,
+    generate,
+    llm_markdown_parts,
+    stream_llm_answer,
+)
 from qa.app.render import answer_markdown, answer_text
 from qa.retrieval.retriever import Hit, SearchResult
 from qa.text import detect_language
@@ -312,6 +320,40 @@ def test_a_bad_sentence_is_dropped_with_its_reason(corpus, server, llm, reply, d
     assert data["sentences"][1]["text"] not in text  # the reader never sees it
     assert "Generated answer (checked against the cited paragraphs):" in text
     assert "Verbatim quotes from the report:" in text and "在乍得，人权高专办的宣传推动废除了反恐立法规定的死刑。 [¶90]" in text
+
+
+@pytest.fixture
+def two_reports(corpus):
+    """The bundled report and a second report whose ¶90 has the same number and other figures."""
+    from qa.types import Corpus
+
+    other = copy.deepcopy(corpus.documents[0])
+    other.id, other.meta = "second-report", {**other.meta, "symbol": "A/79/123"}
+    other.paragraph(90).text = "In 2019 the Commission received 777 communications on the death penalty."
+    return Corpus([corpus.documents[0], other])
+
+
+def test_colliding_paragraph_numbers_of_two_reports_are_not_confused(two_reports, server, llm):
+    """Citations are [¶n]: with two reports' ¶90 retrieved, the model sees the better-ranked one only, named by
+    its report, and the guard and the links hold the sentence to that paragraph."""
+    first, second = (d.id for d in two_reports.documents)
+    res = SearchResult(EN_QUESTION, "hybrid", "en", [Hit(first, 90, 3.0, 1, [1], []), Hit(second, 90, 2.0, 2, [0], []),
+                                                     Hit(second, 89, 1.0, 3, [0], [])], False, 0.9)
+    ans = build_answer(EN_QUESTION, res, two_reports, lang="en")
+    assert [(p.doc, p.n) for p in ans.paragraphs] == [(first, 90), (second, 90), (second, 89)]
+    user = build_messages(ans)[1]["content"]
+    assert user.count('<paragraph n="90"') == 1 and "777 communications" not in user
+    assert '<paragraph n="90" report="A/75/36"' in user and '<paragraph n="89" report="A/79/123"' in user
+    server.queue(Reply("In Chad, OHCHR advocacy contributed to the abolition of the death penalty. [¶90] "
+                       "The Commission received 777 communications [¶90]."))
+    ans = attach_llm(ans, llm)
+    data = ans.to_json()["llm"]
+    assert [s["kept"] for s in data["sentences"]] == [True, False]
+    assert data["sentences"][1]["code"] == "unsupported_number"  # 777 is in the other report's ¶90, not this one's
+    from qa.app.render import anchor
+
+    links = "".join(llm_markdown_parts(ans))
+    assert f"(#{anchor(first, 90)})" in links and f"(#{anchor(second, 90)})" not in links
 
 
 def test_injected_instructions_are_delimited_and_the_hijacked_output_dropped(injected_corpus, server, llm):

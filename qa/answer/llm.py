@@ -124,7 +124,21 @@ def _attr(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def format_paragraph(p: CitedParagraph) -> str:
+def model_paragraphs(answer: Answer) -> list[CitedParagraph]:
+    """The retrieved paragraphs the model answers from: one per ¶ number, the best-ranked.
+
+    Citations are ``[¶n]``, so with several reports two of them can share a number; the model then sees only
+    the better-ranked one, so that the guard, the links and the reader all know which paragraph ``¶n`` is."""
+    seen: set[int] = set()
+    out = []
+    for p in answer.paragraphs:
+        if p.n not in seen:
+            seen.add(p.n)
+            out.append(p)
+    return out
+
+
+def format_paragraph(p: CitedParagraph, *, report: bool = False) -> str:
     """One retrieved paragraph as delimited data: escaped text, footnote markers where they sit, its footnotes."""
     pieces, pos = [], 0
     for fn, off in sorted(p.markers, key=lambda m: m[1]):
@@ -136,7 +150,8 @@ def format_paragraph(p: CitedParagraph) -> str:
     fns = ",".join(str(f.n) for f in p.footnotes)
     notes = "".join(f'\n<footnote n="{f.n}" paragraph="{p.n}">{html.escape(f.text, quote=False)}</footnote>'
                     for f in p.footnotes)
-    return (f'<paragraph n="{p.n}" section="{_attr(" › ".join(p.section))}" footnotes="{fns}">\n'
+    source = f' report="{_attr(p.symbol or p.doc)}"' if report else ""
+    return (f'<paragraph n="{p.n}"{source} section="{_attr(" › ".join(p.section))}" footnotes="{fns}">\n'
             f"{''.join(pieces)}{notes}\n</paragraph>")
 
 
@@ -147,16 +162,18 @@ def reader_language(answer: Answer) -> str:
 def build_messages(answer: Answer) -> list[dict[str, str]]:
     """The chat messages for one answer: the rules (system) and the question with the retrieved paragraphs (user)."""
     lang = reader_language(answer)
-    report_lang = detect_language(" ".join(p.text for p in answer.paragraphs[:2])) if answer.paragraphs else lang
+    paragraphs = model_paragraphs(answer)
+    several = len({p.doc for p in paragraphs}) > 1
+    report_lang = detect_language(" ".join(p.text for p in paragraphs[:2])) if paragraphs else lang
     system = SYSTEM_PROMPT.format(language=LANGUAGE_NAMES.get(lang, "English"),
                                   report_language=LANGUAGE_NAMES.get(report_lang, report_lang),
                                   translation_label=labels(lang)["translation"], no_answer=NO_ANSWER)
     quotes = "\n".join(f'<quote paragraph="{q.paragraph}">{html.escape(q.text, quote=False)}</quote>'
-                       for q in answer.quotes)
+                       for q in answer.quotes if (q.doc, q.paragraph) in {(p.doc, p.n) for p in paragraphs})
     user = (f"Question (the reader writes in {LANGUAGE_NAMES.get(lang, 'English')}):\n"
             f"<question>{html.escape(answer.question, quote=False)}</question>\n\n"
             "Retrieved report paragraphs (numbered as in the report):\n"
-            + "\n\n".join(format_paragraph(p) for p in answer.paragraphs)
+            + "\n\n".join(format_paragraph(p, report=several) for p in paragraphs)
             + (f"\n\nSentences the reader already sees quoted verbatim:\n{quotes}" if quotes else "")
             + f"\n\nAnswer in {LANGUAGE_NAMES.get(lang, 'English')}, citing [¶n] or [¶n, fn k] after every sentence.")
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
@@ -400,7 +417,7 @@ def stream_llm_answer(answer: Answer, config: LLMConfig) -> Iterator[LLMEvent]:
         yield LLMEvent("done", result=LLMResult(config.model, config.endpoint, "skipped",
                                                 error="no retrieved paragraphs to answer from"))
         return
-    stream = SentenceStream(answer.paragraphs)
+    stream = SentenceStream(model_paragraphs(answer))
     raw, finish, refusal = "", None, ""
     try:
         with closing(completion_chunks(config, build_messages(answer))) as chunks:
@@ -472,7 +489,7 @@ def llm_markdown_parts(ans: Answer) -> list[str]:
     lab = labels(ans.language)
     if llm.get("status") != "ok":
         return [f"_{escape_md(llm['notice'])}_"] if llm.get("notice") else []
-    docs = {p.n: p.doc for p in ans.paragraphs}
+    docs = {p.n: p.doc for p in model_paragraphs(ans)}
 
     def linked(sentence: str) -> str:
         out, pos = [], 0
