@@ -623,3 +623,23 @@ def test_ui_failure_leaves_the_extractive_answer_and_one_line(corpus, server, ll
     final = outs[-1][1][-1]["content"]
     assert "The generated answer is unavailable \\(HTTP 500" in final and "Generated answer" not in final
     assert "在乍得" in final and final.count("unavailable") == 1
+
+
+@pytest.mark.slow
+def test_chat_api_attaches_the_checked_llm_answer_when_an_endpoint_is_set(engine, server, llm, no_llm_env, monkeypatch):
+    """The app's /chat API returns the same `llm` object as `qa ask --json`: null when off, checked when on."""
+    from qa.app.webapp import build_app
+
+    def chat_api():
+        return {fn.name: fn.fn for fn in build_app(engine).fns.values()}["chat_api"]
+
+    off = chat_api()("Which law's death penalty did Chad abolish?")
+    assert off["llm"] is None and not server.requests
+    monkeypatch.setenv("REPORT_QA_LLM_URL", server.url)
+    monkeypatch.setenv("REPORT_QA_LLM_MODEL", "test")
+    server.queue(Reply("In Chad, OHCHR advocacy contributed to the abolition of the death penalty provided for "
+                       "in counter-terrorism legislation. [¶90] The Commission received 5,000 statements [¶90]."))
+    on = chat_api()("Which law's death penalty did Chad abolish?")
+    assert 90 in [p["n"] for p in on["paragraphs"]], "retrieval did not return ¶90 for the Chad question"
+    assert on["llm"]["status"] == "ok" and [s["kept"] for s in on["llm"]["sentences"]] == [True, False]
+    assert on["llm"]["sentences"][1]["code"] == "unsupported_number" and on["citations"]

@@ -57,16 +57,20 @@ def llm_updates(ans: Answer, config: LLMConfig, render: Callable[[Answer], str])
             yield render(ans)
 
 
+def app_config() -> LLMConfig | None:
+    """The app's LLM endpoint from the environment, or None (off, or misconfigured: then one line on stderr)."""
+    try:
+        return LLMConfig.resolve()
+    except LLMConfigError as exc:  # a bad REPORT_QA_LLM_* must not stop the app: say so once, answer without
+        print(f"report-qa: LLM answers are off: {exc}", file=sys.stderr, flush=True)
+        return None
+
+
 def with_llm(handler: Callable, *, n_outputs: int, chat_out: int = 1, config: LLMConfig | None = None,
              render: Callable[[Answer], str] | None = None, keep: Callable[[], object] | None = None) -> Callable:
     """Wrap a (generator) chat handler whose outputs include the chat at ``chat_out``; unchanged when no LLM is
-    configured (``config`` defaults to `LLMConfig.resolve()`, i.e. the environment)."""
-    if config is None:
-        try:
-            config = LLMConfig.resolve()
-        except LLMConfigError as exc:  # a bad REPORT_QA_LLM_* must not stop the app: say so once, answer without
-            print(f"report-qa: LLM answers are off: {exc}", file=sys.stderr, flush=True)
-            return handler
+    configured (``config`` defaults to `app_config()`, i.e. the environment)."""
+    config = config or app_config()
     if config is None:
         return handler
     if render is None:

@@ -142,11 +142,12 @@ def build_app(engine):
     from qa.answer.chat import ChatSession
     from qa.answer.extractive import Answer
     from qa.answer.i18n import labels
+    from qa.answer.llm import attach_llm
     from qa.app import library_tab  # reports: picker, upload, removal, the live engine swap
     from qa.app.eval_tab import build_eval_tab
     from qa.app.limits import trim_chat, trim_history
     from qa.app.links import linked_paragraph_html
-    from qa.app.llm_stream import remember_answer, with_llm
+    from qa.app.llm_stream import app_config, remember_answer, with_llm
     from qa.app.loading import EngineHandle, status_timer, waiting_first
     from qa.app.mcp_tools import hide_from_mcp
     from qa.app.mcp_tools import register as register_mcp_tools
@@ -172,6 +173,7 @@ def build_app(engine):
             return None, list(history or []), "Something went wrong while answering; please try again or rephrase the question."
 
     run_ask = remember_answer(run_ask)  # lets the optional LLM answer find this turn's Answer (qa/app/llm_stream.py)
+    llm = app_config()  # the optional LLM endpoint (REPORT_QA_LLM_URL …), None when off
 
     def respond(message, chat, history, mode, top_k, doc=None):
         message = message if isinstance(message, str) else ""
@@ -190,11 +192,12 @@ def build_app(engine):
     def chat_api(message: str, mode: str = "hybrid", top_k: int = 3, history: list[str] | None = None,
                  doc: str | None = None) -> dict:
         """Answer a question about the report: verbatim quotes with ¶/footnote citations, and the cited paragraphs.
-        `doc` (a report id) limits the answer to that report; with several reports loaded, citations name it."""
+        `doc` (a report id) limits the answer to that report; with several reports loaded, citations name it.
+        With an LLM endpoint configured, `llm` holds the generated answer after the citation check (as `qa ask`)."""
         ans, _, error = run_ask(message, history or [], mode, top_k, doc)
         if error:
             return {"error": error}
-        data = ans.to_json()
+        data = attach_llm(ans, llm).to_json()
         data["citations"] = [q["citation"] for q in data["quotes"]]
         return data
 
@@ -261,7 +264,8 @@ def build_app(engine):
         inputs = [msg, chatbot, history, mode, top_k, doc_pick]
         respond_when_ready = waiting_first(respond, handle, n_outputs=len(outputs))  # "still loading…", then the answer
         # Optional LLM answer, streamed into the chat reply; off unless REPORT_QA_LLM_URL is set (qa/answer/llm.py).
-        respond_when_ready = with_llm(respond_when_ready, n_outputs=len(outputs))
+        if llm is not None:
+            respond_when_ready = with_llm(respond_when_ready, n_outputs=len(outputs), config=llm)
         msg.submit(respond_when_ready, inputs, outputs, api_visibility="private")
         send.click(respond_when_ready, inputs, outputs, api_visibility="private")
         status_timer(handle, status, [about], lambda: [about_markdown(engine) if handle.ready else "The model is loading…"])
