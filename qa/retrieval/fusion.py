@@ -81,11 +81,12 @@ class FusionConfig:
         tmp.replace(path)
 
 
-def standardize(x: np.ndarray, sample: np.ndarray) -> np.ndarray:
-    """z-score with the mean and standard deviation of the sample rows."""
+def standardize(x: np.ndarray, sample: np.ndarray, *, at: np.ndarray | None = None) -> np.ndarray:
+    """z-score with the mean and standard deviation of the sample rows (of the positions `at` only, if given)."""
     ref = x[sample]
     sd = float(ref.std()) if ref.size else 0.0
-    return (x - float(ref.mean())) / sd if sd > 1e-9 else np.zeros_like(x)
+    part = x if at is None else x[at]
+    return (part - float(ref.mean())) / sd if sd > 1e-9 else np.zeros_like(part)
 
 
 def fuse(sig: QuerySignals, weights: Weights, *, mode: Mode = "hybrid",

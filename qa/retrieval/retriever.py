@@ -8,7 +8,9 @@ stages (candidates per signal, then exact scores for their union), with the same
 
 from __future__ import annotations
 
+import functools
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -32,6 +34,17 @@ from qa.text import cjk_share, detect_language
 from qa.types import MODES, Corpus, Mode
 
 __all__ = ["CONFIG_PATH", "GROUPS", "MODES", "FusionConfig", "Hit", "Retriever", "SearchResult", "Weights"]
+
+
+def _top(x: np.ndarray, positive: np.ndarray, k: int) -> np.ndarray:
+    """The (at most) `k` best of the positions `positive` (where `x` > 0)."""
+    return positive if len(positive) <= k else positive[np.argpartition(-x[positive], k)[:k]]
+
+
+@functools.cache
+def _workers() -> ThreadPoolExecutor:
+    """Threads shared by every retriever for the per-encoder work of two-stage search (`Retriever._each_encoder`)."""
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="report-qa-stage")
 
 
 @dataclass
@@ -77,6 +90,8 @@ class Retriever:
         rng = np.random.default_rng(seed)
         self.sample_rows = np.arange(n) if n <= SAMPLE_SIZE else np.sort(rng.choice(n, SAMPLE_SIZE, replace=False))
         self.two_stage = n > SAMPLE_SIZE if two_stage is None else two_stage
+        self._sample_mask = np.zeros(n, dtype=bool)
+        self._sample_mask[self.sample_rows] = True
         self.dense_candidates, self.lexical_candidates = dense_candidates, lexical_candidates
         by_doc: dict[str, list[int]] = {d.id: [] for d in corpus.documents}
         for i, (doc, _) in enumerate(self.keys):
@@ -137,26 +152,40 @@ class Retriever:
                 pool = np.ones(n, dtype=bool)
             else:
                 t0 = time.perf_counter()
-                cands = [self.indexes[name].candidates(q, self.dense_candidates) for name, q in qvecs.items()]
+                # the first encoder's search runs on a worker thread while this one does the others' and picks
+                # the lexical candidates (two cores, two threads)
+                names = list(qvecs)
+                searches = [_workers().submit(self.indexes[name].candidates, qvecs[name], self.dense_candidates)
+                            for name in names[:1]]
+                cands = [self.indexes[name].candidates(qvecs[name], self.dense_candidates) for name in names[1:]]
                 k = min(self.lexical_candidates, n - 1)
                 w = self.config.weights_for(group)
-                lexical_part = [getattr(w, name) * standardize(x, self.sample_rows) for name, x in lexical_full.items()
-                                if mode == "hybrid" and getattr(w, name) and name in on and x.max() > 0]
-                # each lexical signal's own best, and the best of their weighted sum as fusion adds them: among
-                # many near-equal paragraphs, those strong in several signals at once
-                for x in [*lexical_full.values(), *([sum(lexical_part)] if len(lexical_part) > 1 else [])]:
-                    top = np.argpartition(-x, k)[:k] if k > 0 else np.arange(n)
-                    cands.append(top[x[top] > 0])
-                cand = np.unique(np.concatenate(cands)) if cands else np.zeros(0, dtype=np.int64)
-                rows = np.union1d(cand, self.sample_rows)
-                pool = np.isin(rows, cand)
+                positive = {name: np.flatnonzero(x > 0) for name, x in lexical_full.items()}
+                cands += [_top(x, positive[name], k) for name, x in lexical_full.items()]  # each lexical signal's best,
+                # and the best of their weighted sum as fusion adds them: among many near-equal paragraphs, those
+                # strong in several signals at once. Only a paragraph with some lexical score can have a positive
+                # sum (the others' is minus the weighted means), so the sum is taken over those alone.
+                summed = [name for name, x in lexical_full.items()
+                          if mode == "hybrid" and getattr(w, name) and name in on and len(positive[name])]
+                if len(summed) > 1:
+                    some = np.unique(np.concatenate([positive[name] for name in summed]))
+                    total = np.zeros(len(some), dtype=np.float32)
+                    for name in summed:
+                        total += getattr(w, name) * standardize(lexical_full[name], self.sample_rows, at=some)
+                    cands.append(some[_top(total, np.flatnonzero(total > 0), k)])
+                cands += [s.result() for s in searches]
+                chosen = np.zeros(n, dtype=bool)  # masks, not sorted sets: linear in n but ~10× faster at 10⁵
+                for c in cands:
+                    chosen[c] = True
+                rows = np.flatnonzero(chosen | self._sample_mask)
+                pool = chosen[rows]
                 timings["candidates"] = (time.perf_counter() - t0) * 1000
         else:
             rows = np.asarray(rows)
             pool = np.ones(len(rows), dtype=bool)
-        sample = np.isin(rows, self.sample_rows) if self.two_stage else np.ones(len(rows), dtype=bool)
+        sample = self._sample_mask[rows] if self.two_stage else np.ones(len(rows), dtype=bool)
         t0 = time.perf_counter()
-        dense = {name: self.indexes[name].scores(q, rows) for name, q in qvecs.items()}
+        dense = self._each_encoder(lambda name, q: self.indexes[name].scores(q, rows), qvecs)
         timings["dense_scores"] = (time.perf_counter() - t0) * 1000
         sig = QuerySignals(query, language, group, rows, pool, sample, dense,
                            {k: v[rows] for k, v in lexical_full.items()}, tokens, entities, timings)
@@ -166,6 +195,16 @@ class Retriever:
             timings["prf"] = (time.perf_counter() - t0) * 1000
         timings["signals"] = (time.perf_counter() - t_start) * 1000
         return sig
+
+    def _each_encoder(self, fn, qvecs: dict) -> dict:
+        """`fn(name, query vector)` for each encoder. In two stages the encoders' exact scores are independent
+        work on large stores (FAISS releases the GIL): the first runs on a worker thread, the others on this one."""
+        if not self.two_stage or len(qvecs) < 2:
+            return {name: fn(name, q) for name, q in qvecs.items()}
+        names = list(qvecs)
+        first = _workers().submit(fn, names[0], qvecs[names[0]])
+        out = {name: fn(name, qvecs[name]) for name in names[1:]}
+        return {names[0]: first.result(), **out}
 
     def _feedback(self, sig: QuerySignals) -> np.ndarray:
         """BM25 scores of the distinctive words of the top dense paragraphs (pseudo-relevance feedback)."""
