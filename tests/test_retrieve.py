@@ -168,3 +168,45 @@ def test_dense_scores_equal_a_unit_by_unit_reference():
             for kind, best, table in (("sentence", got.best_sentence, "sentence"), ("clause", got.best_clause, "sentence"),
                                       ("footnote", got.best_footnote, "footnote")):
                 assert best[j] == (records[top[kind][1]][table] if top[kind] else -1), (row, kind)
+
+
+def test_two_stage_standardizes_lexical_signals_with_the_whole_collection(corpus, tmp_path):
+    """Lexical scores exist for every paragraph, so two-stage fusion z-scores them with the collection's own mean
+    and spread (as exhaustive scoring does); dense components keep the sample's estimate. No model: FakeEncoder."""
+    import copy
+
+    import numpy as np
+
+    from qa.retrieval.fusion import fuse, standardize
+    from qa.retrieval.index import IndexHome, open_index
+    from qa.retrieval.lexical import LexicalIndex
+    from qa.retrieval.retriever import Retriever
+    from qa.retrieval.signals import SAMPLE_SIZE
+    from qa.types import Corpus
+    from tests.conftest import FakeEncoder
+
+    docs = []
+    for i in range(4):  # 4 × 136 paragraphs: more than the sample, so the retriever works in two stages
+        d = copy.deepcopy(corpus.documents[0])
+        d.id = f"copy-{i}"
+        docs.append(d)
+    big = Corpus(docs)
+    home = IndexHome(tmp_path)
+    dense = {name: (enc, open_index(big, enc, home=home, quiet=True)[0])
+             for name, enc in (("e5", FakeEncoder("fake-e5")), ("use", FakeEncoder("fake-use", 128)))}
+    r = Retriever(big, dense, LexicalIndex.build(big))
+    assert r.two_stage and len(r.keys) > SAMPLE_SIZE
+    sig = r.signals("乍得废除了哪项法律中的死刑？")
+    full = r.lexical.scores(sig.query_tokens)
+    assert set(sig.stats) == set(sig.lexical) and "bm25" in sig.stats
+    assert sig.stats["bm25"] == pytest.approx((float(full.mean()), float(full.std())))
+    w = r.config.weights_for(sig.group)
+    fused, _ = fuse(sig, w)
+    sample_only = copy.copy(sig)
+    sample_only.stats = {}
+    fused_sample, _ = fuse(sample_only, w)
+    want = sum(getattr(w, name) * (standardize(x, sig.sample, stats=sig.stats[name])
+                                   - standardize(x, sig.sample)) for name, x in sig.lexical.items()
+               if getattr(w, name) and x.max() > 0)
+    np.testing.assert_allclose(fused - fused_sample, want, rtol=1e-4, atol=1e-4)
+    assert np.abs(want).max() > 1e-3  # the sample's estimate really differs from the collection's

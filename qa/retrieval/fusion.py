@@ -1,7 +1,7 @@
 """Fusion and the "not covered" rule: pure functions of a `QuerySignals` record and weights.
 
 `fuse(signals, weights)` standardizes each component with its mean and spread over the sample
-rows (the whole collection when it is small) and adds them with the weights of the query's group.
+rows (the whole collection when it is small; for lexical signals, always the whole collection) and adds them with the weights of the query's group.
 `abstains(...)` is the calibrated rule: the best paragraph barely stands out (fused top-1 margin),
 nothing is close for USE, or the question names a place or year the report never mentions (with
 a looser margin). Weights and thresholds live in `fusion.json`, chosen by cross-validation
@@ -81,12 +81,16 @@ class FusionConfig:
         tmp.replace(path)
 
 
-def standardize(x: np.ndarray, sample: np.ndarray, *, at: np.ndarray | None = None) -> np.ndarray:
-    """z-score with the mean and standard deviation of the sample rows (of the positions `at` only, if given)."""
-    ref = x[sample]
-    sd = float(ref.std()) if ref.size else 0.0
+def standardize(x: np.ndarray, sample: np.ndarray, *, at: np.ndarray | None = None,
+                stats: tuple[float, float] | None = None) -> np.ndarray:
+    """z-score with the mean and standard deviation of the sample rows, or with `stats` (mean, sd) when known;
+    of the positions `at` only, if given."""
+    if stats is None:
+        ref = x[sample]
+        stats = (float(ref.mean()), float(ref.std())) if ref.size else (0.0, 0.0)
+    mean, sd = stats
     part = x if at is None else x[at]
-    return (part - float(ref.mean())) / sd if sd > 1e-9 else np.zeros_like(part)
+    return (part - mean) / sd if sd > 1e-9 else np.zeros_like(part)
 
 
 def fuse(sig: QuerySignals, weights: Weights, *, mode: Mode = "hybrid",
@@ -123,7 +127,7 @@ def fuse(sig: QuerySignals, weights: Weights, *, mode: Mode = "hybrid",
         weight = getattr(w, name)
         if x is not None and weight and name in on and x.max() > 0:
             parts[name] = x
-            fused += weight * standardize(x, sig.sample)
+            fused += weight * standardize(x, sig.sample, stats=sig.stats.get(name))
     return fused, parts
 
 

@@ -36,6 +36,10 @@ from qa.types import MODES, Corpus, Mode
 __all__ = ["CONFIG_PATH", "GROUPS", "MODES", "FusionConfig", "Hit", "Retriever", "SearchResult", "Weights"]
 
 
+def _moments(x: np.ndarray) -> tuple[float, float]:
+    return float(x.mean()), float(x.std())
+
+
 def _top(x: np.ndarray, positive: np.ndarray, k: int) -> np.ndarray:
     """The (at most) `k` best of the positions `positive` (where `x` > 0)."""
     return positive if len(positive) <= k else positive[np.argpartition(-x[positive], k)[:k]]
@@ -144,6 +148,9 @@ class Retriever:
             pq = bridge_query([e for e in entities if e.kind in PLACE_KINDS])
             if pq:  # every paragraph that names the place, long or short ("What did OHCHR do in Ukraine?")
                 lexical_full["place"] = (self.lexical.scores(tokenize(pq)) > 0).astype(np.float32)
+        # lexical scores exist for every paragraph: in two stages fusion standardizes them with the collection's
+        # own mean and spread (exact, as exhaustive scoring does), not the sample's estimate
+        stats = {name: _moments(x) for name, x in lexical_full.items()} if self.two_stage else {}
         timings["lexical"] = (time.perf_counter() - t0) * 1000
         n = len(self.keys)
         if rows is None:
@@ -171,7 +178,8 @@ class Retriever:
                     some = np.unique(np.concatenate([positive[name] for name in summed]))
                     total = np.zeros(len(some), dtype=np.float32)
                     for name in summed:
-                        total += getattr(w, name) * standardize(lexical_full[name], self.sample_rows, at=some)
+                        total += getattr(w, name) * standardize(lexical_full[name], self.sample_rows, at=some,
+                                                                stats=stats[name])
                     cands.append(some[_top(total, np.flatnonzero(total > 0), k)])
                 cands += [s.result() for s in searches]
                 chosen = np.zeros(n, dtype=bool)  # masks, not sorted sets: linear in n but ~10× faster at 10⁵
@@ -188,10 +196,13 @@ class Retriever:
         dense = self._each_encoder(lambda name, q: self.indexes[name].scores(q, rows), qvecs)
         timings["dense_scores"] = (time.perf_counter() - t0) * 1000
         sig = QuerySignals(query, language, group, rows, pool, sample, dense,
-                           {k: v[rows] for k, v in lexical_full.items()}, tokens, entities, timings)
+                           {k: v[rows] for k, v in lexical_full.items()}, stats, tokens, entities, timings)
         if mode == "hybrid" and "prf" in on and dense and self.config.weights_for(group).prf:
             t0 = time.perf_counter()
-            sig.lexical["prf"] = self._feedback(sig)[rows]
+            prf = self._feedback(sig)
+            sig.lexical["prf"] = prf[rows]
+            if self.two_stage:
+                sig.stats["prf"] = _moments(prf)
             timings["prf"] = (time.perf_counter() - t0) * 1000
         timings["signals"] = (time.perf_counter() - t_start) * 1000
         return sig

@@ -12,7 +12,8 @@ whole collection, every component is computed exactly from the units' vectors:
   bm25      BM25 over jieba words + CJK bigrams + Latin tokens
   bridge    BM25 of the Chinese forms of the places and UN terms the question names (any language)
   prf       BM25 of distinctive Chinese words of the top dense paragraphs (pseudo-relevance feedback)
-Fusion standardizes each component with its mean and spread over the sample, so the cost of a
+Fusion standardizes each dense component with its mean and spread over the sample (each lexical one with
+those of its scores for every paragraph, computed in stage 1 anyway), so the cost of a
 query grows with the pool and the sample, not with the collection. A collection no larger than
 the sample is scored exhaustively: pool and sample are then every paragraph, exactly.
 """
@@ -77,6 +78,9 @@ class QuerySignals:
     sample: np.ndarray  # bool over rows: stands for the collection in per-query statistics
     dense: dict[str, DenseScores] = field(default_factory=dict)
     lexical: dict[str, np.ndarray] = field(default_factory=dict)  # bm25, bridge, prf over rows
+    # (mean, sd) of a lexical signal over the whole collection: its scores exist for every paragraph, so in two
+    # stages fusion standardizes it exactly, as exhaustive scoring does, instead of with the sample's estimate
+    stats: dict[str, tuple[float, float]] = field(default_factory=dict)
     query_tokens: list[str] = field(default_factory=list)
     entities: list[Entity] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
