@@ -1,7 +1,8 @@
 """Fusion and the "not covered" rule: pure functions of a `QuerySignals` record and weights.
 
 `fuse(signals, weights)` standardizes each component with its mean and spread over the sample
-rows (the whole collection when it is small; for lexical signals, always the whole collection) and adds them with the weights of the query's group.
+rows (the whole collection when it is small; lexical signals always with the whole collection's)
+and adds them with the weights of the query's group.
 `abstains(...)` is the calibrated rule: the best paragraph barely stands out (fused top-1 margin),
 nothing is close for USE, or the question names a place or year the report never mentions (with
 a looser margin). Weights and thresholds live in `fusion.json`, chosen by cross-validation
