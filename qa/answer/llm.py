@@ -168,8 +168,9 @@ def build_messages(answer: Answer) -> list[dict[str, str]]:
     system = SYSTEM_PROMPT.format(language=LANGUAGE_NAMES.get(lang, "English"),
                                   report_language=LANGUAGE_NAMES.get(report_lang, report_lang),
                                   translation_label=labels(lang)["translation"], no_answer=NO_ANSWER)
+    shown = {(p.doc, p.n) for p in paragraphs}
     quotes = "\n".join(f'<quote paragraph="{q.paragraph}">{html.escape(q.text, quote=False)}</quote>'
-                       for q in answer.quotes if (q.doc, q.paragraph) in {(p.doc, p.n) for p in paragraphs})
+                       for q in answer.quotes if (q.doc, q.paragraph) in shown)
     user = (f"Question (the reader writes in {LANGUAGE_NAMES.get(lang, 'English')}):\n"
             f"<question>{html.escape(answer.question, quote=False)}</question>\n\n"
             "Retrieved report paragraphs (numbered as in the report):\n"
