@@ -159,29 +159,11 @@ class Retriever:
                 pool = np.ones(n, dtype=bool)
             else:
                 t0 = time.perf_counter()
-                # the first encoder's search runs on a worker thread while this one does the others' and picks
-                # the lexical candidates (two cores, two threads)
-                names = list(qvecs)
-                searches = [_workers().submit(self.indexes[name].candidates, qvecs[name], self.dense_candidates)
-                            for name in names[:1]]
-                cands = [self.indexes[name].candidates(qvecs[name], self.dense_candidates) for name in names[1:]]
-                k = min(self.lexical_candidates, n - 1)
-                w = self.config.weights_for(group)
-                positive = {name: np.flatnonzero(x > 0) for name, x in lexical_full.items()}
-                cands += [_top(x, positive[name], k) for name, x in lexical_full.items()]  # each lexical signal's best,
-                # and the best of their weighted sum as fusion adds them: among many near-equal paragraphs, those
-                # strong in several signals at once. Only a paragraph with some lexical score can have a positive
-                # sum (the others' is minus the weighted means), so the sum is taken over those alone.
-                summed = [name for name, x in lexical_full.items()
-                          if mode == "hybrid" and getattr(w, name) and name in on and len(positive[name])]
-                if len(summed) > 1:
-                    some = np.unique(np.concatenate([positive[name] for name in summed]))
-                    total = np.zeros(len(some), dtype=np.float32)
-                    for name in summed:
-                        total += getattr(w, name) * standardize(lexical_full[name], self.sample_rows, at=some,
-                                                                stats=stats[name])
-                    cands.append(some[_top(total, np.flatnonzero(total > 0), k)])
-                cands += [s.result() for s in searches]
+                # the encoders' searches (the first on a worker thread) while this thread picks the lexical ones
+                found, lexical_picks = self._each_encoder(
+                    lambda name, q: self.indexes[name].candidates(q, self.dense_candidates), qvecs,
+                    meanwhile=lambda: self._lexical_candidates(lexical_full, stats, group, mode))
+                cands = [*found.values(), *lexical_picks]
                 chosen = np.zeros(n, dtype=bool)  # masks, not sorted sets: linear in n but ~10× faster at 10⁵
                 for c in cands:
                     chosen[c] = True
@@ -193,7 +175,7 @@ class Retriever:
             pool = np.ones(len(rows), dtype=bool)
         sample = self._sample_mask[rows] if self.two_stage else np.ones(len(rows), dtype=bool)
         t0 = time.perf_counter()
-        dense = self._each_encoder(lambda name, q: self.indexes[name].scores(q, rows), qvecs)
+        dense, _ = self._each_encoder(lambda name, q: self.indexes[name].scores(q, rows), qvecs)
         timings["dense_scores"] = (time.perf_counter() - t0) * 1000
         sig = QuerySignals(query, language, group, rows, pool, sample, dense,
                            {k: v[rows] for k, v in lexical_full.items()}, stats, tokens, entities, timings)
@@ -207,15 +189,36 @@ class Retriever:
         timings["signals"] = (time.perf_counter() - t_start) * 1000
         return sig
 
-    def _each_encoder(self, fn, qvecs: dict) -> dict:
-        """`fn(name, query vector)` for each encoder. In two stages the encoders' exact scores are independent
-        work on large stores (FAISS releases the GIL): the first runs on a worker thread, the others on this one."""
-        if not self.two_stage or len(qvecs) < 2:
-            return {name: fn(name, q) for name, q in qvecs.items()}
+    def _each_encoder(self, fn, qvecs: dict, *, meanwhile=None) -> tuple[dict, object]:
+        """`fn(name, query vector)` for each encoder, then `meanwhile()`: ({name: result}, meanwhile's result).
+
+        In two stages the encoders' searches and exact scores are independent work on large stores (FAISS
+        releases the GIL): the first encoder's runs on a worker thread beside the others' and `meanwhile`."""
         names = list(qvecs)
-        first = _workers().submit(fn, names[0], qvecs[names[0]])
-        out = {name: fn(name, qvecs[name]) for name in names[1:]}
-        return {names[0]: first.result(), **out}
+        first = _workers().submit(fn, names[0], qvecs[names[0]]) if self.two_stage and len(names) > 1 else None
+        out = {name: fn(name, qvecs[name]) for name in names[0 if first is None else 1:]}
+        extra = meanwhile() if meanwhile else None
+        if first is not None:
+            out = {names[0]: first.result(), **out}
+        return out, extra
+
+    def _lexical_candidates(self, lexical: dict[str, np.ndarray], stats: dict, group: str, mode: Mode) -> list:
+        """Stage 1 for the lexical signals: each one's best paragraphs, and the best of their weighted sum as
+        fusion adds them (among many near-equal paragraphs, those strong in several signals at once)."""
+        k = min(self.lexical_candidates, len(self.keys) - 1)
+        w, on = self.config.weights_for(group), set(self.config.enabled)
+        positive = {name: np.flatnonzero(x > 0) for name, x in lexical.items()}
+        picks = [_top(x, positive[name], k) for name, x in lexical.items()]
+        # Only a paragraph with some lexical score can have a positive sum (the others' is minus the weighted
+        # means), so the sum is taken over those alone.
+        summed = [name for name in lexical if mode == "hybrid" and getattr(w, name) and name in on and len(positive[name])]
+        if len(summed) > 1:
+            some = np.unique(np.concatenate([positive[name] for name in summed]))
+            total = np.zeros(len(some), dtype=np.float32)
+            for name in summed:
+                total += getattr(w, name) * standardize(lexical[name], self.sample_rows, at=some, stats=stats[name])
+            picks.append(some[_top(total, np.flatnonzero(total > 0), k)])
+        return picks
 
     def _feedback(self, sig: QuerySignals) -> np.ndarray:
         """BM25 scores of the distinctive words of the top dense paragraphs (pseudo-relevance feedback)."""
