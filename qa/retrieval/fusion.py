@@ -82,14 +82,16 @@ class FusionConfig:
         tmp.replace(path)
 
 
+def moments(x: np.ndarray) -> tuple[float, float]:
+    """(mean, standard deviation) of `x`; (0, 0) when it is empty."""
+    return (float(x.mean()), float(x.std())) if x.size else (0.0, 0.0)
+
+
 def standardize(x: np.ndarray, sample: np.ndarray, *, at: np.ndarray | None = None,
                 stats: tuple[float, float] | None = None) -> np.ndarray:
     """z-score with the mean and standard deviation of the sample rows, or with `stats` (mean, sd) when known;
     of the positions `at` only, if given."""
-    if stats is None:
-        ref = x[sample]
-        stats = (float(ref.mean()), float(ref.std())) if ref.size else (0.0, 0.0)
-    mean, sd = stats
+    mean, sd = moments(x[sample]) if stats is None else stats
     part = x if at is None else x[at]
     return (part - mean) / sd if sd > 1e-9 else np.zeros_like(part)
 

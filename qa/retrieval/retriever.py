@@ -18,7 +18,17 @@ import numpy as np
 from embeddings.encoders import Encoder
 from qa.errors import UserError
 from qa.retrieval.bridge import PLACE_KINDS, Bridge, Entity, bridge_query, missing_places
-from qa.retrieval.fusion import CONFIG_PATH, FusionConfig, Weights, abstains, fuse, margin, query_group, standardize
+from qa.retrieval.fusion import (
+    CONFIG_PATH,
+    FusionConfig,
+    Weights,
+    abstains,
+    fuse,
+    margin,
+    moments,
+    query_group,
+    standardize,
+)
 from qa.retrieval.lexical import LexicalIndex, tokenize
 from qa.retrieval.signals import (
     DENSE_CANDIDATES,
@@ -34,10 +44,6 @@ from qa.text import cjk_share, detect_language
 from qa.types import MODES, Corpus, Mode
 
 __all__ = ["CONFIG_PATH", "GROUPS", "MODES", "FusionConfig", "Hit", "Retriever", "SearchResult", "Weights"]
-
-
-def _moments(x: np.ndarray) -> tuple[float, float]:
-    return float(x.mean()), float(x.std())
 
 
 def _top(x: np.ndarray, positive: np.ndarray, k: int) -> np.ndarray:
@@ -150,7 +156,7 @@ class Retriever:
                 lexical_full["place"] = (self.lexical.scores(tokenize(pq)) > 0).astype(np.float32)
         # lexical scores exist for every paragraph: in two stages fusion standardizes them with the collection's
         # own mean and spread (exact, as exhaustive scoring does), not the sample's estimate
-        stats = {name: _moments(x) for name, x in lexical_full.items()} if self.two_stage else {}
+        stats = {name: moments(x) for name, x in lexical_full.items()} if self.two_stage else {}
         timings["lexical"] = (time.perf_counter() - t0) * 1000
         n = len(self.keys)
         if rows is None:
@@ -184,7 +190,7 @@ class Retriever:
             prf = self._feedback(sig)
             sig.lexical["prf"] = prf[rows]
             if self.two_stage:
-                sig.stats["prf"] = _moments(prf)
+                sig.stats["prf"] = moments(prf)
             timings["prf"] = (time.perf_counter() - t0) * 1000
         timings["signals"] = (time.perf_counter() - t_start) * 1000
         return sig
