@@ -16,7 +16,7 @@ from qa.ingest.txt import load_corpus
 from qa.retrieval.bridge import Bridge
 from qa.retrieval.index import IndexHome, open_index
 from qa.retrieval.lexical import LexicalIndex
-from qa.retrieval.retriever import FusionConfig, Retriever
+from qa.retrieval.retriever import Depth, FusionConfig, Retriever
 from qa.types import Corpus
 
 log = logging.getLogger("report_qa")
@@ -30,6 +30,7 @@ class Engine:
     retriever: Retriever
     index_reports: list[dict] = field(default_factory=list)
     store_uri: str | None = None  # the vector store it was built with (`--store`), reused by `rebuild_engine`
+    candidates: Depth | None = None  # `--candidates`, likewise reused
 
     def describe(self) -> dict:
         """Models, indexes and documents, for the app's About panel and `qa index --json`."""
@@ -41,16 +42,19 @@ class Engine:
                            "index_type": m.get("index_type"), "created": m.get("created")})
         docs = [{"id": d.id, "title": d.title, "language": d.language, "paragraphs": len(d.paragraphs),
                  "footnotes": len(d.footnotes), "meta": dict(d.meta)} for d in self.corpus.documents]
-        return {"models": models, "documents": docs, "indexes": list(self.index_reports)}
+        return {"models": models, "documents": docs, "indexes": list(self.index_reports),
+                "search": self.retriever.depth()}
 
 
 def load_engine(corpus: Corpus | None = None, *, model: str | None = None, use_second: bool = True,
                 rebuild: bool = False, home: IndexHome | None = None,
                 progress: Callable[[int, int], None] | None = None, quiet: bool = False,
-                store_uri: str | None = None) -> Engine:
+                store_uri: str | None = None, candidates: Depth | None = None) -> Engine:
     """The default engine: e5-small (or `model`) + USE-multilingual + BM25 over the corpus.
 
     `store_uri` picks the vector store (`--store`): None = FAISS files, or Milvus (embeddings/stores.py).
+    `candidates` (`--candidates`): how many candidates each signal fetches in a collection searched in two
+    stages (more: closer to exhaustive scoring, slower), or "all" to score every paragraph.
     """
     corpus = corpus or load_corpus()
     home = home or IndexHome.resolve()
@@ -74,7 +78,8 @@ def load_engine(corpus: Corpus | None = None, *, model: str | None = None, use_s
             dense["use"] = (use, store2)
             reports.append(report2)
         lexical, bridge = lexical_ready.result(), bridge_ready.result()
-    return Engine(corpus, Retriever(corpus, dense, lexical, FusionConfig.load(), bridge=bridge), reports, store_uri)
+    retriever = Retriever(corpus, dense, lexical, FusionConfig.load(), bridge=bridge, candidates=candidates)
+    return Engine(corpus, retriever, reports, store_uri, candidates)
 
 
 def _second_encoder():
@@ -99,5 +104,6 @@ def rebuild_engine(engine: Engine, corpus: Corpus, *, home: IndexHome | None = N
         store, report = open_index(corpus, enc, home=home, progress=progress, quiet=quiet, store_uri=engine.store_uri)
         dense[name] = (enc, store)
         reports.append(report)
-    retriever = Retriever(corpus, dense, LexicalIndex.build(corpus), engine.retriever.config)
-    return Engine(corpus, retriever, reports, engine.store_uri)
+    retriever = Retriever(corpus, dense, LexicalIndex.build(corpus), engine.retriever.config,
+                          candidates=engine.candidates)
+    return Engine(corpus, retriever, reports, engine.store_uri, engine.candidates)

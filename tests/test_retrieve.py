@@ -170,14 +170,11 @@ def test_dense_scores_equal_a_unit_by_unit_reference():
                 assert best[j] == (records[top[kind][1]][table] if top[kind] else -1), (row, kind)
 
 
-def test_two_stage_standardizes_lexical_signals_with_the_whole_collection(corpus, tmp_path):
-    """Lexical scores exist for every paragraph, so two-stage fusion z-scores them with the collection's own mean
-    and spread (as exhaustive scoring does); dense components keep the sample's estimate. No model: FakeEncoder."""
+def _copies_retriever(corpus, tmp_path, **options):
+    """A retriever over 4 copies of the report (4 × 136 paragraphs: more than the sample, so it works in two
+    stages), with FakeEncoder vectors: no model."""
     import copy
 
-    import numpy as np
-
-    from qa.retrieval.fusion import fuse, standardize
     from qa.retrieval.index import IndexHome, open_index
     from qa.retrieval.lexical import LexicalIndex
     from qa.retrieval.retriever import Retriever
@@ -186,7 +183,7 @@ def test_two_stage_standardizes_lexical_signals_with_the_whole_collection(corpus
     from tests.conftest import FakeEncoder
 
     docs = []
-    for i in range(4):  # 4 × 136 paragraphs: more than the sample, so the retriever works in two stages
+    for i in range(4):
         d = copy.deepcopy(corpus.documents[0])
         d.id = f"copy-{i}"
         docs.append(d)
@@ -194,8 +191,22 @@ def test_two_stage_standardizes_lexical_signals_with_the_whole_collection(corpus
     home = IndexHome(tmp_path)
     dense = {name: (enc, open_index(big, enc, home=home, quiet=True)[0])
              for name, enc in (("e5", FakeEncoder("fake-e5")), ("use", FakeEncoder("fake-use", 128)))}
-    r = Retriever(big, dense, LexicalIndex.build(big))
-    assert r.two_stage and len(r.keys) > SAMPLE_SIZE
+    r = Retriever(big, dense, LexicalIndex.build(big), **options)
+    assert len(r.keys) > SAMPLE_SIZE
+    return r
+
+
+def test_two_stage_standardizes_lexical_signals_with_the_whole_collection(corpus, tmp_path):
+    """Lexical scores exist for every paragraph, so two-stage fusion z-scores them with the collection's own mean
+    and spread (as exhaustive scoring does); dense components keep the sample's estimate. No model: FakeEncoder."""
+    import copy
+
+    import numpy as np
+
+    from qa.retrieval.fusion import fuse, standardize
+
+    r = _copies_retriever(corpus, tmp_path)
+    assert r.two_stage
     sig = r.signals("乍得废除了哪项法律中的死刑？")
     full = r.lexical.scores(sig.query_tokens)
     assert set(sig.stats) == set(sig.lexical) and "bm25" in sig.stats
@@ -210,3 +221,63 @@ def test_two_stage_standardizes_lexical_signals_with_the_whole_collection(corpus
                if getattr(w, name) and x.max() > 0)
     np.testing.assert_allclose(fused - fused_sample, want, rtol=1e-4, atol=1e-4)
     assert np.abs(want).max() > 1e-3  # the sample's estimate really differs from the collection's
+
+
+def test_stage_one_fetches_candidates_only_for_signals_fusion_adds(corpus, tmp_path):
+    """A lexical signal whose weight is 0 for the query's group fetches no candidates: its paragraphs would take
+    stage-2 time and could not be lifted by it. With a weight, its best paragraphs are in the pool."""
+    import numpy as np
+
+    from qa.retrieval.fusion import FusionConfig, Weights
+
+    query = "乍得废除了哪项法律中的死刑？"
+    pools = {}
+    for bm25 in (0.0, 1.0):
+        config = FusionConfig({g: Weights(e5=1.0, use=1.0, bm25=bm25) for g in ("zh", "en", "other")})
+        r = _copies_retriever(corpus, tmp_path / str(bm25), config=config, dense_candidates=10, lexical_candidates=20)
+        sig = r.signals(query)
+        pools[bm25] = set(sig.rows[sig.pool].tolist())
+        dense = set()
+        for d in r.indexes.values():
+            dense |= set(d.candidates(d.encoder.encode_queries([query]), 10).tolist())
+        bm = r.lexical.scores(sig.query_tokens)
+        best = set(np.argsort(-bm, kind="stable")[:5].tolist())
+        assert bm.max() > 0
+        if bm25:
+            assert best <= pools[bm25]
+        else:
+            assert pools[bm25] == dense  # the encoders' candidates only
+    assert pools[0.0] < pools[1.0]
+
+
+def test_candidates_option_sets_the_depth_or_exhaustive(corpus, tmp_path):
+    r = _copies_retriever(corpus, tmp_path / "a", candidates=800)
+    assert r.depth() == {"two_stage": True, "paragraphs": len(r.keys), "dense_candidates": 800,
+                         "lexical_candidates": 800, "sample": 512}
+    r = _copies_retriever(corpus, tmp_path / "b", candidates="all")
+    assert r.depth() == {"two_stage": False, "paragraphs": len(r.keys)}
+    sig = r.signals("乍得废除了哪项法律中的死刑？")
+    assert len(sig.rows) == len(r.keys) and sig.pool.all()
+
+
+@pytest.mark.parametrize("value", ["5", "abc", "-3", "1e3"])
+def test_bad_candidates_value_is_one_clear_line(value):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    for args, env in ((["--candidates", value], {}), ([], {"REPORT_QA_CANDIDATES": value})):
+        r = subprocess.run([sys.executable, "-m", "qa", "search", "死刑", *args], capture_output=True, text=True,
+                           timeout=120, cwd=ROOT, env={**os.environ, **env})
+        assert r.returncode == 2, r.stderr[-500:]
+        assert "--candidates" in r.stderr and "whole number from 10 to 100000, or 'all'" in r.stderr
+        assert "Traceback" not in r.stderr
+
+
+def test_candidates_value_parses_numbers_and_all():
+    from qa.app.cli import candidates_value
+
+    assert candidates_value("all") == "all" and candidates_value(" ALL ") == "all"
+    assert candidates_value("800") == 800 and candidates_value("10") == 10

@@ -58,7 +58,7 @@ def _engine(args: argparse.Namespace, quiet: bool = False, *, rebuild: bool = Fa
     # With no PATH the corpus is the bundled report plus the reports added with `qa add`.
     corpus = load_corpus_with_library() if library and not paths else load_corpus(paths)
     return load_engine(corpus, model=getattr(args, "model", None), quiet=quiet, rebuild=rebuild,
-                       store_uri=getattr(args, "store", None))
+                       store_uri=getattr(args, "store", None), candidates=getattr(args, "candidates", None))
 
 
 def _best_sentences(corpus, hit) -> tuple[list[str], list[str]]:
@@ -374,13 +374,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def candidates_value(text: str) -> int | str:
+    """--candidates: a whole number from 10 to 100,000, or "all"."""
+    value = text.strip().lower()
+    if value == "all":
+        return "all"
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if not 10 <= n <= 100_000:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number from 10 to 100000, or 'all'")
+    return n
+
+
 def store_option(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """--store: where the vector indexes live (embeddings/stores.py)."""
+    """--store: where the vector indexes live (embeddings/stores.py); --candidates: how deep a large collection
+    (over 512 paragraphs) is searched."""
     import os
 
     p.add_argument("--store", metavar="URI", default=os.environ.get("REPORT_QA_STORE"),
                    help="vector store: milvus://HOST:PORT (a Milvus server), PATH.db (Milvus Lite, local) or faiss "
                    "(default: $REPORT_QA_STORE, else FAISS files in the cache)")
+    p.add_argument("--candidates", metavar="N|all", type=candidates_value,
+                   default=os.environ.get("REPORT_QA_CANDIDATES"),
+                   help="collections over 512 paragraphs are searched in two stages: each signal fetches N candidates "
+                   "(default: $REPORT_QA_CANDIDATES, else 400); more comes closer to scoring every paragraph, and is "
+                   "slower; 'all' scores every paragraph (exact)")
     return p
 
 

@@ -120,6 +120,13 @@ def about_markdown(engine) -> str:
         lines.append(f"  - index: {m['units']} units ({escape_md(m['unit_type'] or '')}), {m['index_type']}, "
                      f"built {m['created'] or '?'}")
     lines.append("- **Lexical**: BM25 (bm25s) over jieba words + CJK bigrams")
+    search = info.get("search", {})
+    if search.get("two_stage"):
+        lines.append(f"- **Search**: two stages over {search['paragraphs']:,} paragraphs: "
+                     f"{search['dense_candidates']} candidates per dense signal, {search['lexical_candidates']} per "
+                     "lexical signal, then exact scores (`--candidates all` scores every paragraph)")
+    elif search:
+        lines.append(f"- **Search**: every paragraph scored exactly ({search['paragraphs']:,})")
     for d in info["documents"]:
         period = d["meta"].get("period", {})
         span = f" · {period.get('start')} – {period.get('end')}" if period else ""
@@ -323,7 +330,8 @@ def serve(args: argparse.Namespace) -> int:
     def load():
         from qa.engine import load_engine
 
-        return load_engine(corpus, model=args.model, store_uri=getattr(args, "store", None))
+        return load_engine(corpus, model=args.model, store_uri=getattr(args, "store", None),
+                           candidates=getattr(args, "candidates", None))
 
     def loaded(h: EngineHandle) -> None:
         if h.failed:

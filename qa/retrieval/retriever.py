@@ -12,6 +12,7 @@ import functools
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -43,7 +44,10 @@ from qa.retrieval.signals import (
 from qa.text import cjk_share, detect_language
 from qa.types import MODES, Corpus, Mode
 
-__all__ = ["CONFIG_PATH", "GROUPS", "MODES", "FusionConfig", "Hit", "Retriever", "SearchResult", "Weights"]
+__all__ = ["CONFIG_PATH", "GROUPS", "MODES", "Depth", "FusionConfig", "Hit", "Retriever", "SearchResult", "Weights"]
+
+
+Depth = int | Literal["all"]  # candidates per signal in two stages, or "all": exhaustive scoring
 
 
 def _top(x: np.ndarray, positive: np.ndarray, k: int) -> np.ndarray:
@@ -87,7 +91,12 @@ class Retriever:
     def __init__(self, corpus: Corpus, dense: dict[str, tuple[Encoder, object]], lexical: LexicalIndex,
                  config: FusionConfig | None = None, *, bridge: Bridge | None = None, seed: int = 0,
                  two_stage: bool | None = None, dense_candidates: int = DENSE_CANDIDATES,
-                 lexical_candidates: int = LEXICAL_CANDIDATES):
+                 lexical_candidates: int = LEXICAL_CANDIDATES, candidates: Depth | None = None):
+        """`candidates` (the user's `--candidates`) sets both depths, or "all": score every paragraph (exact)."""
+        if candidates == "all":
+            two_stage = False
+        elif candidates is not None:
+            dense_candidates = lexical_candidates = int(candidates)
         self.corpus = corpus
         self.dense = dense
         self.lexical = lexical
@@ -112,6 +121,13 @@ class Retriever:
             row = self.pos.get((d, p))
             if row is not None:
                 self._fn_rows.setdefault(row, []).append(j)
+
+    def depth(self) -> dict:
+        """How this retriever searches: exhaustively, or in two stages with this many candidates per signal."""
+        if not self.two_stage:
+            return {"two_stage": False, "paragraphs": len(self.keys)}
+        return {"two_stage": True, "paragraphs": len(self.keys), "dense_candidates": self.dense_candidates,
+                "lexical_candidates": self.lexical_candidates, "sample": len(self.sample_rows)}
 
     # --- signals -------------------------------------------------------------------------------------
 
@@ -213,11 +229,14 @@ class Retriever:
         fusion adds them (among many near-equal paragraphs, those strong in several signals at once)."""
         k = min(self.lexical_candidates, len(self.keys) - 1)
         w, on = self.config.weights_for(group), set(self.config.enabled)
-        positive = {name: np.flatnonzero(x > 0) for name, x in lexical.items()}
-        picks = [_top(x, positive[name], k) for name, x in lexical.items()]
+        # only the signals fusion adds for this query (a weight of 0, or dense mode, would spend stage 2 on
+        # paragraphs no score of theirs can lift)
+        used = {"hybrid": [n for n in lexical if getattr(w, n) and n in on], "lexical": ["bm25"], "dense": []}[mode]
+        positive = {name: np.flatnonzero(lexical[name] > 0) for name in used if name in lexical}
+        picks = [_top(lexical[name], where, k) for name, where in positive.items()]
         # Only a paragraph with some lexical score can have a positive sum (the others' is minus the weighted
         # means), so the sum is taken over those alone.
-        summed = [name for name in lexical if mode == "hybrid" and getattr(w, name) and name in on and len(positive[name])]
+        summed = [name for name, where in positive.items() if mode == "hybrid" and len(where)]
         if len(summed) > 1:
             some = np.unique(np.concatenate([positive[name] for name in summed]))
             total = np.zeros(len(some), dtype=np.float32)
