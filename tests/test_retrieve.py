@@ -281,3 +281,15 @@ def test_candidates_value_parses_numbers_and_all():
 
     assert candidates_value("all") == "all" and candidates_value(" ALL ") == "all"
     assert candidates_value("800") == 800 and candidates_value("10") == 10
+
+
+def test_about_panel_and_describe_say_how_a_large_collection_is_searched(corpus, tmp_path):
+    from qa.app.webapp import about_markdown
+    from qa.engine import Engine
+
+    r = _copies_retriever(corpus, tmp_path, candidates=600)
+    text = about_markdown(Engine(r.corpus, r))
+    assert f"two stages over {len(r.keys):,} paragraphs: 600 candidates per dense signal, 600 per lexical" in text
+    r = _copies_retriever(corpus, tmp_path / "all", candidates="all")
+    assert Engine(r.corpus, r).describe()["search"] == {"two_stage": False, "paragraphs": len(r.keys)}
+    assert f"every paragraph scored exactly ({len(r.keys):,})" in about_markdown(Engine(r.corpus, r))

@@ -221,6 +221,8 @@ def test_killing_index_leaves_previous_index_usable(qa_home, retriever):
     r = subprocess.run([sys.executable, "-m", "qa", "index", "--json"], cwd=ROOT, env=dict(os.environ, REPORT_QA_HOME=str(qa_home)),
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-1500:]
-    assert all(x["loaded"] for x in json.loads(r.stdout)["indexes"])
+    summary = json.loads(r.stdout)
+    assert all(x["loaded"] for x in summary["indexes"])
+    assert summary["search"] == {"two_stage": False, "paragraphs": summary["paragraphs"]}  # small: exhaustive
     for t in left:
         t.unlink(missing_ok=True)

@@ -78,7 +78,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         "documents": len(corpus.documents),
         "paragraphs": sum(len(d.paragraphs) for d in corpus.documents),
         "footnotes": sum(len(d.footnotes) for d in corpus.documents),
-        "indexes": reports, "seconds": round(total, 2),
+        "indexes": reports, "search": engine.retriever.depth(), "seconds": round(total, 2),
     }
     if args.json:
         _print_json(summary)
@@ -89,6 +89,9 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"  {r['model']}: {r['units']} units {how} in {r['seconds']:.1f} s -> {r['path'] or '(memory only)'}")
         if r.get("rebuilt_because") and "no index" not in r["rebuilt_because"]:
             print(f"    rebuilt because: {r['rebuilt_because']}")
+    d = summary["search"]
+    print(f"search: two stages, {d['dense_candidates']} candidates per dense signal, {d['lexical_candidates']} per lexical "
+          "signal (--candidates)" if d["two_stage"] else f"search: every paragraph scored exactly ({d['paragraphs']})")
     print(f"total {total:.1f} s")
     return 0
 
