@@ -293,3 +293,15 @@ def test_about_panel_and_describe_say_how_a_large_collection_is_searched(corpus,
     r = _copies_retriever(corpus, tmp_path / "all", candidates="all")
     assert Engine(r.corpus, r).describe()["search"] == {"two_stage": False, "paragraphs": len(r.keys)}
     assert f"every paragraph scored exactly ({len(r.keys):,})" in about_markdown(Engine(r.corpus, r))
+
+
+def test_adding_a_report_keeps_the_search_depth(corpus, tmp_path):
+    """`rebuild_engine` (a report added in the library) builds the new retriever with the engine's --candidates."""
+    from qa.engine import Engine, rebuild_engine
+    from qa.retrieval.index import IndexHome
+
+    r = _copies_retriever(corpus, tmp_path, candidates=700)
+    engine = Engine(r.corpus, r, candidates=700)
+    new = rebuild_engine(engine, r.corpus, home=IndexHome(tmp_path))
+    assert new.candidates == 700 and new.retriever.depth()["dense_candidates"] == 700
+    assert new.retriever.depth()["lexical_candidates"] == 700
