@@ -396,13 +396,16 @@ def store_option(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     (over 512 paragraphs) is searched."""
     import os
 
+    from qa.retrieval.signals import DENSE_CANDIDATES
+
     p.add_argument("--store", metavar="URI", default=os.environ.get("REPORT_QA_STORE"),
                    help="vector store: milvus://HOST:PORT (a Milvus server), PATH.db (Milvus Lite, local) or faiss "
                    "(default: $REPORT_QA_STORE, else FAISS files in the cache)")
     p.add_argument("--candidates", metavar="N|all", type=candidates_value,
                    default=os.environ.get("REPORT_QA_CANDIDATES"),
                    help="collections over 512 paragraphs are searched in two stages: each signal fetches N candidates "
-                   "(default: $REPORT_QA_CANDIDATES, else 400); more comes closer to scoring every paragraph, and is "
+                   f"(default: $REPORT_QA_CANDIDATES, else {DENSE_CANDIDATES}); more comes closer to scoring every "
+                   "paragraph, and is "
                    "slower; 'all' scores every paragraph (exact)")
     return p
 

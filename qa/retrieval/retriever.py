@@ -154,12 +154,17 @@ class Retriever:
         timings: dict[str, float] = {}
         on = set(self.config.enabled)
         names = {"dense": ("e5",), "lexical": (), "hybrid": ("e5", "use")}[mode]
-        qvecs = {}
+        staged = self.two_stage and rows is None
+        qvecs, searches = {}, {}
         for name in names:
             if name in self.indexes:
                 t0 = time.perf_counter()
                 qvecs[name] = self.indexes[name].encoder.encode_queries([query])
                 timings[f"encode_{name}"] = (time.perf_counter() - t0) * 1000
+                if staged:  # its stage-1 search starts now, on a worker thread (FAISS releases the GIL), while
+                    # this thread encodes with the next encoder and computes the lexical signals
+                    searches[name] = _workers().submit(self.indexes[name].candidates, qvecs[name],
+                                                       self.dense_candidates)
         t0 = time.perf_counter()
         tokens = tokenize(query)
         lexical_full = {"bm25": self.lexical.scores(tokens)}
@@ -181,11 +186,8 @@ class Retriever:
                 pool = np.ones(n, dtype=bool)
             else:
                 t0 = time.perf_counter()
-                # the encoders' searches (the first on a worker thread) while this thread picks the lexical ones
-                found, lexical_picks = self._each_encoder(
-                    lambda name, q: self.indexes[name].candidates(q, self.dense_candidates), qvecs,
-                    meanwhile=lambda: self._lexical_candidates(lexical_full, stats, group, mode))
-                cands = [*found.values(), *lexical_picks]
+                cands = self._lexical_candidates(lexical_full, stats, group, mode)
+                cands += [search.result() for search in searches.values()]
                 chosen = np.zeros(n, dtype=bool)  # masks, not sorted sets: linear in n but ~10× faster at 10⁵
                 for c in cands:
                     chosen[c] = True
@@ -197,7 +199,7 @@ class Retriever:
             pool = np.ones(len(rows), dtype=bool)
         sample = self._sample_mask[rows] if self.two_stage else np.ones(len(rows), dtype=bool)
         t0 = time.perf_counter()
-        dense, _ = self._each_encoder(lambda name, q: self.indexes[name].scores(q, rows), qvecs)
+        dense = self._each_encoder(lambda name, q: self.indexes[name].scores(q, rows), qvecs)
         timings["dense_scores"] = (time.perf_counter() - t0) * 1000
         sig = QuerySignals(query, language, group, rows, pool, sample, dense,
                            {k: v[rows] for k, v in lexical_full.items()}, stats, tokens, entities, timings)
@@ -211,18 +213,13 @@ class Retriever:
         timings["signals"] = (time.perf_counter() - t_start) * 1000
         return sig
 
-    def _each_encoder(self, fn, qvecs: dict, *, meanwhile=None) -> tuple[dict, object]:
-        """`fn(name, query vector)` for each encoder, then `meanwhile()`: ({name: result}, meanwhile's result).
-
-        In two stages the encoders' searches and exact scores are independent work on large stores (FAISS
-        releases the GIL): the first encoder's runs on a worker thread beside the others' and `meanwhile`."""
+    def _each_encoder(self, fn, qvecs: dict) -> dict:
+        """{name: `fn(name, query vector)`} for each encoder. In two stages the encoders' exact scores are
+        independent work on large stores (FAISS releases the GIL): the first encoder's runs on a worker thread."""
         names = list(qvecs)
         first = _workers().submit(fn, names[0], qvecs[names[0]]) if self.two_stage and len(names) > 1 else None
         out = {name: fn(name, qvecs[name]) for name in names[0 if first is None else 1:]}
-        extra = meanwhile() if meanwhile else None
-        if first is not None:
-            out = {names[0]: first.result(), **out}
-        return out, extra
+        return out if first is None else {names[0]: first.result(), **out}
 
     def _lexical_candidates(self, lexical: dict[str, np.ndarray], stats: dict, group: str, mode: Mode) -> list:
         """Stage 1 for the lexical signals: each one's best paragraphs, and the best of their weighted sum as

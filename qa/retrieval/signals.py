@@ -34,8 +34,10 @@ GROUPS: tuple[Group, ...] = ("zh", "en", "other")
 KINDS = ("paragraph", "heading", "sentence", "clause", "footnote")
 _KIND = {k: i for i, k in enumerate(KINDS)}
 SAMPLE_SIZE = 512  # paragraphs that stand for the collection when it is larger (per-query mean and spread)
-DENSE_CANDIDATES = 400  # units each dense signal fetches in stage 1
-LEXICAL_CANDIDATES = 400  # paragraphs each lexical signal (and their weighted sum) fetches in stage 1
+# Candidates per signal in stage 1 (`--candidates`): 600 measured at ×1.74 the bundled report's p50 at 100k
+# paragraphs with top-10 agreement 0.925 on 60 questions (400: ×1.62, 0.86; 800 lexical: ×1.74, 0.917).
+DENSE_CANDIDATES = 600  # units each dense signal fetches in stage 1
+LEXICAL_CANDIDATES = 600  # paragraphs each lexical signal (and their weighted sum) fetches in stage 1
 PRF_DOCS = 3
 PRF_TERMS = 12
 
