@@ -142,11 +142,11 @@ class DenseIndex:
         if len(ids):
             q = np.asarray(qvec, dtype=np.float32).reshape(-1)
             if self.vectors is not None:
-                sims = self.vectors[ids] @ q
+                sims = _dot(self.vectors[ids], q)
             elif hasattr(self.store, "similarities"):  # computed inside the store, without copying the vectors
                 sims = self.store.similarities(q, ids)
             else:
-                sims = self.store.reconstruct(ids) @ q
+                sims = _dot(self.store.reconstruct(ids), q)
             sims = sims.astype(np.float32, copy=False)
             local = np.repeat(np.arange(n), self.row_start[rows + 1] - self.row_start[rows])
             kinds = self.unit_kind[ids]
@@ -169,6 +169,21 @@ class DenseIndex:
 
         return DenseScores(para, sent, fn, clause, head, pick(2, self.unit_sentence), pick(3, self.unit_sentence),
                            pick(4, self.unit_footnote), best[2], best[3], best[4])
+
+
+def _dot(vectors: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """`vectors @ q` with FAISS' single-threaded SIMD kernel. In two stages the encoders' exact scores run on two
+    threads; numpy's product would wake OpenBLAS' thread pool, whose spinning threads slow the other thread and
+    the next question's encoding on two cores (measured on 10⁵ paragraphs with a block of 24k vectors: stage 2
+    7 → 12 ms, USE encoding 3.7 → 6 ms)."""
+    import faiss
+
+    v = np.ascontiguousarray(vectors, dtype=np.float32)
+    out = np.empty(len(v), dtype=np.float32)
+    if len(v):
+        q = np.ascontiguousarray(q, dtype=np.float32)
+        faiss.fvec_inner_products_ny(faiss.swig_ptr(out), faiss.swig_ptr(q), faiss.swig_ptr(v), v.shape[1], len(v))
+    return out
 
 
 def prf_terms(texts: list[str], tokenize, df: Counter, n_docs: int, *, top: int = PRF_TERMS) -> list[str]:
