@@ -387,7 +387,8 @@ def candidates_value(text: str) -> int | str:
     except ValueError:
         n = 0
     if not 10 <= n <= 100_000:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number from 10 to 100000, or 'all'")
+        raise argparse.ArgumentTypeError(f"{text!r} (from --candidates or $REPORT_QA_CANDIDATES): give a whole number "
+                                         "from 10 to 100000, or 'all'")
     return n
 
 
@@ -402,7 +403,7 @@ def store_option(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="vector store: milvus://HOST:PORT (a Milvus server), PATH.db (Milvus Lite, local) or faiss "
                    "(default: $REPORT_QA_STORE, else FAISS files in the cache)")
     p.add_argument("--candidates", metavar="N|all", type=candidates_value,
-                   default=os.environ.get("REPORT_QA_CANDIDATES"),
+                   default=os.environ.get("REPORT_QA_CANDIDATES") or None,
                    help="collections over 512 paragraphs are searched in two stages: each signal fetches N candidates "
                    f"(default: $REPORT_QA_CANDIDATES, else {DENSE_CANDIDATES}); more comes closer to scoring every "
                    "paragraph, and is "

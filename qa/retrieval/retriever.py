@@ -8,9 +8,11 @@ stages (candidates per signal, then exact scores for their union), with the same
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -57,8 +59,23 @@ def _top(x: np.ndarray, positive: np.ndarray, k: int) -> np.ndarray:
 
 @functools.cache
 def _workers() -> ThreadPoolExecutor:
-    """Threads shared by every retriever for the per-encoder work of two-stage search (`Retriever._each_encoder`)."""
-    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="report-qa-stage")
+    """Threads shared by every retriever for the per-encoder work of two-stage search (stage-1 searches and
+    `Retriever._each_encoder`): one per core, at least two. Its tasks never wait on one another."""
+    return ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="report-qa-stage")
+
+
+@contextlib.contextmanager
+def _collected():
+    """A dict for the stage-1 searches a query submits: when the query fails before collecting them, they are
+    cancelled or waited for, not left running unobserved on the shared threads."""
+    searches: dict = {}
+    try:
+        yield searches
+    except BaseException:
+        for search in searches.values():
+            search.cancel()
+        wait(searches.values())
+        raise
 
 
 @dataclass
@@ -155,63 +172,65 @@ class Retriever:
         on = set(self.config.enabled)
         names = {"dense": ("e5",), "lexical": (), "hybrid": ("e5", "use")}[mode]
         staged = self.two_stage and rows is None
-        qvecs, searches = {}, {}
-        for name in names:
-            if name in self.indexes:
-                t0 = time.perf_counter()
-                qvecs[name] = self.indexes[name].encoder.encode_queries([query])
-                timings[f"encode_{name}"] = (time.perf_counter() - t0) * 1000
-                if staged:  # its stage-1 search starts now, on a worker thread (FAISS releases the GIL), while
-                    # this thread encodes with the next encoder and computes the lexical signals
-                    searches[name] = _workers().submit(self.indexes[name].candidates, qvecs[name],
-                                                       self.dense_candidates)
-        t0 = time.perf_counter()
-        tokens = tokenize(query)
-        lexical_full = {"bm25": self.lexical.scores(tokens)}
-        entities = self.bridge.match(query, language) if mode == "hybrid" and "bridge" in on else []
-        if entities:
-            bq = bridge_query(entities)
-            lexical_full["bridge"] = self.lexical.scores(tokenize(bq)) if bq else np.zeros(len(self.keys), np.float32)
-            pq = bridge_query([e for e in entities if e.kind in PLACE_KINDS])
-            if pq:  # every paragraph that names the place, long or short ("What did OHCHR do in Ukraine?")
-                lexical_full["place"] = (self.lexical.scores(tokenize(pq)) > 0).astype(np.float32)
-        # lexical scores exist for every paragraph: in two stages fusion standardizes them with the collection's
-        # own mean and spread (exact, as exhaustive scoring does), not the sample's estimate
-        stats = {name: moments(x) for name, x in lexical_full.items()} if self.two_stage else {}
-        timings["lexical"] = (time.perf_counter() - t0) * 1000
-        n = len(self.keys)
-        if rows is None:
-            if not self.two_stage:
-                rows = np.arange(n)
-                pool = np.ones(n, dtype=bool)
-            else:
-                t0 = time.perf_counter()
-                cands = self._lexical_candidates(lexical_full, stats, group, mode)
-                cands += [search.result() for search in searches.values()]
-                chosen = np.zeros(n, dtype=bool)  # masks, not sorted sets: linear in n but ~10× faster at 10⁵
-                for c in cands:
-                    chosen[c] = True
-                rows = np.flatnonzero(chosen | self._sample_mask)
-                pool = chosen[rows]
-                timings["candidates"] = (time.perf_counter() - t0) * 1000
-        else:
-            rows = np.asarray(rows)
-            pool = np.ones(len(rows), dtype=bool)
-        sample = self._sample_mask[rows] if self.two_stage else np.ones(len(rows), dtype=bool)
-        t0 = time.perf_counter()
-        dense = self._each_encoder(lambda name, q: self.indexes[name].scores(q, rows), qvecs)
-        timings["dense_scores"] = (time.perf_counter() - t0) * 1000
-        sig = QuerySignals(query, language, group, rows, pool, sample, dense,
-                           {k: v[rows] for k, v in lexical_full.items()}, stats, tokens, entities, timings)
-        if mode == "hybrid" and "prf" in on and dense and self.config.weights_for(group).prf:
+        qvecs = {}
+        with _collected() as searches:
+            for name in names:
+                if name in self.indexes:
+                    t0 = time.perf_counter()
+                    qvecs[name] = self.indexes[name].encoder.encode_queries([query])
+                    timings[f"encode_{name}"] = (time.perf_counter() - t0) * 1000
+                    if staged:  # its stage-1 search starts now, on a worker thread (FAISS releases the GIL), while
+                        # this thread encodes with the next encoder and computes the lexical signals
+                        searches[name] = _workers().submit(self.indexes[name].candidates, qvecs[name],
+                                                           self.dense_candidates)
             t0 = time.perf_counter()
-            prf = self._feedback(sig)
-            sig.lexical["prf"] = prf[rows]
-            if self.two_stage:
-                sig.stats["prf"] = moments(prf)
-            timings["prf"] = (time.perf_counter() - t0) * 1000
-        timings["signals"] = (time.perf_counter() - t_start) * 1000
-        return sig
+            tokens = tokenize(query)
+            lexical_full = {"bm25": self.lexical.scores(tokens)}
+            entities = self.bridge.match(query, language) if mode == "hybrid" and "bridge" in on else []
+            if entities:
+                bq = bridge_query(entities)
+                lexical_full["bridge"] = (self.lexical.scores(tokenize(bq)) if bq
+                                          else np.zeros(len(self.keys), np.float32))
+                pq = bridge_query([e for e in entities if e.kind in PLACE_KINDS])
+                if pq:  # every paragraph that names the place, long or short ("What did OHCHR do in Ukraine?")
+                    lexical_full["place"] = (self.lexical.scores(tokenize(pq)) > 0).astype(np.float32)
+            # lexical scores exist for every paragraph: in two stages fusion standardizes them with the collection's
+            # own mean and spread (exact, as exhaustive scoring does), not the sample's estimate
+            stats = {name: moments(x) for name, x in lexical_full.items()} if self.two_stage else {}
+            timings["lexical"] = (time.perf_counter() - t0) * 1000
+            n = len(self.keys)
+            if rows is None:
+                if not self.two_stage:
+                    rows = np.arange(n)
+                    pool = np.ones(n, dtype=bool)
+                else:
+                    t0 = time.perf_counter()
+                    cands = self._lexical_candidates(lexical_full, stats, group, mode)
+                    cands += [search.result() for search in searches.values()]
+                    chosen = np.zeros(n, dtype=bool)  # masks, not sorted sets: linear in n but ~10× faster at 10⁵
+                    for c in cands:
+                        chosen[c] = True
+                    rows = np.flatnonzero(chosen | self._sample_mask)
+                    pool = chosen[rows]
+                    timings["candidates"] = (time.perf_counter() - t0) * 1000
+            else:
+                rows = np.asarray(rows)
+                pool = np.ones(len(rows), dtype=bool)
+            sample = self._sample_mask[rows] if self.two_stage else np.ones(len(rows), dtype=bool)
+            t0 = time.perf_counter()
+            dense = self._each_encoder(lambda name, q: self.indexes[name].scores(q, rows), qvecs)
+            timings["dense_scores"] = (time.perf_counter() - t0) * 1000
+            sig = QuerySignals(query, language, group, rows, pool, sample, dense,
+                               {k: v[rows] for k, v in lexical_full.items()}, stats, tokens, entities, timings)
+            if mode == "hybrid" and "prf" in on and dense and self.config.weights_for(group).prf:
+                t0 = time.perf_counter()
+                prf = self._feedback(sig)
+                sig.lexical["prf"] = prf[rows]
+                if self.two_stage:
+                    sig.stats["prf"] = moments(prf)
+                timings["prf"] = (time.perf_counter() - t0) * 1000
+            timings["signals"] = (time.perf_counter() - t_start) * 1000
+            return sig
 
     def _each_encoder(self, fn, qvecs: dict) -> dict:
         """{name: `fn(name, query vector)`} for each encoder. In two stages the encoders' exact scores are
@@ -229,11 +248,11 @@ class Retriever:
         # only the signals fusion adds for this query (a weight of 0, or dense mode, would spend stage 2 on
         # paragraphs no score of theirs can lift)
         used = {"hybrid": [n for n in lexical if getattr(w, n) and n in on], "lexical": ["bm25"], "dense": []}[mode]
-        positive = {name: np.flatnonzero(lexical[name] > 0) for name in used if name in lexical}
+        positive = {name: np.flatnonzero(lexical[name] > 0) for name in used}
         picks = [_top(lexical[name], where, k) for name, where in positive.items()]
         # Only a paragraph with some lexical score can have a positive sum (the others' is minus the weighted
-        # means), so the sum is taken over those alone.
-        summed = [name for name, where in positive.items() if mode == "hybrid" and len(where)]
+        # means), so the sum is taken over those alone (several signals: hybrid mode only).
+        summed = [name for name, where in positive.items() if len(where)]
         if len(summed) > 1:
             some = np.unique(np.concatenate([positive[name] for name in summed]))
             total = np.zeros(len(some), dtype=np.float32)

@@ -34,8 +34,9 @@ GROUPS: tuple[Group, ...] = ("zh", "en", "other")
 KINDS = ("paragraph", "heading", "sentence", "clause", "footnote")
 _KIND = {k: i for i, k in enumerate(KINDS)}
 SAMPLE_SIZE = 512  # paragraphs that stand for the collection when it is larger (per-query mean and spread)
-# Candidates per signal in stage 1 (`--candidates`): 600 measured at ×1.74 the bundled report's p50 at 100k
-# paragraphs with top-10 agreement 0.925 on 60 questions (400: ×1.62, 0.86; 800 lexical: ×1.74, 0.917).
+# Candidates per signal in stage 1 (`--candidates`). At 100k paragraphs, in one sweep over 60 questions: 600 gave
+# ×1.74 the bundled report's p50 and top-10 agreement 0.925 with exhaustive scoring (400: ×1.62, 0.862; 400
+# dense and 800 lexical: ×1.74, 0.917); the benchmark's own figures are in docs/bench-results.json.
 DENSE_CANDIDATES = 600  # units each dense signal fetches in stage 1
 LEXICAL_CANDIDATES = 600  # paragraphs each lexical signal (and their weighted sum) fetches in stage 1
 PRF_DOCS = 3
@@ -172,16 +173,19 @@ class DenseIndex:
 
 
 def _dot(vectors: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """`vectors @ q` with FAISS' single-threaded SIMD kernel. In two stages the encoders' exact scores run on two
-    threads; numpy's product would wake OpenBLAS' thread pool, whose spinning threads slow the other thread and
-    the next question's encoding on two cores (measured on 10⁵ paragraphs with a block of 24k vectors: stage 2
-    7 → 12 ms, USE encoding 3.7 → 6 ms)."""
+    """`vectors @ q` with FAISS' single-threaded SIMD kernel, for stores whose vectors are held in memory or handed
+    back (Milvus; FAISS scores inside its own storage). In two stages the encoders' exact scores run on two
+    threads, and numpy's product would wake OpenBLAS' thread pool, whose spinning threads slow the other thread
+    and the next question's encoding on two cores (measured with a block of 24k vectors scored per question at
+    10⁵ paragraphs: stage 2 7 → 12 ms, USE encoding 3.7 → 6 ms)."""
     import faiss
 
     v = np.ascontiguousarray(vectors, dtype=np.float32)
+    q = np.ascontiguousarray(q, dtype=np.float32).reshape(-1)
+    if v.ndim != 2 or q.shape[0] != v.shape[1]:  # the kernel would read past the query
+        raise ValueError(f"query of dimension {q.shape[0]} against vectors of shape {v.shape}")
     out = np.empty(len(v), dtype=np.float32)
     if len(v):
-        q = np.ascontiguousarray(q, dtype=np.float32)
         faiss.fvec_inner_products_ny(faiss.swig_ptr(out), faiss.swig_ptr(q), faiss.swig_ptr(v), v.shape[1], len(v))
     return out
 
