@@ -406,8 +406,7 @@ def store_option(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    default=os.environ.get("REPORT_QA_CANDIDATES") or None,
                    help="collections over 512 paragraphs are searched in two stages: each signal fetches N candidates "
                    f"(default: $REPORT_QA_CANDIDATES, else {DENSE_CANDIDATES}); more comes closer to scoring every "
-                   "paragraph, and is "
-                   "slower; 'all' scores every paragraph (exact)")
+                   "paragraph, and is slower; 'all' scores every paragraph (exact)")
     return p
 
 
