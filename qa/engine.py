@@ -46,6 +46,15 @@ class Engine:
                 "search": self.retriever.depth()}
 
 
+def search_summary(search: dict) -> str:
+    """One line on how the engine searches (`Engine.describe()["search"]`), for the About panel and `qa index`."""
+    if not search.get("two_stage"):
+        return f"every paragraph scored exactly ({search['paragraphs']:,})"
+    return (f"two stages over {search['paragraphs']:,} paragraphs: {search['dense_candidates']} candidates per dense "
+            f"signal, {search['lexical_candidates']} per lexical signal, then exact scores (`--candidates all` scores "
+            "every paragraph)")
+
+
 def load_engine(corpus: Corpus | None = None, *, model: str | None = None, use_second: bool = True,
                 rebuild: bool = False, home: IndexHome | None = None,
                 progress: Callable[[int, int], None] | None = None, quiet: bool = False,

@@ -70,6 +70,8 @@ def _best_sentences(corpus, hit) -> tuple[list[str], list[str]]:
 def cmd_index(args: argparse.Namespace) -> int:
     import time
 
+    from qa.engine import search_summary
+
     t0 = time.perf_counter()
     engine = _engine(args, quiet=args.json, rebuild=args.rebuild)
     corpus, reports = engine.corpus, engine.index_reports
@@ -89,9 +91,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"  {r['model']}: {r['units']} units {how} in {r['seconds']:.1f} s -> {r['path'] or '(memory only)'}")
         if r.get("rebuilt_because") and "no index" not in r["rebuilt_because"]:
             print(f"    rebuilt because: {r['rebuilt_because']}")
-    d = summary["search"]
-    print(f"search: two stages, {d['dense_candidates']} candidates per dense signal, {d['lexical_candidates']} per lexical "
-          "signal (--candidates)" if d["two_stage"] else f"search: every paragraph scored exactly ({d['paragraphs']})")
+    print(f"search: {search_summary(summary['search'])}")
     print(f"total {total:.1f} s")
     return 0
 

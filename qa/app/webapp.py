@@ -112,6 +112,7 @@ def offline_theme():
 
 def about_markdown(engine) -> str:
     from qa.app.render import escape_md
+    from qa.engine import search_summary
 
     info = engine.describe()
     lines = ["### About"]
@@ -120,13 +121,8 @@ def about_markdown(engine) -> str:
         lines.append(f"  - index: {m['units']} units ({escape_md(m['unit_type'] or '')}), {m['index_type']}, "
                      f"built {m['created'] or '?'}")
     lines.append("- **Lexical**: BM25 (bm25s) over jieba words + CJK bigrams")
-    search = info.get("search", {})
-    if search.get("two_stage"):
-        lines.append(f"- **Search**: two stages over {search['paragraphs']:,} paragraphs: "
-                     f"{search['dense_candidates']} candidates per dense signal, {search['lexical_candidates']} per "
-                     "lexical signal, then exact scores (`--candidates all` scores every paragraph)")
-    elif search:
-        lines.append(f"- **Search**: every paragraph scored exactly ({search['paragraphs']:,})")
+    if info.get("search"):
+        lines.append(f"- **Search**: {search_summary(info['search'])}")
     for d in info["documents"]:
         period = d["meta"].get("period", {})
         span = f" · {period.get('start')} – {period.get('end')}" if period else ""
