@@ -218,18 +218,21 @@ def test_crash_during_build_keeps_previous_index(backend, monkeypatch):
         assert len(location.load(key, expect=MANIFEST).units) == 26
 
 
-def test_faiss_hnsw_filters(monkeypatch):
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_faiss_approximate_filters(monkeypatch, kind):
     import embeddings.store as st
 
-    v, u, q = vectors(2000, d=32, seed=9), units(2000), vectors(20, d=32, seed=10)
-    store = VectorStore.build(v, u, manifest=MANIFEST, approx_threshold=500)
-    assert store.kind == "hnsw"
+    v = np.repeat(vectors(100, d=32, seed=9), 20, axis=0) + vectors(2000, d=32, seed=11) * 0.3  # topics, as embeddings
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    u, q = units(2000), vectors(20, d=32, seed=10)
+    store = VectorStore.build(v, u, manifest=MANIFEST, approx_threshold=500, index_type=None if kind == "ivf" else kind)
+    assert store.kind == kind
     flt = {"doc": ["A/HRC/1"], "lang": ["en"]}
     keep = filter_ids(u, flt)
     scores, ids = store.search(q, 10, filter=flt)  # few kept units: an exact scan of them
     ref_s, ref_i = exact(v, q, 10, keep)
     assert (ids == ref_i).all() and np.allclose(scores, ref_s, atol=1e-5)
-    monkeypatch.setattr(st, "APPROX_THRESHOLD", 100)  # many kept units: the graph with an ID selector
+    monkeypatch.setattr(st, "APPROX_THRESHOLD", 100)  # many kept units: the index itself, with an ID selector
     _, ids = store.search(q, 10, filter=flt)
     assert set(ids.ravel()) <= set(keep)
     assert np.mean([len(set(a) & set(e)) / 10 for a, e in zip(ids, ref_i, strict=True)]) >= 0.9
