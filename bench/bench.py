@@ -307,7 +307,8 @@ def _code_key(part: str = "stores") -> str:
         p = ROOT / rel
         if p.exists():
             h.update(rel.encode() + p.read_bytes())
-    for fn in (synthetic_corpus, unit_vectors, _records) if part == "stores" else (synthetic_corpus,):
+    for fn in ((synthetic_corpus, unit_vectors, _records, store.VectorStore.build, store._ivf) if part == "stores"
+               else (synthetic_corpus,)):
         h.update(inspect.getsource(fn).encode())
     return h.hexdigest()[:12]
 
@@ -544,7 +545,7 @@ def measure_scale(info: dict, corpus, lexical, dense: dict, engine, queries: lis
     if depths:
         info["depths"] = {}
         for d in depths:
-            fast.dense_candidates = fast.lexical_candidates = d
+            fast.set_candidates(d)
             row = _timed_against_base(fast, engine.retriever, queries)
             info["depths"][str(d)] = {**agreement(row.pop("tops"), refs), **row}
             log(f"  --candidates {d}: p50 {row['hybrid_p50_ms']} ms (×{row['over_base']}), "

@@ -50,9 +50,10 @@ def search_summary(search: dict) -> str:
     """One line on how the engine searches (`Engine.describe()["search"]`), for the About panel and `qa index`."""
     if not search.get("two_stage"):
         return f"every paragraph scored exactly ({search['paragraphs']:,})"
+    extra = "".join(f" (+{k} paragraphs for {name})" for name, k in search.get("paragraph_candidates", {}).items() if k)
     return (f"two stages over {search['paragraphs']:,} paragraphs: {search['dense_candidates']} candidates per dense "
-            f"signal, {search['lexical_candidates']} per lexical signal, then exact scores (`--candidates all` scores "
-            "every paragraph)")
+            f"signal{extra}, {search['lexical_candidates']} per lexical signal, then exact scores "
+            "(`--candidates all` scores every paragraph)")
 
 
 def load_engine(corpus: Corpus | None = None, *, model: str | None = None, use_second: bool = True,

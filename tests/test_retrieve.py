@@ -168,11 +168,13 @@ def test_dense_scores_equal_a_unit_by_unit_reference():
             for kind, best, table in (("sentence", got.best_sentence, "sentence"), ("clause", got.best_clause, "sentence"),
                                       ("footnote", got.best_footnote, "footnote")):
                 assert best[j] == (records[top[kind][1]][table] if top[kind] else -1), (row, kind)
+        index.prepare_linear()  # rows here have several paragraph/heading units: their best is not linear
+        assert index.linear == {}
 
 
 def _copies_retriever(corpus, tmp_path, **options):
-    """A retriever over 4 copies of the report (4 × 136 paragraphs: more than the sample, so it works in two
-    stages), with FakeEncoder vectors: no model."""
+    """A retriever over copies of the report (more paragraphs than the sample, so it works in two stages), with
+    FakeEncoder vectors: no model."""
     import copy
 
     from qa.retrieval.index import IndexHome, open_index
@@ -183,7 +185,7 @@ def _copies_retriever(corpus, tmp_path, **options):
     from tests.conftest import FakeEncoder
 
     docs = []
-    for i in range(4):
+    for i in range(SAMPLE_SIZE // len(corpus.documents[0].paragraphs) + 1):
         d = copy.deepcopy(corpus.documents[0])
         d.id = f"copy-{i}"
         docs.append(d)
@@ -198,7 +200,7 @@ def _copies_retriever(corpus, tmp_path, **options):
 
 def test_two_stage_standardizes_lexical_signals_with_the_whole_collection(corpus, tmp_path):
     """Lexical scores exist for every paragraph, so two-stage fusion z-scores them with the collection's own mean
-    and spread (as exhaustive scoring does); dense components keep the sample's estimate. No model: FakeEncoder."""
+    and spread (as exhaustive scoring does). No model: FakeEncoder."""
     import copy
 
     import numpy as np
@@ -209,18 +211,95 @@ def test_two_stage_standardizes_lexical_signals_with_the_whole_collection(corpus
     assert r.two_stage
     sig = r.signals("乍得废除了哪项法律中的死刑？")
     full = r.lexical.scores(sig.query_tokens)
-    assert set(sig.stats) == set(sig.lexical) and "bm25" in sig.stats
+    assert {k for k in sig.stats if "." not in k} == set(sig.lexical) and "bm25" in sig.stats
     assert sig.stats["bm25"] == pytest.approx((float(full.mean()), float(full.std())))
     w = r.config.weights_for(sig.group)
     fused, _ = fuse(sig, w)
     sample_only = copy.copy(sig)
-    sample_only.stats = {}
+    sample_only.stats = {k: v for k, v in sig.stats.items() if "." in k}  # dense ones kept: only lexical differ
     fused_sample, _ = fuse(sample_only, w)
     want = sum(getattr(w, name) * (standardize(x, sig.sample, stats=sig.stats[name])
                                    - standardize(x, sig.sample)) for name, x in sig.lexical.items()
                if getattr(w, name) and x.max() > 0)
     np.testing.assert_allclose(fused - fused_sample, want, rtol=1e-4, atol=1e-4)
     assert np.abs(want).max() > 1e-3  # the sample's estimate really differs from the collection's
+
+
+def test_two_stage_knows_the_exact_spread_of_paragraph_and_heading_scores(corpus, tmp_path):
+    """The paragraph and heading components are one unit's cosine per paragraph, so their mean and spread over the
+    whole collection follow from those vectors' mean and covariance: two-stage fusion uses them (as exhaustive
+    scoring does) instead of the sample's estimate. No model: FakeEncoder."""
+    import copy
+
+    import numpy as np
+
+    from qa.retrieval.fusion import fuse, standardize
+
+    r = _copies_retriever(corpus, tmp_path)
+    q = "Which law abolished the death penalty in Chad?"
+    sig = r.signals(q)
+    w = r.config.weights_for(sig.group)
+    assert sig.group == "en" and w.sentence == 0 and w.heading  # the English weights use both linear components
+    every = np.arange(len(r.keys))
+    for name, index in r.indexes.items():
+        full = index.scores(index.encoder.encode_queries([q]), every)
+        for kind in ("para", "head"):
+            x = getattr(full, kind)
+            assert sig.stats[f"{name}.{kind}"] == pytest.approx((float(x.mean()), float(x.std())), abs=1e-5)
+    sample_only = copy.copy(sig)
+    sample_only.stats = {k: v for k, v in sig.stats.items() if "." not in k}
+    d = {name: sig.dense[name] for name in sig.dense}
+    want = w.e5 * (standardize(d["e5"].para, sig.sample, stats=sig.stats["e5.para"]) - standardize(d["e5"].para, sig.sample))
+    want += w.use * (standardize(d["use"].para, sig.sample, stats=sig.stats["use.para"]) - standardize(d["use"].para, sig.sample))
+    want += w.heading * np.mean([standardize(d[n].head, sig.sample, stats=sig.stats[f"{n}.head"])
+                                 - standardize(d[n].head, sig.sample) for n in d], axis=0)
+    np.testing.assert_allclose(fuse(sig, w)[0] - fuse(sample_only, w)[0], want, rtol=1e-4, atol=1e-4)
+    assert np.abs(want).max() > 1e-3  # the sample's estimate really differs from the collection's
+    exhaustive = _copies_retriever(corpus, tmp_path, candidates="all")
+    assert not exhaustive.two_stage and all(not i.linear for i in exhaustive.indexes.values())
+
+
+def test_sample_rows_are_scored_only_on_the_unit_kinds_fusion_reads(corpus, tmp_path, monkeypatch):
+    """A row that only stands in the sample is scored on the kinds of units its group's weights read: the fused
+    scores and the margin are those of scoring every kind, and (Chinese weights: USE unweighted) fewer units
+    are scored. No model: FakeEncoder."""
+    import numpy as np
+
+    import qa.retrieval.retriever as retriever_module
+    from qa.retrieval.fusion import fuse, margin, sample_kinds
+    from qa.retrieval.signals import KINDS
+
+    r = _copies_retriever(corpus, tmp_path)
+    scored = []
+    for name, index in r.indexes.items():
+        real = index.scores
+
+        def counting(q, rows, real=real, name=name, **kw):
+            out = real(q, rows, **kw)
+            scored.append((name, int(np.isfinite(out.para).sum())))
+            return out
+
+        index.scores = counting
+    for q in ("乍得废除了哪项法律中的死刑？", "Which law abolished the death penalty in Chad?",
+              "Quelle loi a aboli la peine de mort au Tchad ?"):
+        scored.clear()
+        sig = r.signals(q)
+        partial_counts = dict(scored)
+        w = r.config.weights_for(sig.group)
+        fused, _ = fuse(sig, w)
+        with monkeypatch.context() as m:
+            m.setattr(retriever_module, "sample_kinds", lambda *a, **k: {"e5": frozenset(KINDS), "use": frozenset(KINDS)})
+            scored.clear()
+            full_sig = r.signals(q)
+            full_counts = dict(scored)
+        full, _ = fuse(full_sig, w)
+        assert np.array_equal(sig.rows, full_sig.rows)
+        np.testing.assert_allclose(fused, full, rtol=1e-5, atol=1e-5)
+        best = int(np.argmax(np.where(sig.pool, fused, -np.inf)))
+        assert margin(fused, sig.sample, best) == pytest.approx(margin(full, full_sig.sample, best), abs=1e-4)
+        if sig.group == "zh":  # USE has no weight for Chinese questions: only the pool is scored with it
+            assert not sample_kinds(w)["use"]
+            assert partial_counts["use"] == int(sig.pool.sum()) < full_counts["use"] == len(sig.rows)
 
 
 def test_stage_one_fetches_candidates_only_for_signals_fusion_adds(corpus, tmp_path):
@@ -234,12 +313,13 @@ def test_stage_one_fetches_candidates_only_for_signals_fusion_adds(corpus, tmp_p
     pools = {}
     for bm25 in (0.0, 1.0):
         config = FusionConfig({g: Weights(e5=1.0, use=1.0, bm25=bm25) for g in ("zh", "en", "other")})
-        r = _copies_retriever(corpus, tmp_path / str(bm25), config=config, dense_candidates=10, lexical_candidates=20)
+        r = _copies_retriever(corpus, tmp_path / str(bm25), config=config, dense_candidates=10, lexical_candidates=20,
+                              paragraph_candidates=5)
         sig = r.signals(query)
         pools[bm25] = set(sig.rows[sig.pool].tolist())
         dense = set()
         for d in r.indexes.values():
-            dense |= set(d.candidates(d.encoder.encode_queries([query]), 10).tolist())
+            dense |= set(d.candidates(d.encoder.encode_queries([query]), 10, 5).tolist())
         bm = r.lexical.scores(sig.query_tokens)
         best = set(np.argsort(-bm, kind="stable")[:5].tolist())
         assert bm.max() > 0
@@ -251,9 +331,11 @@ def test_stage_one_fetches_candidates_only_for_signals_fusion_adds(corpus, tmp_p
 
 
 def test_candidates_option_sets_the_depth_or_exhaustive(corpus, tmp_path):
+    from qa.retrieval.signals import SAMPLE_SIZE
+
     r = _copies_retriever(corpus, tmp_path / "a", candidates=800)
     assert r.depth() == {"two_stage": True, "paragraphs": len(r.keys), "dense_candidates": 800,
-                         "lexical_candidates": 800, "sample": 512}
+                         "lexical_candidates": 800, "paragraph_candidates": {"use": 533}, "sample": SAMPLE_SIZE}
     r = _copies_retriever(corpus, tmp_path / "b", candidates="all")
     assert r.depth() == {"two_stage": False, "paragraphs": len(r.keys)}
     sig = r.signals("乍得废除了哪项法律中的死刑？")
@@ -301,10 +383,10 @@ def test_a_failing_query_does_not_leave_its_stage_one_searches_running(corpus, t
     started, done = threading.Event(), threading.Event()
     search = e5.candidates
 
-    def slow_search(qvec, k):
+    def slow_search(qvec, k, paragraphs=0):
         started.set()
         time.sleep(0.3)
-        out = search(qvec, k)
+        out = search(qvec, k, paragraphs)
         done.set()
         return out
 
@@ -338,7 +420,8 @@ def test_about_panel_and_describe_say_how_a_large_collection_is_searched(corpus,
 
     r = _copies_retriever(corpus, tmp_path, candidates=600)
     text = about_markdown(Engine(r.corpus, r))
-    assert f"two stages over {len(r.keys):,} paragraphs: 600 candidates per dense signal, 600 per lexical" in text
+    assert (f"two stages over {len(r.keys):,} paragraphs: 600 candidates per dense signal (+400 paragraphs for use), "
+            "600 per lexical") in text
     r = _copies_retriever(corpus, tmp_path / "all", candidates="all")
     assert Engine(r.corpus, r).describe()["search"] == {"two_stage": False, "paragraphs": len(r.keys)}
     assert f"every paragraph scored exactly ({len(r.keys):,})" in about_markdown(Engine(r.corpus, r))

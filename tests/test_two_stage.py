@@ -14,7 +14,7 @@ def test_two_stage_top10_equals_exhaustive_on_the_evaluation_set(engine, questio
     full = engine.retriever
     assert not full.two_stage  # the bundled report is small enough to score exhaustively
     staged = Retriever(engine.corpus, full.dense, full.lexical, full.config, bridge=full.bridge, two_stage=True,
-                       dense_candidates=200, lexical_candidates=50)
+                       dense_candidates=200, lexical_candidates=50, paragraph_candidates=20)
     pools, differ = [], []
     for i, q in enumerate(questions):
         query, also = followup_queries(q.history, q.question, full.entities)

@@ -1,8 +1,9 @@
 """Fusion and the "not covered" rule: pure functions of a `QuerySignals` record and weights.
 
 `fuse(signals, weights)` standardizes each component with its mean and spread over the sample
-rows (the whole collection when it is small; lexical signals always with the whole collection's)
-and adds them with the weights of the query's group.
+rows (the whole collection when it is small), or with the whole collection's where `signals.stats` has
+them (lexical signals, and the dense components that are one unit's cosine: paragraph, heading), and adds
+them with the weights of the query's group.
 `abstains(...)` is the calibrated rule: the best paragraph barely stands out (fused top-1 margin),
 nothing is close for USE, or the question names a place or year the report never mentions (with
 a looser margin). Weights and thresholds live in `fusion.json`, chosen by cross-validation
@@ -115,14 +116,16 @@ def fuse(sig: QuerySignals, weights: Weights, *, mode: Mode = "hybrid",
         if weight and name in on:
             raw = d.combined(w.sentence)
             parts[name] = raw
-            fused += weight * standardize(raw, sig.sample)
+            exact = sig.stats.get(f"{name}.para") if w.sentence == 0 else None  # the paragraph's cosine alone
+            fused += weight * standardize(raw, sig.sample, stats=exact)
         if cweight and f"{name}_clause" in on:
             parts[f"{name}_clause"] = d.clause
             fused += cweight * standardize(d.clause, sig.sample)
-    heads = [sig.dense[n].head for n in encoders if n in sig.dense]
+    heads = [n for n in encoders if n in sig.dense]
     if w.heading and heads and "heading" in on:
-        parts["heading"] = np.mean(heads, axis=0)
-        fused += w.heading * np.mean([standardize(h, sig.sample) for h in heads], axis=0)
+        parts["heading"] = np.mean([sig.dense[n].head for n in heads], axis=0)
+        fused += w.heading * np.mean([standardize(sig.dense[n].head, sig.sample, stats=sig.stats.get(f"{n}.head"))
+                                      for n in heads], axis=0)
     if mode == "dense":
         return fused, parts
     for name in ("bm25", "bridge", "prf", "place"):
@@ -132,6 +135,28 @@ def fuse(sig: QuerySignals, weights: Weights, *, mode: Mode = "hybrid",
             parts[name] = x
             fused += weight * standardize(x, sig.sample, stats=sig.stats.get(name))
     return fused, parts
+
+
+def sample_kinds(weights: Weights, *, mode: Mode = "hybrid",
+                 enabled: tuple[str, ...] = SIGNALS) -> dict[str, frozenset[str]]:
+    """The unit kinds of each encoder that `fuse` (and the feedback ranking) reads for this query's weights: a row
+    that only stands in the sample (its statistics, the fused margin) need not be scored on the others."""
+    need: dict[str, set[str]] = {"e5": set(), "use": set()}
+    if mode == "lexical":
+        return {name: frozenset() for name in need}
+    w = DENSE_WEIGHTS if mode == "dense" else weights
+    on = set(enabled)
+    detail = {"paragraph", "sentence", "footnote"}  # combined(): the paragraph and its best sentence/footnote
+    for name in ("e5",) if mode == "dense" else ("e5", "use"):
+        if getattr(w, name) and name in on:
+            need[name] |= detail if w.sentence else {"paragraph"}
+        if getattr(w, f"{name}_clause") and f"{name}_clause" in on:
+            need[name] |= {"paragraph", "sentence", "clause"}  # the best clause or, failing one, sentence
+        if w.heading and "heading" in on:
+            need[name] |= {"paragraph", "heading"}
+        if mode == "hybrid" and w.prf and "prf" in on:
+            need[name] |= detail  # the feedback ranks paragraphs by combined(0.5)
+    return {name: frozenset(kinds) for name, kinds in need.items()}
 
 
 def margin(fused: np.ndarray, sample: np.ndarray, best: int) -> float:

@@ -30,6 +30,7 @@ from qa.retrieval.fusion import (
     margin,
     moments,
     query_group,
+    sample_kinds,
     standardize,
 )
 from qa.retrieval.lexical import LexicalIndex, tokenize
@@ -37,6 +38,8 @@ from qa.retrieval.signals import (
     DENSE_CANDIDATES,
     GROUPS,
     LEXICAL_CANDIDATES,
+    PARAGRAPH_CANDIDATES,
+    PARAGRAPH_SEARCH,
     PRF_DOCS,
     SAMPLE_SIZE,
     DenseIndex,
@@ -108,12 +111,11 @@ class Retriever:
     def __init__(self, corpus: Corpus, dense: dict[str, tuple[Encoder, object]], lexical: LexicalIndex,
                  config: FusionConfig | None = None, *, bridge: Bridge | None = None, seed: int = 0,
                  two_stage: bool | None = None, dense_candidates: int = DENSE_CANDIDATES,
-                 lexical_candidates: int = LEXICAL_CANDIDATES, candidates: Depth | None = None):
+                 lexical_candidates: int = LEXICAL_CANDIDATES, paragraph_candidates: int = PARAGRAPH_CANDIDATES,
+                 candidates: Depth | None = None):
         """`candidates` (the user's `--candidates`) sets both depths, or "all": score every paragraph (exact)."""
         if candidates == "all":
             two_stage = False
-        elif candidates is not None:
-            dense_candidates = lexical_candidates = int(candidates)
         self.corpus = corpus
         self.dense = dense
         self.lexical = lexical
@@ -128,7 +130,13 @@ class Retriever:
         self.two_stage = n > SAMPLE_SIZE if two_stage is None else two_stage
         self._sample_mask = np.zeros(n, dtype=bool)
         self._sample_mask[self.sample_rows] = True
+        if self.two_stage:
+            for index in self.indexes.values():
+                index.prepare_linear()
         self.dense_candidates, self.lexical_candidates = dense_candidates, lexical_candidates
+        self.paragraph_candidates = paragraph_candidates
+        if candidates not in (None, "all"):
+            self.set_candidates(int(candidates))
         by_doc: dict[str, list[int]] = {d.id: [] for d in corpus.documents}
         for i, (doc, _) in enumerate(self.keys):
             by_doc.setdefault(doc, []).append(i)
@@ -139,12 +147,19 @@ class Retriever:
             if row is not None:
                 self._fn_rows.setdefault(row, []).append(j)
 
+    def set_candidates(self, n: int) -> None:
+        """The stage-1 depth `--candidates n` asks for: n per dense and per lexical signal, paragraphs in proportion."""
+        self.dense_candidates = self.lexical_candidates = n
+        self.paragraph_candidates = round(n * PARAGRAPH_CANDIDATES / DENSE_CANDIDATES)
+
     def depth(self) -> dict:
         """How this retriever searches: exhaustively, or in two stages with this many candidates per signal."""
         if not self.two_stage:
             return {"two_stage": False, "paragraphs": len(self.keys)}
         return {"two_stage": True, "paragraphs": len(self.keys), "dense_candidates": self.dense_candidates,
-                "lexical_candidates": self.lexical_candidates, "sample": len(self.sample_rows)}
+                "lexical_candidates": self.lexical_candidates,
+                "paragraph_candidates": {n: self.paragraph_candidates for n in self.indexes if n in PARAGRAPH_SEARCH},
+                "sample": len(self.sample_rows)}
 
     # --- signals -------------------------------------------------------------------------------------
 
@@ -181,8 +196,9 @@ class Retriever:
                     timings[f"encode_{name}"] = (time.perf_counter() - t0) * 1000
                     if staged:  # its stage-1 search starts now, on a worker thread (FAISS releases the GIL), while
                         # this thread encodes with the next encoder and computes the lexical signals
-                        searches[name] = _workers().submit(self.indexes[name].candidates, qvecs[name],
-                                                           self.dense_candidates)
+                        searches[name] = _workers().submit(
+                            self.indexes[name].candidates, qvecs[name], self.dense_candidates,
+                            self.paragraph_candidates if name in PARAGRAPH_SEARCH else 0)
             t0 = time.perf_counter()
             tokens = tokenize(query)
             lexical_full = {"bm25": self.lexical.scores(tokens)}
@@ -195,8 +211,11 @@ class Retriever:
                 if pq:  # every paragraph that names the place, long or short ("What did OHCHR do in Ukraine?")
                     lexical_full["place"] = (self.lexical.scores(tokenize(pq)) > 0).astype(np.float32)
             # lexical scores exist for every paragraph: in two stages fusion standardizes them with the collection's
-            # own mean and spread (exact, as exhaustive scoring does), not the sample's estimate
+            # own mean and spread (exact, as exhaustive scoring does), not the sample's estimate;
             stats = {name: moments(x) for name, x in lexical_full.items()} if self.two_stage else {}
+            if self.two_stage:  # so are the dense components that are one unit's cosine (paragraph, heading)
+                for name, q in qvecs.items():
+                    stats.update({f"{name}.{k}": v for k, v in self.indexes[name].linear_stats(q).items()})
             timings["lexical"] = (time.perf_counter() - t0) * 1000
             n = len(self.keys)
             if rows is None:
@@ -218,7 +237,11 @@ class Retriever:
                 pool = np.ones(len(rows), dtype=bool)
             sample = self._sample_mask[rows] if self.two_stage else np.ones(len(rows), dtype=bool)
             t0 = time.perf_counter()
-            dense = self._each_encoder(lambda name, q: self.indexes[name].scores(q, rows), qvecs)
+            # a row that only stands in the sample is scored on the unit kinds fusion reads for these weights
+            partial, kinds = (~pool, sample_kinds(self.config.weights_for(group), mode=mode, enabled=self.config.enabled)
+                              ) if self.two_stage else (None, {})
+            dense = self._each_encoder(lambda name, q: self.indexes[name].scores(q, rows, partial=partial,
+                                                                                 kinds=kinds.get(name)), qvecs)
             timings["dense_scores"] = (time.perf_counter() - t0) * 1000
             sig = QuerySignals(query, language, group, rows, pool, sample, dense,
                                {k: v[rows] for k, v in lexical_full.items()}, stats, tokens, entities, timings)
@@ -254,7 +277,10 @@ class Retriever:
         # means), so the sum is taken over those alone (several signals: hybrid mode only).
         summed = [name for name, where in positive.items() if len(where)]
         if len(summed) > 1:
-            some = np.unique(np.concatenate([positive[name] for name in summed]))
+            mask = np.zeros(len(self.keys), dtype=bool)  # a mask, not np.unique: a place can be named in 10⁴+
+            for name in summed:  # paragraphs, and sorting their union took ~20 ms at 10⁵
+                mask[positive[name]] = True
+            some = np.flatnonzero(mask)
             total = np.zeros(len(some), dtype=np.float32)
             for name in summed:
                 total += getattr(w, name) * standardize(lexical[name], self.sample_rows, at=some, stats=stats[name])

@@ -12,9 +12,10 @@ whole collection, every component is computed exactly from the units' vectors:
   bm25      BM25 over jieba words + CJK bigrams + Latin tokens
   bridge    BM25 of the Chinese forms of the places and UN terms the question names (any language)
   prf       BM25 of distinctive Chinese words of the top dense paragraphs (pseudo-relevance feedback)
-Fusion standardizes each dense component with its mean and spread over the sample (each lexical one with
-those of its scores for every paragraph, computed in stage 1 anyway), so the cost of a
-query grows with the pool and the sample, not with the collection. A collection no larger than
+Fusion standardizes each dense component with its mean and spread over the sample, except where they are
+known exactly: each lexical signal's from its scores for every paragraph (computed in stage 1 anyway), the
+paragraph and heading components' from the mean and covariance of those vectors (`DenseIndex.linear_stats`).
+So the cost of a query grows with the pool and the sample, not with the collection. A collection no larger than
 the sample is scored exhaustively: pool and sample are then every paragraph, exactly.
 """
 
@@ -33,11 +34,20 @@ Group = Literal["zh", "en", "other"]
 GROUPS: tuple[Group, ...] = ("zh", "en", "other")
 KINDS = ("paragraph", "heading", "sentence", "clause", "footnote")
 _KIND = {k: i for i, k in enumerate(KINDS)}
-SAMPLE_SIZE = 512  # paragraphs that stand for the collection when it is larger (per-query mean and spread)
-# Candidates per signal in stage 1 (`--candidates`). At 100k paragraphs, in one sweep over 60 questions: 600 gave
-# ×1.74 the bundled report's p50 and top-10 agreement 0.925 with exhaustive scoring (400: ×1.62, 0.862; 400
+SAMPLE_SIZE = 1024  # paragraphs that stand for the collection when it is larger (per-query mean and spread; 512
+# gave top-10 agreement 0.945 instead of 0.950 over the 60 questions at 10⁵ paragraphs, for ~1 ms less)
+# Candidates per signal in stage 1 (`--candidates`). At 100k paragraphs, in one sweep over 60 questions (HNSW stage 1,
+# 512-paragraph sample; before the paragraph search): 600 gave ×1.74 the bundled report's p50 and top-10 agreement
+# 0.925 with exhaustive scoring (400: ×1.62, 0.862; 400
 # dense and 800 lexical: ×1.74, 0.917); the benchmark's own figures are in docs/bench-results.json.
 DENSE_CANDIDATES = 600  # units each dense signal fetches in stage 1
+# …and paragraph units, in a search of their own, for the encoders whose top units crowd paragraphs out. On the
+# benchmark's 10⁵ paragraphs, paragraph units are 9% of the units, 43% of e5's top 600 (a passage-retrieval
+# model) and 6% of USE's (a sentence encoder: short clauses match a short question better). 400 paragraph units
+# for USE lifted top-10 agreement with exhaustive scoring over 60 questions from 0.940 to 0.950 (and 0.94 → 0.96 on
+# the benchmark's first 20); the same search for e5 as well changed nothing and cost ~1.7 ms.
+PARAGRAPH_CANDIDATES = 400
+PARAGRAPH_SEARCH = frozenset({"use"})
 LEXICAL_CANDIDATES = 600  # paragraphs each lexical signal (and their weighted sum) fetches in stage 1
 PRF_DOCS = 3
 PRF_TERMS = 12
@@ -63,6 +73,8 @@ class DenseScores:
         return np.maximum(self.sent, self.fn)
 
     def combined(self, w_sentence: float) -> np.ndarray:
+        if not w_sentence:  # the paragraph alone (a row scored without its sentences has -inf there, and 0·-inf is nan)
+            return self.para
         return (1 - w_sentence) * self.para + w_sentence * self.detail()
 
     def take(self, idx: np.ndarray) -> DenseScores:
@@ -116,6 +128,38 @@ class DenseIndex:
         # the few stage 2 needs; otherwise the vectors are copied into memory once.
         asked = hasattr(store, "similarities") or (len(units) > keep_vectors_below and hasattr(store, "reconstruct"))
         self.vectors = None if asked else store.vectors()
+        self.linear: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # see prepare_linear
+
+    def prepare_linear(self) -> None:
+        """The mean vector and covariance matrix of each row's paragraph vector and of its heading vector (the
+        paragraph's where it has no heading), over every row. `para` and `head` are one unit's cosine per row,
+        linear in the query, so their mean and spread over the whole collection follow exactly for any query
+        (`linear_stats`, O(d²)), as exhaustive scoring computes them, instead of being estimated from the sample.
+        A row without units scores 0 (a zero vector)."""
+        n = len(self.row_start) - 1
+        kinds, rows = self.unit_kind[self.by_row], self.unit_row[self.by_row]
+        first = {}
+        for kind in (0, 1):  # each row's first unit of the kind (assigned last to first: the first one stays)
+            at = np.flatnonzero(kinds == kind)[::-1]
+            first[kind] = np.full(n, -1, dtype=np.int64)
+            first[kind][rows[at]] = self.by_row[at]
+        if any(np.bincount(rows[kinds == kind], minlength=n).max(initial=0) > 1 for kind in (0, 1)):
+            return  # a row with two paragraph or heading units scores their best: not linear, the sample estimates it
+        para, head = first[0], np.where(first[1] >= 0, first[1], first[0])
+        for kind, ids in (("para", para), ("head", head)):
+            self.linear[kind] = _mean_cov(self._vectors_of, ids)
+
+    def _vectors_of(self, ids: np.ndarray) -> np.ndarray:
+        return self.vectors[ids] if self.vectors is not None else self.store.reconstruct(ids)
+
+    def linear_stats(self, qvec: np.ndarray) -> dict[str, tuple[float, float]]:
+        """{"para"/"head": (mean, sd)} of the query's cosine with those vectors over every row (after `prepare_linear`)."""
+        q = np.asarray(qvec, dtype=np.float32).reshape(-1)
+        out = {}
+        for kind, (mean, cov) in self.linear.items():
+            var = float(q @ _dot(cov, q))
+            out[kind] = (float(q @ mean), float(np.sqrt(max(var, 0.0))))
+        return out
 
     def units_of(self, rows: np.ndarray) -> np.ndarray:
         starts, ends = self.row_start[rows], self.row_start[rows + 1]
@@ -125,19 +169,31 @@ class DenseIndex:
         offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
         return self.by_row[np.arange(lengths.sum()) + offsets]
 
-    def candidates(self, qvec: np.ndarray, k: int) -> np.ndarray:
-        _, ids = self.store.search(qvec, min(k, len(self.unit_row)))
-        ids = ids[0][ids[0] >= 0]
-        rows = self.unit_row[ids]
+    def candidates(self, qvec: np.ndarray, k: int, paragraphs: int = 0) -> np.ndarray:
+        """Rows of the query's top `k` units, and of its top `paragraphs` paragraph units. A paragraph's own vector
+        competes for the top units with ten times as many sentences and clauses, and with every copy of a
+        sentence that many reports repeat, so the paragraph vectors get a search of their own."""
+        found = [self.store.search(qvec, min(k, len(self.unit_row)))[1][0]]
+        if paragraphs:
+            found.append(self.store.search(qvec, paragraphs, filter={"kind": ["paragraph"]})[1][0])
+        rows = self.unit_row[np.concatenate([ids[ids >= 0] for ids in found])]
         return np.unique(rows[rows >= 0])
 
-    def scores(self, qvec: np.ndarray, rows: np.ndarray) -> DenseScores:
-        """Exact components for `rows`: each unit's cosine, then the best unit of each kind per row.
+    def scores(self, qvec: np.ndarray, rows: np.ndarray, *, partial: np.ndarray | None = None,
+               kinds: frozenset[str] | None = None) -> DenseScores:
+        """Exact components for `rows`: each unit's cosine, then the best unit of each kind per row. The rows
+        where `partial` is True are scored on the unit `kinds` only (a row that only stands in the sample needs
+        those that fusion reads, `fusion.sample_kinds`); their components built from other kinds are -inf.
 
         `units_of` yields the units in (row, kind) runs, so the best of each run is a segmented max
         (`reduceat`) and its unit the run's first position that reaches it: linear in the units, no sort."""
         n = len(rows)
         ids = self.units_of(rows)
+        local = np.repeat(np.arange(n), self.row_start[rows + 1] - self.row_start[rows])
+        allowed = np.array([k in kinds for k in KINDS]) if partial is not None and kinds is not None else None
+        if allowed is not None and not allowed.all():
+            keep = ~partial[local] | allowed[self.unit_kind[ids]]
+            ids, local = ids[keep], local[keep]
         best = np.full((len(KINDS), n), -np.inf, dtype=np.float32)
         arg = np.full((len(KINDS), n), -1, dtype=np.int64)
         if len(ids):
@@ -149,20 +205,25 @@ class DenseIndex:
             else:
                 sims = _dot(self.store.reconstruct(ids), q)
             sims = sims.astype(np.float32, copy=False)
-            local = np.repeat(np.arange(n), self.row_start[rows + 1] - self.row_start[rows])
-            kinds = self.unit_kind[ids]
-            key = local * len(KINDS) + kinds
+            kinds_of = self.unit_kind[ids]
+            key = local * len(KINDS) + kinds_of
             starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
             top = np.maximum.reduceat(sims, starts)
             reached = np.where(sims >= np.repeat(top, np.diff(np.r_[starts, len(sims)])), np.arange(len(sims)), len(sims))
             first = np.minimum.reduceat(reached, starts)
-            best[kinds[starts], local[starts]] = top
-            arg[kinds[starts], local[starts]] = ids[first]
+            best[kinds_of[starts], local[starts]] = top
+            arg[kinds_of[starts], local[starts]] = ids[first]
         para = np.where(np.isfinite(best[0]), best[0], 0.0).astype(np.float32)
         sent = np.where(np.isfinite(best[2]), best[2], para).astype(np.float32)
         fn = np.where(np.isfinite(best[4]), best[4], para).astype(np.float32)
         clause = np.maximum(np.where(np.isfinite(best[3]), best[3], sent), sent).astype(np.float32)
         head = np.where(np.isfinite(best[1]), best[1], para).astype(np.float32)
+        if allowed is not None and not allowed.all():
+            a = dict(zip(KINDS, allowed, strict=True))
+            for x, made_of in ((para, ("paragraph",)), (sent, ("sentence", "paragraph")), (fn, ("footnote", "paragraph")),
+                               (clause, ("clause", "sentence", "paragraph")), (head, ("heading", "paragraph"))):
+                if not all(a[k] for k in made_of):
+                    x[partial] = -np.inf
 
         def pick(kind: int, table: np.ndarray) -> np.ndarray:
             a = arg[kind]
@@ -170,6 +231,23 @@ class DenseIndex:
 
         return DenseScores(para, sent, fn, clause, head, pick(2, self.unit_sentence), pick(3, self.unit_sentence),
                            pick(4, self.unit_footnote), best[2], best[3], best[4])
+
+
+def _mean_cov(vectors_of, ids: np.ndarray, *, chunk: int = 16384) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance (float32, summed in float64 by chunks) of the vectors of `ids` (-1: a zero vector)."""
+    n = max(len(ids), 1)
+
+    def blocks():
+        for s in range(0, len(ids), chunk):
+            take = ids[s:s + chunk]
+            x = vectors_of(np.maximum(take, 0)).astype(np.float32, copy=True)
+            x[take < 0] = 0.0
+            yield x
+
+    mean = (sum(x.sum(axis=0, dtype=np.float64) for x in blocks()) / n).astype(np.float32)
+    centered = (x - mean for x in blocks())
+    cov = sum((c.T @ c).astype(np.float64) for c in centered) / n
+    return mean, np.asarray(cov, dtype=np.float32)
 
 
 def _dot(vectors: np.ndarray, q: np.ndarray) -> np.ndarray:
