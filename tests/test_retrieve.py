@@ -170,6 +170,11 @@ def test_dense_scores_equal_a_unit_by_unit_reference():
                 assert best[j] == (records[top[kind][1]][table] if top[kind] else -1), (row, kind)
         index.prepare_linear()  # rows here have several paragraph/heading units: their best is not linear
         assert index.linear == {}
+        index.prepare_sample(rows)  # the sample's packed block scores its rows as `scores` does, without best units
+        block = index.sample_scores(q)
+        for f in ("para", "sent", "fn", "clause", "head"):
+            np.testing.assert_allclose(getattr(block, f), getattr(got, f), atol=1e-5)
+        assert (block.best_sentence == -1).all()
 
 
 def _copies_retriever(corpus, tmp_path, **options):
@@ -259,47 +264,37 @@ def test_two_stage_knows_the_exact_spread_of_paragraph_and_heading_scores(corpus
     assert not exhaustive.two_stage and all(not i.linear for i in exhaustive.indexes.values())
 
 
-def test_sample_rows_are_scored_only_on_the_unit_kinds_fusion_reads(corpus, tmp_path, monkeypatch):
-    """A row that only stands in the sample is scored on the kinds of units its group's weights read: the fused
-    scores and the margin are those of scoring every kind, and (Chinese weights: USE unweighted) fewer units
-    are scored. No model: FakeEncoder."""
+def test_sample_rows_come_from_the_sample_block_and_only_for_weighted_encoders(corpus, tmp_path, monkeypatch):
+    """Rows that only stand in the sample are scored from the sample's packed block, and only with the encoders
+    fusion reads: the fused scores and the margin are those of scoring every row exactly with every encoder,
+    and (Chinese weights: USE unweighted) those rows have no USE scores at all. No model: FakeEncoder."""
     import numpy as np
 
     import qa.retrieval.retriever as retriever_module
-    from qa.retrieval.fusion import fuse, margin, sample_kinds
-    from qa.retrieval.signals import KINDS
+    from qa.retrieval.fusion import fuse, margin, weighted_encoders
 
     r = _copies_retriever(corpus, tmp_path)
-    scored = []
-    for name, index in r.indexes.items():
-        real = index.scores
-
-        def counting(q, rows, real=real, name=name, **kw):
-            out = real(q, rows, **kw)
-            scored.append((name, int(np.isfinite(out.para).sum())))
-            return out
-
-        index.scores = counting
     for q in ("乍得废除了哪项法律中的死刑？", "Which law abolished the death penalty in Chad?",
               "Quelle loi a aboli la peine de mort au Tchad ?"):
-        scored.clear()
         sig = r.signals(q)
-        partial_counts = dict(scored)
         w = r.config.weights_for(sig.group)
         fused, _ = fuse(sig, w)
-        with monkeypatch.context() as m:
-            m.setattr(retriever_module, "sample_kinds", lambda *a, **k: {"e5": frozenset(KINDS), "use": frozenset(KINDS)})
-            scored.clear()
+        exact = {name: index.scores(index.encoder.encode_queries([q]), sig.rows) for name, index in r.indexes.items()}
+        with monkeypatch.context() as m:  # every row exact, both encoders
+            m.setattr(retriever_module.Retriever, "_pool_and_sample",
+                      lambda self, name, qv, rows, pool, used: exact[name])
             full_sig = r.signals(q)
-            full_counts = dict(scored)
         full, _ = fuse(full_sig, w)
-        assert np.array_equal(sig.rows, full_sig.rows)
+        assert np.array_equal(sig.rows, full_sig.rows) and (~sig.pool).sum() > 100
         np.testing.assert_allclose(fused, full, rtol=1e-5, atol=1e-5)
         best = int(np.argmax(np.where(sig.pool, fused, -np.inf)))
         assert margin(fused, sig.sample, best) == pytest.approx(margin(full, full_sig.sample, best), abs=1e-4)
-        if sig.group == "zh":  # USE has no weight for Chinese questions: only the pool is scored with it
-            assert not sample_kinds(w)["use"]
-            assert partial_counts["use"] == int(sig.pool.sum()) < full_counts["use"] == len(sig.rows)
+        for name, d in sig.dense.items():
+            np.testing.assert_array_equal(d.best_sentence[sig.pool], exact[name].best_sentence[sig.pool])
+            if name in weighted_encoders(w):
+                np.testing.assert_allclose(d.clause, exact[name].clause, atol=1e-5)
+            else:  # USE has no weight for Chinese questions: only the candidates are scored with it
+                assert sig.group == "zh" and np.isneginf(d.para[~sig.pool]).all()
 
 
 def test_stage_one_fetches_candidates_only_for_signals_fusion_adds(corpus, tmp_path):

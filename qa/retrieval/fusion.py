@@ -137,26 +137,18 @@ def fuse(sig: QuerySignals, weights: Weights, *, mode: Mode = "hybrid",
     return fused, parts
 
 
-def sample_kinds(weights: Weights, *, mode: Mode = "hybrid",
-                 enabled: tuple[str, ...] = SIGNALS) -> dict[str, frozenset[str]]:
-    """The unit kinds of each encoder that `fuse` (and the feedback ranking) reads for this query's weights: a row
-    that only stands in the sample (its statistics, the fused margin) need not be scored on the others."""
-    need: dict[str, set[str]] = {"e5": set(), "use": set()}
+def weighted_encoders(weights: Weights, *, mode: Mode = "hybrid", enabled: tuple[str, ...] = SIGNALS) -> frozenset[str]:
+    """The encoders whose scores `fuse` (or the feedback ranking) reads with these weights: a row that only stands
+    in the sample need not be scored with the others (USE, for Chinese questions)."""
     if mode == "lexical":
-        return {name: frozenset() for name in need}
+        return frozenset()
     w = DENSE_WEIGHTS if mode == "dense" else weights
     on = set(enabled)
-    detail = {"paragraph", "sentence", "footnote"}  # combined(): the paragraph and its best sentence/footnote
-    for name in ("e5",) if mode == "dense" else ("e5", "use"):
-        if getattr(w, name) and name in on:
-            need[name] |= detail if w.sentence else {"paragraph"}
-        if getattr(w, f"{name}_clause") and f"{name}_clause" in on:
-            need[name] |= {"paragraph", "sentence", "clause"}  # the best clause or, failing one, sentence
-        if w.heading and "heading" in on:
-            need[name] |= {"paragraph", "heading"}
-        if mode == "hybrid" and w.prf and "prf" in on:
-            need[name] |= detail  # the feedback ranks paragraphs by combined(0.5)
-    return {name: frozenset(kinds) for name, kinds in need.items()}
+    names = ("e5",) if mode == "dense" else ("e5", "use")
+    used = {n for n in names if (getattr(w, n) and n in on) or (getattr(w, f"{n}_clause") and f"{n}_clause" in on)}
+    if (w.heading and "heading" in on) or (mode == "hybrid" and w.prf and "prf" in on):
+        used |= set(names)
+    return frozenset(used)
 
 
 def margin(fused: np.ndarray, sample: np.ndarray, best: int) -> float:

@@ -30,8 +30,8 @@ from qa.retrieval.fusion import (
     margin,
     moments,
     query_group,
-    sample_kinds,
     standardize,
+    weighted_encoders,
 )
 from qa.retrieval.lexical import LexicalIndex, tokenize
 from qa.retrieval.signals import (
@@ -43,6 +43,7 @@ from qa.retrieval.signals import (
     PRF_DOCS,
     SAMPLE_SIZE,
     DenseIndex,
+    DenseScores,
     QuerySignals,
     prf_terms,
 )
@@ -133,6 +134,7 @@ class Retriever:
         if self.two_stage:
             for index in self.indexes.values():
                 index.prepare_linear()
+                index.prepare_sample(self.sample_rows)
         self.dense_candidates, self.lexical_candidates = dense_candidates, lexical_candidates
         self.paragraph_candidates = paragraph_candidates
         if candidates not in (None, "all"):
@@ -237,11 +239,11 @@ class Retriever:
                 pool = np.ones(len(rows), dtype=bool)
             sample = self._sample_mask[rows] if self.two_stage else np.ones(len(rows), dtype=bool)
             t0 = time.perf_counter()
-            # a row that only stands in the sample is scored on the unit kinds fusion reads for these weights
-            partial, kinds = (~pool, sample_kinds(self.config.weights_for(group), mode=mode, enabled=self.config.enabled)
-                              ) if self.two_stage else (None, {})
-            dense = self._each_encoder(lambda name, q: self.indexes[name].scores(q, rows, partial=partial,
-                                                                                 kinds=kinds.get(name)), qvecs)
+            if staged:  # the pool exactly; a row that only stands in the sample from the sample's block
+                used = weighted_encoders(self.config.weights_for(group), mode=mode, enabled=self.config.enabled)
+                dense = self._each_encoder(lambda name, q: self._pool_and_sample(name, q, rows, pool, name in used), qvecs)
+            else:
+                dense = self._each_encoder(lambda name, q: self.indexes[name].scores(q, rows), qvecs)
             timings["dense_scores"] = (time.perf_counter() - t0) * 1000
             sig = QuerySignals(query, language, group, rows, pool, sample, dense,
                                {k: v[rows] for k, v in lexical_full.items()}, stats, tokens, entities, timings)
@@ -254,6 +256,18 @@ class Retriever:
                 timings["prf"] = (time.perf_counter() - t0) * 1000
             timings["signals"] = (time.perf_counter() - t_start) * 1000
             return sig
+
+    def _pool_and_sample(self, name: str, q: np.ndarray, rows: np.ndarray, pool: np.ndarray,
+                         used: bool) -> DenseScores:
+        """One encoder's scores over `rows`: exact, with their best units, for the candidates (`pool`); for the rows
+        that only stand in the sample, their values from the sample's block, or -inf when fusion reads nothing
+        of this encoder."""
+        index = self.indexes[name]
+        out = DenseScores.unscored(len(rows))
+        out.put(pool, index.scores(q, rows[pool]))
+        if used and not pool.all():
+            out.put(~pool, index.sample_scores(q).take(np.searchsorted(self.sample_rows, rows[~pool])))
+        return out
 
     def _each_encoder(self, fn, qvecs: dict) -> dict:
         """{name: `fn(name, query vector)`} for each encoder. In two stages the encoders' exact scores are

@@ -34,8 +34,12 @@ Group = Literal["zh", "en", "other"]
 GROUPS: tuple[Group, ...] = ("zh", "en", "other")
 KINDS = ("paragraph", "heading", "sentence", "clause", "footnote")
 _KIND = {k: i for i, k in enumerate(KINDS)}
-SAMPLE_SIZE = 1024  # paragraphs that stand for the collection when it is larger (per-query mean and spread; 512
-# gave top-10 agreement 0.945 instead of 0.950 over the 60 questions at 10⁵ paragraphs, for ~1 ms less)
+# Paragraphs that stand for the collection when it is larger (per-query mean and spread of the dense components
+# that are not one unit's cosine, and the fused margin). At 10⁵ paragraphs, over 60 questions in six languages
+# (first 20: the benchmark's), top-10 agreement with exhaustive scoring and hybrid p50 over the bundled report's,
+# in one sweep: 512 → 0.947 (0.96), ×1.81; 768 → 0.960 (0.97), ×1.88; 1024 → 0.965 (0.985), ×1.94. Stage 2 reads
+# ~35 kB of vectors per paragraph from memory, so every sampled paragraph costs what a candidate does.
+SAMPLE_SIZE = 768
 # Candidates per signal in stage 1 (`--candidates`). At 100k paragraphs, in one sweep over 60 questions (HNSW stage 1,
 # 512-paragraph sample; before the paragraph search): 600 gave ×1.74 the bundled report's p50 and top-10 agreement
 # 0.925 with exhaustive scoring (400: ×1.62, 0.862; 400
@@ -79,6 +83,16 @@ class DenseScores:
 
     def take(self, idx: np.ndarray) -> DenseScores:
         return DenseScores(*(getattr(self, f)[idx] for f in self.__dataclass_fields__))
+
+    @staticmethod
+    def unscored(n: int) -> DenseScores:
+        """`n` rows of no score (-inf) and no best unit (-1), to be filled with `put`."""
+        return DenseScores(*(np.full(n, -1, dtype=np.int64) if f.startswith("best_") else
+                             np.full(n, -np.inf, dtype=np.float32) for f in DenseScores.__dataclass_fields__))
+
+    def put(self, where: np.ndarray, other: DenseScores) -> None:
+        for f in self.__dataclass_fields__:
+            getattr(self, f)[where] = getattr(other, f)
 
 
 @dataclass
@@ -129,6 +143,7 @@ class DenseIndex:
         asked = hasattr(store, "similarities") or (len(units) > keep_vectors_below and hasattr(store, "reconstruct"))
         self.vectors = None if asked else store.vectors()
         self.linear: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # see prepare_linear
+        self.sample: tuple | None = None  # see prepare_sample
 
     def prepare_linear(self) -> None:
         """The mean vector and covariance matrix of each row's paragraph vector and of its heading vector (the
@@ -179,21 +194,13 @@ class DenseIndex:
         rows = self.unit_row[np.concatenate([ids[ids >= 0] for ids in found])]
         return np.unique(rows[rows >= 0])
 
-    def scores(self, qvec: np.ndarray, rows: np.ndarray, *, partial: np.ndarray | None = None,
-               kinds: frozenset[str] | None = None) -> DenseScores:
-        """Exact components for `rows`: each unit's cosine, then the best unit of each kind per row. The rows
-        where `partial` is True are scored on the unit `kinds` only (a row that only stands in the sample needs
-        those that fusion reads, `fusion.sample_kinds`); their components built from other kinds are -inf.
+    def scores(self, qvec: np.ndarray, rows: np.ndarray) -> DenseScores:
+        """Exact components for `rows`: each unit's cosine, then the best unit of each kind per row.
 
         `units_of` yields the units in (row, kind) runs, so the best of each run is a segmented max
         (`reduceat`) and its unit the run's first position that reaches it: linear in the units, no sort."""
         n = len(rows)
         ids = self.units_of(rows)
-        local = np.repeat(np.arange(n), self.row_start[rows + 1] - self.row_start[rows])
-        allowed = np.array([k in kinds for k in KINDS]) if partial is not None and kinds is not None else None
-        if allowed is not None and not allowed.all():
-            keep = ~partial[local] | allowed[self.unit_kind[ids]]
-            ids, local = ids[keep], local[keep]
         best = np.full((len(KINDS), n), -np.inf, dtype=np.float32)
         arg = np.full((len(KINDS), n), -1, dtype=np.int64)
         if len(ids):
@@ -205,25 +212,45 @@ class DenseIndex:
             else:
                 sims = _dot(self.store.reconstruct(ids), q)
             sims = sims.astype(np.float32, copy=False)
-            kinds_of = self.unit_kind[ids]
-            key = local * len(KINDS) + kinds_of
+            local = np.repeat(np.arange(n), self.row_start[rows + 1] - self.row_start[rows])
+            kinds = self.unit_kind[ids]
+            key = local * len(KINDS) + kinds
             starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
             top = np.maximum.reduceat(sims, starts)
             reached = np.where(sims >= np.repeat(top, np.diff(np.r_[starts, len(sims)])), np.arange(len(sims)), len(sims))
             first = np.minimum.reduceat(reached, starts)
-            best[kinds_of[starts], local[starts]] = top
-            arg[kinds_of[starts], local[starts]] = ids[first]
+            best[kinds[starts], local[starts]] = top
+            arg[kinds[starts], local[starts]] = ids[first]
+        return self._components(best, arg)
+
+    def prepare_sample(self, rows: np.ndarray) -> None:
+        """Copy the vectors of every unit of the sample `rows` into one block, with its (row, kind) runs: the sample
+        is fixed, so its scores (`sample_scores`) are one contiguous scan per query instead of a gather from 10⁶
+        units (~0.8 ms instead of ~2.5 ms for 1,024 paragraphs and their ~11k units at 10⁵)."""
+        ids = self.units_of(rows)
+        local = np.repeat(np.arange(len(rows)), self.row_start[rows + 1] - self.row_start[rows])
+        kinds = self.unit_kind[ids]
+        key = local * len(KINDS) + kinds
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(ids) else np.zeros(0, dtype=np.int64)
+        block = self._vectors_of(ids) if len(ids) else np.zeros((0, 1), dtype=np.float32)
+        self.sample = (len(rows), np.ascontiguousarray(block, dtype=np.float32), starts, kinds[starts], local[starts])
+
+    def sample_scores(self, qvec: np.ndarray) -> DenseScores:
+        """The components of every sample row (`prepare_sample`), without the best units (-1): the sample only
+        stands for the collection in statistics and the margin, it is never a hit."""
+        n, block, starts, kinds, local = self.sample
+        best = np.full((len(KINDS), n), -np.inf, dtype=np.float32)
+        if len(block):
+            best[kinds, local] = np.maximum.reduceat(_dot(block, np.asarray(qvec, dtype=np.float32)), starts)
+        return self._components(best, np.full((len(KINDS), n), -1, dtype=np.int64))
+
+    def _components(self, best: np.ndarray, arg: np.ndarray) -> DenseScores:
+        """DenseScores from the best score (and unit) of each kind per row; a kind a row lacks falls back as documented."""
         para = np.where(np.isfinite(best[0]), best[0], 0.0).astype(np.float32)
         sent = np.where(np.isfinite(best[2]), best[2], para).astype(np.float32)
         fn = np.where(np.isfinite(best[4]), best[4], para).astype(np.float32)
         clause = np.maximum(np.where(np.isfinite(best[3]), best[3], sent), sent).astype(np.float32)
         head = np.where(np.isfinite(best[1]), best[1], para).astype(np.float32)
-        if allowed is not None and not allowed.all():
-            a = dict(zip(KINDS, allowed, strict=True))
-            for x, made_of in ((para, ("paragraph",)), (sent, ("sentence", "paragraph")), (fn, ("footnote", "paragraph")),
-                               (clause, ("clause", "sentence", "paragraph")), (head, ("heading", "paragraph"))):
-                if not all(a[k] for k in made_of):
-                    x[partial] = -np.inf
 
         def pick(kind: int, table: np.ndarray) -> np.ndarray:
             a = arg[kind]
