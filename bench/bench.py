@@ -27,7 +27,7 @@ and adds:
 The synthetic scale corpus recombines the report's real sentences into new paragraphs (documents of the
 report's length) and gives each unit the real vector of its text (a paragraph: the mean of its sentences'),
 perturbed by Gaussian noise (σ 0.01 per dimension, cosine ~0.98 to the source), since embedding 10⁶ units on
-2 cores is not the point. The 100k FAISS stores take minutes to build (HNSW over ~10⁶ units), so they are
+2 cores is not the point. The 100k FAISS stores take ~100 s to build (IVF over ~10⁶ units), so they are
 kept in `REPORT_QA_HOME/bench-scale/` and reused by later runs (their first build time is reported, with
 `"reused": true`); delete that folder to time a fresh build. `--quick` skips Milvus at 100k and uses fewer
 queries; it aims at < 4 minutes once the model and the 100k stores exist.

@@ -282,7 +282,7 @@ def test_sample_rows_come_from_the_sample_block_and_only_for_weighted_encoders(c
         exact = {name: index.scores(index.encoder.encode_queries([q]), sig.rows) for name, index in r.indexes.items()}
         with monkeypatch.context() as m:  # every row exact, both encoders
             m.setattr(retriever_module.Retriever, "_pool_and_sample",
-                      lambda self, name, qv, rows, pool, used: exact[name])
+                      lambda self, name, qv, rows, pool, used, exact=exact: exact[name])
             full_sig = r.signals(q)
         full, _ = fuse(full_sig, w)
         assert np.array_equal(sig.rows, full_sig.rows) and (~sig.pool).sum() > 100

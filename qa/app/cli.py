@@ -394,18 +394,18 @@ def candidates_value(text: str) -> int | str:
 
 def store_option(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """--store: where the vector indexes live (embeddings/stores.py); --candidates: how deep a large collection
-    (over 512 paragraphs) is searched."""
+    (over `SAMPLE_SIZE` paragraphs) is searched."""
     import os
 
-    from qa.retrieval.signals import DENSE_CANDIDATES
+    from qa.retrieval.signals import DENSE_CANDIDATES, SAMPLE_SIZE
 
     p.add_argument("--store", metavar="URI", default=os.environ.get("REPORT_QA_STORE"),
                    help="vector store: milvus://HOST:PORT (a Milvus server), PATH.db (Milvus Lite, local) or faiss "
                    "(default: $REPORT_QA_STORE, else FAISS files in the cache)")
     p.add_argument("--candidates", metavar="N|all", type=candidates_value,
                    default=os.environ.get("REPORT_QA_CANDIDATES") or None,
-                   help="collections over 512 paragraphs are searched in two stages: each signal fetches N candidates "
-                   f"(default: $REPORT_QA_CANDIDATES, else {DENSE_CANDIDATES}); more comes closer to scoring every "
+                   help=f"collections over {SAMPLE_SIZE} paragraphs are searched in two stages: each signal fetches N "
+                   f"candidates (default: $REPORT_QA_CANDIDATES, else {DENSE_CANDIDATES}); more comes closer to scoring every "
                    "paragraph, and is slower; 'all' scores every paragraph (exact)")
     return p
 
