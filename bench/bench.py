@@ -301,7 +301,7 @@ def _code_key(part: str = "stores") -> str:
 
     h = hashlib.sha256(f"v{SCALE_VERSION} {part}".encode())
     if part == "stores":
-        h.update(f"noise {SCALE_NOISE} {store.FORMAT} {milvus_store.FORMAT}".encode())
+        h.update(f"noise {SCALE_NOISE} {store.FORMAT} {milvus_store.FORMAT} ivf {store.IVF_TRAIN_PER_LIST}".encode())
     files = ("qa/types.py", "qa/text.py") + (("qa/retrieval/index.py",) if part == "stores" else ("qa/retrieval/lexical.py",))
     for rel in files:
         p = ROOT / rel

@@ -82,6 +82,11 @@ class VectorStore:
         self.index = index
         self.units = units
         self.manifest = manifest
+        if self.kind == "ivf":  # a search-time setting (like HNSW's efSearch), not what the file was saved with
+            import faiss
+
+            base = faiss.downcast_index(index.base_index)
+            base.nprobe = min(IVF_NPROBE, base.nlist)
 
     @property
     def kind(self) -> str:
@@ -124,7 +129,9 @@ class VectorStore:
         return scores, ids
 
     def _search_filtered(self, queries: np.ndarray, k: int, filter: dict) -> tuple[np.ndarray, np.ndarray]:
-        """Exact over the kept units (a FAISS ID selector); HNSW searches its graph with the selector when many are kept."""
+        """Kept units only (a FAISS ID selector): a flat index scans them; an approximate one (HNSW, IVF) searches
+        itself with the selector when more than `APPROX_THRESHOLD` are kept (IVF then finds only those in the lists
+        it visits), else their vectors are scored exactly inside FAISS' storage."""
         import faiss
 
         from embeddings.stores import filter_ids, normalize_filter
@@ -132,17 +139,17 @@ class VectorStore:
         columns = self.__dict__.setdefault("_filter_columns", {})
         chosen = self.__dict__.setdefault("_filter_cache", {})  # filter → (kept ids, FAISS selector, its bits)
         key = json.dumps(normalize_filter(filter), sort_keys=True, default=str)
-        keep, selector, _ = chosen.get(key, (None, None, None))
+        keep, selector, bits = chosen.get(key, (None, None, None))
         if keep is None:  # the same filter again (a report picked in the app) costs nothing to set up
             keep = filter_ids(self.units, filter, cache=columns)
             bits = None
             if keep is not None and 0 < len(keep) < len(self.units):
                 # one bit per unit: a constant-time test per scanned unit (IDSelectorBatch hashes: ~3× slower
-                # over an IVF scan of 10⁶ units); FAISS reads `bits` in place, so the cache keeps it alive
+                # over an IVF scan of 10⁶ units); FAISS reads `bits` in place: the selector and the cache keep it
                 mask = np.zeros(len(self.units), dtype=bool)
                 mask[keep] = True
                 bits = np.packbits(mask, bitorder="little")
-                selector = faiss.IDSelectorBitmap(len(self.units), faiss.swig_ptr(bits))
+                selector = faiss.IDSelectorBitmap(bits)
             if len(chosen) >= 16:
                 chosen.clear()  # atomic: requests in other threads see the old entries or none
             chosen[key] = (keep, selector, bits)

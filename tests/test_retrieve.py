@@ -177,6 +177,41 @@ def test_dense_scores_equal_a_unit_by_unit_reference():
         assert (block.best_sentence == -1).all()
 
 
+def test_linear_stats_equal_the_spread_of_every_rows_scores():
+    """Paragraph and heading components' mean and spread from the vectors' mean and covariance equal those of
+    `scores` over every row, including rows without a heading (their paragraph), without a paragraph unit (0) or
+    without any unit."""
+    import numpy as np
+
+    from qa.retrieval.signals import DenseIndex
+
+    rng = np.random.default_rng(4)
+    records, vecs = [], []
+    for p in range(60):
+        kinds = ["paragraph"] * (p % 5 != 0) + ["heading"] * (p % 3 != 0) + ["sentence"] * int(rng.integers(0, 3))
+        if p % 7 == 0:
+            kinds = []  # a row with no units (it still has a key)
+        for kind in kinds:
+            records.append({"doc": "d", "paragraph": p, "kind": kind, "sentence": 0})
+            vecs.append(rng.standard_normal(6))
+    vecs = np.asarray(vecs, dtype=np.float32)
+
+    class Store:
+        units = records
+
+        def vectors(self):
+            return vecs
+
+    pos = {("d", p): p for p in range(60)}
+    index = DenseIndex("x", None, Store(), pos, 60)
+    index.prepare_linear()
+    q = rng.standard_normal(6).astype(np.float32)
+    every = index.scores(q, np.arange(60))
+    stats = index.linear_stats(q)
+    for kind, x in (("para", every.para), ("head", every.head)):
+        assert stats[kind] == pytest.approx((float(x.mean()), float(x.std())), abs=1e-5)
+
+
 def _copies_retriever(corpus, tmp_path, **options):
     """A retriever over copies of the report (more paragraphs than the sample, so it works in two stages), with
     FakeEncoder vectors: no model."""

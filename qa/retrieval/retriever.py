@@ -114,7 +114,8 @@ class Retriever:
                  two_stage: bool | None = None, dense_candidates: int = DENSE_CANDIDATES,
                  lexical_candidates: int = LEXICAL_CANDIDATES, paragraph_candidates: int = PARAGRAPH_CANDIDATES,
                  candidates: Depth | None = None):
-        """`candidates` (the user's `--candidates`) sets both depths, or "all": score every paragraph (exact)."""
+        """`candidates` (the user's `--candidates`) sets every depth (`set_candidates`, over the other arguments), or
+        "all": score every paragraph (exact)."""
         if candidates == "all":
             two_stage = False
         self.corpus = corpus
@@ -181,7 +182,7 @@ class Retriever:
 
     def signals(self, query: str, *, mode: Mode = "hybrid", language: str | None = None,
                 rows: np.ndarray | None = None) -> QuerySignals:
-        """Every signal for `query`, scored exactly on the candidate pool and the sample (or on `rows`)."""
+        """Every signal for `query`: exact on the candidate pool (or on `rows`), and on the sample from its block."""
         t_start = time.perf_counter()
         language = language or detect_language(query)
         group = query_group(cjk_share(query), language, min_cjk=self.config.lexical_min_cjk)

@@ -1,11 +1,12 @@
 """Per-query retrieval signals, computed in two stages, as one typed record (`QuerySignals`).
 
 Stage 1 — candidates. Each signal fetches its own top candidates from its own index: every dense
-encoder its top units from its vector store (FAISS or Milvus), BM25 and the bridge/feedback
-queries their top paragraphs. The union is the candidate pool.
+encoder its top units from its vector store (FAISS or Milvus), and USE also its top paragraph units;
+BM25 and the bridge/feedback queries their top paragraphs. The union is the candidate pool.
 
-Stage 2 — exact scores. For the pool, plus a fixed random sample of paragraphs that stands for the
-whole collection, every component is computed exactly from the units' vectors:
+Stage 2 — exact scores. For the pool every component is computed exactly from the units' vectors, with the
+unit behind each best score (the evidence); for the rows of a fixed random sample of paragraphs that stands
+for the whole collection, from a packed copy of the sample's vectors, with the encoders fusion reads:
   para      the paragraph (with its headings) as one vector
   sent      its best sentence            fn    its best footnote
   clause    its best clause window       head  its section/subsection titles
@@ -77,7 +78,7 @@ class DenseScores:
         return np.maximum(self.sent, self.fn)
 
     def combined(self, w_sentence: float) -> np.ndarray:
-        if not w_sentence:  # the paragraph alone (a row scored without its sentences has -inf there, and 0·-inf is nan)
+        if not w_sentence:  # the paragraph alone (a sample row of an encoder fusion does not read is -inf, 0·-inf nan)
             return self.para
         return (1 - w_sentence) * self.para + w_sentence * self.detail()
 
@@ -107,8 +108,9 @@ class QuerySignals:
     sample: np.ndarray  # bool over rows: stands for the collection in per-query statistics
     dense: dict[str, DenseScores] = field(default_factory=dict)
     lexical: dict[str, np.ndarray] = field(default_factory=dict)  # bm25, bridge, prf over rows
-    # (mean, sd) of a lexical signal over the whole collection: its scores exist for every paragraph, so in two
-    # stages fusion standardizes it exactly, as exhaustive scoring does, instead of with the sample's estimate
+    # (mean, sd) over the whole collection, known exactly in two stages, so fusion standardizes with them as
+    # exhaustive scoring does instead of with the sample's estimate: each lexical signal (its scores exist for every
+    # paragraph) and "e5.para", "e5.head", "use.para", "use.head" (one unit's cosine: `DenseIndex.linear_stats`)
     stats: dict[str, tuple[float, float]] = field(default_factory=dict)
     query_tokens: list[str] = field(default_factory=list)
     entities: list[Entity] = field(default_factory=list)
@@ -158,11 +160,12 @@ class DenseIndex:
             at = np.flatnonzero(kinds == kind)[::-1]
             first[kind] = np.full(n, -1, dtype=np.int64)
             first[kind][rows[at]] = self.by_row[at]
-        if any(np.bincount(rows[kinds == kind], minlength=n).max(initial=0) > 1 for kind in (0, 1)):
-            return  # a row with two paragraph or heading units scores their best: not linear, the sample estimates it
-        para, head = first[0], np.where(first[1] >= 0, first[1], first[0])
-        for kind, ids in (("para", para), ("head", head)):
-            self.linear[kind] = _mean_cov(self._vectors_of, ids)
+        # a row with two paragraph (or heading) units scores their best: not linear, the sample estimates it
+        single = [np.bincount(rows[kinds == kind], minlength=n).max(initial=0) <= 1 for kind in (0, 1)]
+        if single[0]:
+            self.linear["para"] = _mean_cov(self._vectors_of, first[0])
+        if single[0] and single[1]:  # a row without a heading scores its paragraph there
+            self.linear["head"] = _mean_cov(self._vectors_of, np.where(first[1] >= 0, first[1], first[0]))
 
     def _vectors_of(self, ids: np.ndarray) -> np.ndarray:
         return self.vectors[ids] if self.vectors is not None else self.store.reconstruct(ids)
@@ -226,7 +229,8 @@ class DenseIndex:
     def prepare_sample(self, rows: np.ndarray) -> None:
         """Copy the vectors of every unit of the sample `rows` into one block, with its (row, kind) runs: the sample
         is fixed, so its scores (`sample_scores`) are one contiguous scan per query instead of a gather from 10⁶
-        units (~0.8 ms instead of ~2.5 ms for 1,024 paragraphs and their ~11k units at 10⁵)."""
+        units (~2 ms instead of ~2.5 ms per encoder for 1,024 paragraphs and their ~11k units at 10⁵: memory traffic
+        either way)."""
         ids = self.units_of(rows)
         local = np.repeat(np.arange(len(rows)), self.row_start[rows + 1] - self.row_start[rows])
         kinds = self.unit_kind[ids]
@@ -261,7 +265,8 @@ class DenseIndex:
 
 
 def _mean_cov(vectors_of, ids: np.ndarray, *, chunk: int = 16384) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and covariance (float32, summed in float64 by chunks) of the vectors of `ids` (-1: a zero vector)."""
+    """Mean and covariance (float32; each chunk's product in float32, their sum in float64) of the vectors of
+    `ids` (-1: a zero vector)."""
     n = max(len(ids), 1)
 
     def blocks():
@@ -271,6 +276,8 @@ def _mean_cov(vectors_of, ids: np.ndarray, *, chunk: int = 16384) -> tuple[np.nd
             x[take < 0] = 0.0
             yield x
 
+    if not len(ids):
+        return np.zeros(1, dtype=np.float32), np.zeros((1, 1), dtype=np.float32)
     mean = (sum(x.sum(axis=0, dtype=np.float64) for x in blocks()) / n).astype(np.float32)
     centered = (x - mean for x in blocks())
     cov = sum((c.T @ c).astype(np.float64) for c in centered) / n
