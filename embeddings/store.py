@@ -305,14 +305,14 @@ class VectorStore:
 
 
 def _ivf(vectors: np.ndarray):
-    """An IVF index over `vectors` (k-means lists, int8 codes) inside an exact re-scoring of its candidates."""
+    """An IVF index over `vectors` (k-means lists, int8 codes) inside an exact re-scoring of its candidates
+    (`VectorStore.__init__` sets how many lists a search visits)."""
     import faiss
 
     n, dim = vectors.shape
     nlist = int(min(4096, max(16, round(np.sqrt(n)))))
     base = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(dim), dim, nlist, faiss.ScalarQuantizer.QT_8bit,
                                          faiss.METRIC_INNER_PRODUCT)
-    base.nprobe = min(IVF_NPROBE, nlist)
     rng = np.random.default_rng(0)
     train = vectors if n <= IVF_TRAIN_PER_LIST * nlist else vectors[np.sort(rng.choice(n, IVF_TRAIN_PER_LIST * nlist, replace=False))]
     index = faiss.IndexRefineFlat(base)
