@@ -141,7 +141,7 @@ def test_run_evaluation_is_the_cli_evaluation_with_progress(engine, tmp_path):
     seen = []
     out = run_evaluation(engine, str(qfile), ["hybrid", "lexical"], lambda d, t, label: seen.append((d, t)))
     assert out.questions == 4 and "mine.jsonl" in out.source
-    assert seen[0] == (0, 8) and seen[-1] == (7, 8)  # 4 questions × 2 modes
+    assert seen[0] == (0, 12) and seen[-1] == (11, 12)  # 4 questions × 2 modes, then the 4 answers (hybrid)
     head, rows = out.overall
     assert [r[0] for r in rows] == ["lexical", "hybrid"] and head[:2] == ["mode", "hit@1"]
     assert {r[0] for r in out.by_language[1]} == {"zh", "en", "fr"}

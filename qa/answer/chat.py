@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from qa.answer.extractive import Answer, build_answer, lookup_answer
-from qa.answer.followup import followup_queries
+from qa.answer.followup import PRIOR_QUOTE_WEIGHT, followup_queries, refers_back
+from qa.answer.select import Focus
 from qa.answer.guard import clean_question
 from qa.answer.lookup import parse_lookup
 from qa.errors import UserError
@@ -20,6 +21,16 @@ from qa.types import MODES, Mode
 DEFAULT_TOP_K = 3
 MAX_TOP_K = 10
 MAX_HISTORY = 20  # earlier questions kept for follow-ups; older turns are dropped
+SEARCH_DEPTH = 12  # hits fetched before the answer stage re-orders them (country questions, follow-ups)
+
+
+@dataclass
+class Turn:
+    """What a follow-up needs of an earlier answer: the paragraphs it cited and its first quote."""
+
+    question: str
+    cited: list[tuple[str, int]] = field(default_factory=list)
+    quote: str = ""
 
 
 @dataclass
@@ -31,6 +42,7 @@ class ChatSession:
     top_k: int = DEFAULT_TOP_K
     history: list[str] = field(default_factory=list)
     docs: list[str] | None = None  # limit answers to these document ids (None: every loaded report)
+    turns: list[Turn] = field(default_factory=list, repr=False)  # the answers behind `history`, where known
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -59,12 +71,63 @@ class ChatSession:
             ans = lookup_answer(text, lookup, corpus, lang=lang)
             ans.notice = notice
             return ans
-        query, also = followup_queries(self.history, text, self.engine.retriever.entities)
-        result = self.engine.retriever.search(query, mode=self.mode, top_k=self.top_k, also=also, docs=self.docs)
-        ans = build_answer(text, result, corpus, lang=lang, notice=notice, shown=self.top_k)
+        retriever = self.engine.retriever
+        prior = self._previous_turn()
+        query, also = followup_queries(self.history, text, retriever.entities)
+        back = prior is not None and refers_back(text) and not _names_new_place(retriever, text, query)
+        if back and prior.quote:
+            also = also + [(prior.quote, PRIOR_QUOTE_WEIGHT)]
+        focus = Focus.of(text, query, retriever.entities(query, lang if query == text else None))
+        new_places = Focus.of(text, text, retriever.entities(text, lang)).places if prior else []
+        result = retriever.search(query, mode=self.mode, top_k=max(self.top_k, SEARCH_DEPTH), also=also,
+                                  docs=self.docs)
+        result.hits = _reorder(result.hits, corpus, prior if back else None, new_places)
+        ans = build_answer(text, result, corpus, lang=lang, notice=notice, shown=self.top_k, focus=focus)
         self.history = (self.history + [ans.question])[-MAX_HISTORY:]
+        self.turns = (self.turns + [_turn_of(ans)])[-MAX_HISTORY:]
         return ans
 
+    def _previous_turn(self) -> Turn | None:
+        """The last answer, from this session or, when the history came from outside (the API), asked again."""
+        if not self.history:
+            return None
+        if self.turns and self.turns[-1].question == self.history[-1]:
+            return self.turns[-1]
+        earlier = ChatSession(self.engine, self.mode, self.top_k, self.history[:-1], self.docs)
+        try:
+            return _turn_of(earlier.ask(self.history[-1]))
+        except UserError:
+            return None
+
+
+def _turn_of(ans: Answer) -> Turn:
+    cited = [(p.doc, p.n) for p in ans.paragraphs] if ans.covered else []
+    return Turn(ans.question, cited, ans.quotes[0].text if ans.quotes and ans.covered else "")
+
+
+def _names_new_place(retriever, text: str, query: str) -> bool:
+    """Whether a follow-up names a place of its own ("what about Tunisia?"): then it is not about "it"."""
+    return any(e.kind in ("place", "region") for e in retriever.entities(text)) and query != text
+
+
+def _reorder(hits: list, corpus, prior: Turn | None, places: list[tuple[str, ...]]) -> list:
+    """A follow-up's hits, re-ordered: those naming the place it asks about first ("what about Tunisia?"), or
+    the paragraphs the previous answer cited first when it refers back to them ("when was it adopted?")."""
+    if places:
+        def key(h):
+            text = corpus.document(h.doc).paragraph(h.paragraph).text
+            return 0 if any(f in text for forms in places for f in forms) else 1
+    elif prior is not None and prior.cited:
+        cited = set(prior.cited)
+
+        def key(h):
+            return 0 if (h.doc, h.paragraph) in cited else 1
+    else:
+        return hits
+    ordered = sorted(hits, key=key)
+    for rank, h in enumerate(ordered, 1):
+        h.rank = rank
+    return ordered
 
 def ask(engine, question: str, *, history: list[str] | None = None, mode: Mode = "hybrid",
         top_k: int = DEFAULT_TOP_K) -> Answer:

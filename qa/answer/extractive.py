@@ -7,15 +7,19 @@ sits in that paragraph.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 from qa.answer.i18n import cite, labels
 from qa.answer.lookup import Lookup
+from qa.answer.select import Focus, rank_sentences
+from qa.retrieval.lexical import tokenize
 from qa.retrieval.retriever import Hit, SearchResult
 from qa.types import Corpus, Document, Footnote, Paragraph
 
 MAX_SENTENCES = 3
 SHOWN_PARAGRAPHS = 3
+COUNTRY_PARAGRAPHS = 8  # a country question quotes one sentence from each of up to 8 paragraphs naming the place
 SECOND_SOURCE_SHARE = 0.15  # a 2nd/3rd paragraph joins the answer when within 15% of the top fused score
 
 
@@ -110,7 +114,10 @@ def _footnotes_in_span(p: Paragraph, start: int, end: int) -> list[int]:
 
 
 def build_answer(question: str, result: SearchResult, corpus: Corpus, *, lang: str | None = None,
-                 notice: str | None = None, shown: int = SHOWN_PARAGRAPHS) -> Answer:
+                 notice: str | None = None, shown: int = SHOWN_PARAGRAPHS, focus: Focus | None = None) -> Answer:
+    """The answer to `question` from its search result. `focus` (what the question asks and names) chooses
+    the sentences to quote; a country question ("what did OHCHR do in X?") quotes one sentence from each
+    paragraph among the hits that names the place, up to COUNTRY_PARAGRAPHS."""
     lang = lang or result.language
     lab = labels(lang)
     hits = result.hits
@@ -128,34 +135,83 @@ def build_answer(question: str, result: SearchResult, corpus: Corpus, *, lang: s
         return Answer(question, result.query, lang, False, "search", related=related, message=message,
                       notice=notice, mode=result.mode, confidence=result.confidence, timings_ms=result.timings_ms)
 
-    top = hits[0].score
-    gap = max(1.0, SECOND_SOURCE_SHARE * abs(top))
-    chosen = [h for i, h in enumerate(hits[:shown]) if i == 0 or top - h.score <= gap]
+    focus = focus or Focus()
+    if focus.country_question:
+        chosen = [h for h in hits if _names_place(corpus, h, focus)][:COUNTRY_PARAGRAPHS] or hits[:1]
+        per_paragraph = {id(h): 1 for h in chosen}
+        max_quotes = COUNTRY_PARAGRAPHS
+        shown_hits = chosen + [h for h in hits[:shown] if h not in chosen]
+    else:
+        if "link" in focus.intents:  # "where can I read X?": a paragraph whose footnote links to it leads
+            hits = sorted(hits[:shown], key=lambda h: not _links_out(corpus, h, focus)) + hits[shown:]
+        top = hits[0].score
+        gap = max(1.0, SECOND_SOURCE_SHARE * abs(top))
+        chosen = [h for i, h in enumerate(hits[:shown]) if i == 0 or top - h.score <= gap]
+        per_paragraph = {id(h): 2 if i == 0 else 1 for i, h in enumerate(chosen)}
+        max_quotes = MAX_SENTENCES
+        shown_hits = hits[:shown]
     quotes: list[Quote] = []
     paragraphs: list[CitedParagraph] = []
-    for h in hits[:shown]:
+    for h in shown_hits:
         doc = corpus.document(h.doc)
         p = doc.paragraph(h.paragraph)
         spans = p.spans
         highlights: list[tuple[int, int]] = []
-        if h in chosen:
-            for si in h.sentences[: 2 if h is hits[0] else 1]:
-                if si >= len(spans) or len(quotes) >= MAX_SENTENCES:
-                    continue
+        fn_map = {f.n: f for f in (doc.footnote(n) for n in p.footnotes) if f is not None}
+        if id(h) in per_paragraph:
+            order = rank_sentences(p, focus, h.sentences, fn_map)
+            for si in order[:per_paragraph[id(h)]]:
+                if len(quotes) >= max_quotes:
+                    break
                 s, e = spans[si]
                 highlights.append((s, e))
                 fns = _footnotes_in_span(p, s, e)
                 quotes.append(Quote(p.text[s:e], doc.id, p.n, "paragraph", si, s, e, fns,
                                     cite(p.n, fns, lang, report_label(doc, corpus))))
-            for fnum in h.footnotes:
-                f = doc.footnote(fnum)
-                if f is None or f.paragraph != p.n or len(quotes) >= MAX_SENTENCES:
+            for fnum in _evidence_footnotes(h, p, fn_map, focus, highlights):
+                f = fn_map.get(fnum)
+                if f is None or f.paragraph != p.n or len(quotes) >= max_quotes + ("link" in focus.intents):
                     continue
                 quotes.append(Quote(f.text, doc.id, p.n, "footnote", footnotes=[fnum],
                                     citation=cite(p.n, [fnum], lang, report_label(doc, corpus))))
         paragraphs.append(cited_paragraph(doc, p, highlights=highlights, evidence_footnotes=h.footnotes, hit=h))
+    if "link" in focus.intents:  # the footnote with the link answers "where can I read it?": it leads
+        quotes.sort(key=lambda q: q.source != "footnote")
     return Answer(question, result.query, lang, True, "search", quotes, paragraphs, notice=notice, mode=result.mode,
                   confidence=result.confidence, timings_ms=result.timings_ms)
+
+
+def _links_out(corpus: Corpus, h: Hit, focus: Focus) -> bool:
+    """Whether one of the paragraph's footnotes gives a link that shares words with the question."""
+    doc = corpus.document(h.doc)
+    fns = [doc.footnote(n) for n in doc.paragraph(h.paragraph).footnotes]
+    return any(f is not None and f.urls and _link_match(f, focus) for f in fns)
+
+
+def _link_match(f: Footnote, focus: Focus) -> int:
+    """How many of the question's words a footnote's text and links share (URL words split at - _ / .)."""
+    return len(_words(tokenize(f.text) + f.urls) & _words(focus.tokens))
+
+
+def _words(tokens) -> set[str]:
+    return {w for t in tokens for w in re.split(r"[\W_]+", t.lower()) if len(w) > 2} | {t for t in tokens if "§" in t}
+
+
+def _names_place(corpus: Corpus, h: Hit, focus: Focus) -> bool:
+    return focus.names_place(corpus.document(h.doc).paragraph(h.paragraph).text)
+
+
+def _evidence_footnotes(h: Hit, p: Paragraph, fn_map: dict[int, Footnote], focus: Focus,
+                        highlights: list[tuple[int, int]]) -> list[int]:
+    """The footnotes to quote with a paragraph: those retrieval matched and, when the reader asks where to
+    read something, the linked footnote of a quoted sentence (else of the paragraph), best match first."""
+    out = list(h.footnotes)
+    if "link" not in focus.intents:
+        return out
+    in_quotes = [m.n for m in p.markers if any(s < m.offset <= e for s, e in highlights)]
+    linked = [n for n in (in_quotes or list(fn_map)) if fn_map.get(n) and fn_map[n].urls and n not in out]
+    linked.sort(key=lambda n: -_link_match(fn_map[n], focus))
+    return out + linked[:1] if not any(fn_map.get(n) and fn_map[n].urls for n in out) else out
 
 
 def lookup_answer(question: str, lookup: Lookup, corpus: Corpus, *, lang: str) -> Answer:

@@ -30,7 +30,8 @@ _WH = re.compile(
 _TAILS = re.compile(r"(?:呢|吗)\s*[？?]?\s*$")
 
 
-def _size(text: str) -> int:
+def content_size(text: str) -> int:
+    """Words of a question: Latin-script words plus one per two CJK characters."""
     cjk = sum(is_cjk(ch) for ch in text)
     words = len(re.findall(r"[^\W\d_]+", "".join(" " if is_cjk(ch) else ch for ch in text)))
     return cjk // 2 + words
@@ -41,7 +42,7 @@ def is_elliptical(question: str) -> bool:
     q = question.strip()
     if not q:
         return False
-    size = _size(q)
+    size = content_size(q)
     if size <= 2:
         return True
     if size <= 6 and (_LEADS.search(q) or _TAILS.search(q)):
@@ -62,6 +63,24 @@ def contextual_query(history: list[str], question: str) -> str:
 
 
 FOLLOWUP_OWN_WEIGHT = 0.3
+TOPIC_WEIGHT = 0.5  # a longer question that refers back ("what did it recommend?") searches the earlier topic too
+PRIOR_QUOTE_WEIGHT = 0.4  # ... and the previous answer's first sentence, where its referent is
+
+# Pronouns and demonstratives that point back to the previous answer, in the six languages.
+_BACK = re.compile(
+    r"它|它们|其|该|此|这项|这个|这些|这一|那项|那个|那些|上述|前述|此事|"
+    r"\b(?:it|its|they|them|their|that|this|these|those|there|he|she|him|her)\b|"
+    r"\b(?:cela|ça|celui-ci|celle-ci|ceux-ci|celles-ci|ce|cette|ces|ils|elles|il|elle|leur|leurs|y|en|là)\b|"
+    r"\b(?:eso|ese|esa|esos|esas|esto|este|esta|estos|estas|ello|ellos|ellas|él|ella|allí|ahí|su|sus)\b|"
+    r"(?:^|\s)(?:это|этот|эта|эти|этого|этой|этих|этом|тот|та|те|он|она|они|оно|его|её|ее|их|там|него|неё|них)(?=\s|[?.,!]|$)|"
+    r"ذلك|هذا|هذه|تلك|هؤلاء|هناك|(?:^|\s)(?:هو|هي|هم)(?=\s|$)|ها\b",
+    re.IGNORECASE,
+)
+
+
+def refers_back(question: str) -> bool:
+    """Whether the question points back to something said before ("When was it adopted?", "那项呼吁…")."""
+    return bool(_BACK.search(question))
 
 
 def swap_places(topic: str, question: str, entities: Callable[[str], list] | None) -> str:
@@ -84,12 +103,15 @@ def followup_queries(history: list[str], question: str, entities: Callable[[str]
     A follow-up searches the earlier topic joined to its own words; when it names a new place, the
     topic's places are swapped out, so "And in Kenya?" keeps the topic and changes the country. It also
     searches its own words at a lower weight, so the new detail still counts next to the carried-over
-    topic (0.3: best of 0.25–0.75 on the evaluation set's follow-ups). `entities(text)` finds places
-    (the retriever's multilingual bridge); without it, no swap.
+    topic (0.3: best of 0.25–0.75 on the evaluation set's follow-ups). A longer question that refers back
+    with a pronoun or demonstrative searches its own words, and the earlier topic at TOPIC_WEIGHT.
+    `entities(text)` finds places (the retriever's multilingual bridge); without it, no swap.
     """
     q = question.strip()
-    if not history or not is_elliptical(q):
+    if not history:
         return q, []
     topic = contextual_query(history[:-1], history[-1])
+    if not is_elliptical(q):
+        return (q, [(topic, TOPIC_WEIGHT)]) if refers_back(q) else (q, [])
     main = f"{swap_places(topic, q, entities)} {q}"
     return main, [(q, FOLLOWUP_OWN_WEIGHT)]

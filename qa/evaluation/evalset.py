@@ -22,6 +22,9 @@ class Question:
     history: list[str] = field(default_factory=list)
     standalone: str | None = None
     doc: str | None = None
+    all_of: list[str] = field(default_factory=list)  # gold spans an answer must all quote (verbatim, any spacing)
+    any_of: list[str] = field(default_factory=list)  # gold spans of which one quoted is enough
+    mentions: list[int] = field(default_factory=list)  # near misses: the ¶ that name the entity asked about
 
     @property
     def answerable(self) -> bool:
@@ -39,6 +42,13 @@ class Run:
 
     def paragraphs(self, qid: str) -> list[int]:
         return [n for _, n, _ in self.ranked.get(qid, [])]
+
+
+def _spans(d: dict, key: str, path: Path, line: int) -> list[str]:
+    spans = d.get(key, [])
+    if not isinstance(spans, list) or not all(isinstance(x, str) and x.strip() for x in spans):
+        raise UserError(f"{path}:{line}: {key!r} must be a list of non-empty strings (gold answer spans)")
+    return list(spans)
 
 
 def load_questions(path: str | Path | None = None) -> list[Question]:
@@ -73,6 +83,8 @@ def load_questions(path: str | Path | None = None) -> list[Question]:
             id=qid, lang=str(d.get("lang") or "und"), question=str(d["question"]), relevant=list(d["relevant"]),
             footnotes=[int(x) for x in d.get("footnotes", [])], kind=str(d.get("kind") or "general"),
             history=[str(h) for h in d.get("history", [])], standalone=d.get("standalone"), doc=d.get("doc"),
+            all_of=_spans(d, "all_of", path, i), any_of=_spans(d, "any_of", path, i),
+            mentions=[int(x) for x in d.get("mentions", [])],
         ))
     if not out:
         raise UserError(f"{path}: no questions in the file")

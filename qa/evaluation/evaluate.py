@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from qa.answer.followup import followup_queries
+from qa.evaluation.answers import answers_markdown, evaluate_answers
 from qa.evaluation.evalset import Question, Run
 from qa.evaluation.metrics import hit_at_k, mrr_at_k, ndcg_at_k, recall_at_k
 from qa.retrieval.retriever import Retriever
@@ -116,14 +118,28 @@ def compare(rows_a: list[dict], rows_b: list[dict], metric: str = "ndcg@10", *, 
             "p_value": round(p, 4), "n": len(ids)}
 
 
+@dataclass
+class _Engine:
+    """What `ChatSession` needs of an engine, from a retriever alone."""
+
+    retriever: Retriever
+
+    @property
+    def corpus(self):
+        return self.retriever.corpus
+
+
 def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], *, k: int = 10,
-             progress: Callable[[int, int, str], None] | None = None) -> dict:
-    """Run every mode and score it: overall, by language, by kind, abstention, per question, paired tests.
+             answers: bool = True, progress: Callable[[int, int, str], None] | None = None) -> dict:
+    """Run every mode and score it: overall, by language, by kind, abstention, per question, paired tests;
+    with `answers` (and the hybrid mode), also the answers as a reader gets them (`qa.evaluation.answers`).
 
     `progress(done, total, label)` is called as the searches go (one step per question and mode).
     """
     results: dict = {"modes": {}, "runs": {}, "questions": len(questions)}
+    answers = answers and "hybrid" in modes
     total = len(questions) * len(modes) + (sum(1 for q in questions if q.history and q.standalone) if "hybrid" in modes else 0)
+    total += len(questions) if answers else 0
     done = 0
 
     def step(label: str) -> None:
@@ -151,6 +167,8 @@ def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], 
             t = compare(results["modes"][m1]["per_question"], results["modes"][m2]["per_question"])
             tests.append({"a": m1, "b": m2, **t})
     results["significance"] = tests
+    if answers:
+        results["answers"] = evaluate_answers(_Engine(retriever), questions, progress=step)
     return results
 
 
@@ -197,6 +215,8 @@ def group_table(results: dict, key: str, metric: str = "ndcg@10") -> str:
 
 def compact(results: dict) -> str:
     out = [summary_table(results), "", "nDCG@10 by language:", group_table(results, "by_language")]
+    if "answers" in results:
+        out += ["", "Answers (hybrid, the quotes a reader gets):", answers_markdown(results["answers"])]
     return "\n".join(out)
 
 
@@ -222,6 +242,10 @@ def write_report(results: dict, out_dir: Path, *, doc_id: str, questions: list[Q
     return written
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
 def _markdown(results: dict) -> str:
     parts = ["# Retrieval evaluation", "", f"{results['questions']} questions. Ranking metrics over the answerable ones; "
              "abstention precision/recall over all.", "", "## Overall", "", summary_table(results), "",
@@ -238,6 +262,13 @@ def _markdown(results: dict) -> str:
         for name in ("contextual", "standalone"):
             a = f[name]
             parts.append(f"| {name} | {a['n']} | {_fmt(a['hit@1'])} | {_fmt(a['recall@5'])} | {_fmt(a['ndcg@10'])} |")
+    if "answers" in results:
+        parts += ["", "## Answers (hybrid): do the quotes hold the fact?", "", answers_markdown(results["answers"]), "",
+                  "Wrong answers:", "", "| id | lang | kind | cited | first quote | question |", "|---|---|---|---|---|---|"]
+        for r in results["answers"]["per_question"]:
+            if not r["correct"]:
+                first = _cell((r["quotes"][0] if r["quotes"] else r["message"])[:80])
+                parts.append(f"| {r['id']} | {r['lang']} | {r['kind']} | {r['cited']} | {first} | {_cell(r['question'])} |")
     parts += ["", "## Paired randomization tests (nDCG@10, 10 000 trials)", "", "| a | b | mean diff (a−b) | p | n |",
               "|---|---|---|---|---|"]
     for t in results["significance"]:

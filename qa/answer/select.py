@@ -1,0 +1,160 @@
+"""Which sentences of a cited paragraph answer the question: what it asks decides.
+
+Retrieval ranks paragraphs and names each one's best-matching sentence. A reader wants the sentence
+that states the fact: the date for "when", the number for "how many", the names for "which
+countries", the footnote with its link for "where can I read", the sentence naming the place for
+"what did OHCHR do in X". `intents()` reads what a question asks in the six UN languages; `Focus`
+holds that and the report's forms of the places and terms it names (from the multilingual bridge),
+and `rank_sentences()` orders a paragraph's sentences by match, with those features as bonuses.
+Every quote stays a slice of its paragraph: this module only chooses among `Paragraph.spans`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from qa.answer.followup import content_size
+from qa.retrieval.bridge import PLACE_KINDS, Entity
+from qa.retrieval.lexical import tokenize
+from qa.types import Footnote, Paragraph
+
+Intent = Literal["when", "how_many", "names", "link", "activity"]
+
+_INTENT_PATTERNS: dict[Intent, str] = {
+    "when": r"何时|什么时候|哪一?天|哪一?年|几月|哪个月|日期|\bwhen\b|what date|which year|what year|\bquand\b|"
+            r"à quelle date|quelle date|en quelle année|quel jour|cu[aá]ndo|en qu[eé] (?:fecha|año|mes)|qu[eé] d[ií]a|"
+            r"когда|в каком (?:году|месяце)|какого числа|какую дату|متى|في أي (?:عام|سنة|تاريخ|شهر)|ما تاريخ",
+    "how_many": r"多少|几个|几名|几次|几项|几家|数量|数目|how many|how much|number of|combien|quel nombre|"
+                r"cu[aá]nt[oa]s?|qu[eé] n[uú]mero|сколько|какое число|какое количество|\bكم\b|عدد",
+    "names": r"哪些|哪几|哪个国家|哪国|谁|\bwho\b|\bwhom\b|which (?:countries|states|countr|organi|bodies|entities|"
+             r"partners|agencies)|what countries|\bqui\b|quels (?:pays|[ée]tats|partenaires|organismes)|quel pays|"
+             r"qu[eé] pa[ií]ses|qui[eé]n(?:es)?|cu[aá]les|какие (?:страны|государства|организации|органы)|\bкто\b|"
+             r"какая страна|أي (?:الدول|البلدان|دولة|بلد)|ما (?:الدول|البلدان)|\bمن\b (?:هم|هي|هو)|من الذي",
+    "link": r"在哪里|哪里可以|何处|查阅|链接|网址|网站|网页|出处|原文|\blink\b|\burl\b|website|web ?page|online|"
+            r"where can (?:i|one|we)|where (?:is|are|do|to)\b|which document|what document|document symbol|"
+            r"o[uù] (?:puis-je|peut-on|trouver|lire|consulter|se trouve)|\blien\b|site|quel document|"
+            r"d[oó]nde (?:puedo|se puede|encontrar|leer|consultar|est[aá])|enlace|sitio|qu[eé] documento|"
+            r"где (?:можно|найти|прочитать|опубликован)|ссылк|сайт|какой документ|"
+            r"أين يمكن|أين أجد|رابط|موقع|أي وثيقة|ما الوثيقة",
+    "activity": r"做了什么|做了哪些|做过什么|开展了(?:哪些|什么)|采取了(?:哪些|什么)|(?:有|开展)?哪些(?:活动|工作)|"
+                r"什么(?:活动|工作)|工作情况|"
+                r"what (?:did|has|have|does)\b.*\b(?:do|done|doing)\b|activities|\bwork(?:ed)? (?:in|on)\b|"
+                r"qu['’]a fait|qu['’]est-ce que .* fait|qu['’]a-t-(?:il|elle) fait|quelles activit|activit[ée]s|"
+                r"qu[eé] (?:hizo|ha hecho|hace)|actividades|labor de|trabajo de|"
+                r"что (?:сделал|делал|сделало|делает|сделано)|деятельност|"
+                r"ماذا (?:فعلت|فعل|قدمت)|ما الذي (?:فعلت|قامت)|أنشطة|ما هي (?:أنشطة|أعمال)",
+}
+_INTENTS = {k: re.compile(v, re.IGNORECASE) for k, v in _INTENT_PATTERNS.items()}
+
+DATE_RE = re.compile(r"\d{4}\s*年|\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|[一二三四五六七八九十]+月|\d{1,2}\s*日")
+NUMBER_RE = re.compile(
+    r"\d[\d,.]*\s*(?:%|％|个|名|次|项|份|万|亿|人|国|起|家|所|美元|欧元|瑞士法郎|天|周|场|篇|届|种|条|部|起|处|位|批|年)|"
+    r"[一二两三四五六七八九十百千万]+\s*(?:个|名|次|项|份|人|国|家|所|天|周|场|届|种|条|部|处|位|批)")
+SYMBOL_RE = re.compile(r"\b[A-Z]{1,4}/(?:[A-Z0-9.]+/)*[A-Z0-9.]+(?:/[A-Za-z0-9.]+)*")
+_LIST_SEP = re.compile(r"[、,，;；]|和|及")
+
+# Bonuses (in units of "fully matches the question's words"), chosen on the tuning set.
+RANK_BONUS = (1.0, 0.6)  # the retriever's best and second-best sentence
+OVERLAP_WEIGHT = 1.5
+INTENT_BONUS = 1.2
+PLACE_BONUS = 1.5
+
+
+BROAD_WORDS = 1  # content words besides the names and the activity question that still leave a question broad
+_FILLER = re.compile(
+    r"人权高专办|高专办|办事处|联合国|高级专员|在|于|方面|国内|境内|"
+    r"\b(?:the|un|united|nations|office|in|on|at|for|about|of|to|with|regarding|human|rights|high|commissioner|"
+    r"le|la|les|l|au|aux|en|du|de|des|dans|pour|sur|haut|commissariat|droits|homme|"
+    r"el|los|las|del|al|por|para|sobre|oficina|alto|comisionado|derechos|humanos|"
+    r"в|во|на|по|для|о|об|управление|верховного|комиссара|правам|человека|"
+    r"في|على|عن|من|المفوضية|السامية|لحقوق|الإنسان|الأمم|المتحدة)\b|[?？¿!！.,，、:：;；'’\"«»]",
+    re.IGNORECASE)
+
+
+_OFFICE = {"term:ohchr", "term:high_commissioner"}
+
+
+def _leftover(question: str, entities: list[Entity]) -> int:
+    """How many content words a question has besides its names, its activity phrase and filler."""
+    q = question
+    for e in sorted(entities, key=lambda e: -e.start):
+        if (e.kind in PLACE_KINDS or e.id in _OFFICE) and 0 <= e.start < e.end <= len(q):
+            q = q[:e.start] + " " + q[e.end:]
+    for rx in (_INTENTS["activity"], _FILLER):
+        q = rx.sub(" ", q)
+    return content_size(q)
+
+
+def intents(question: str) -> set[Intent]:
+    """What the question asks for, in any of the six languages (may be several, or none)."""
+    return {k for k, rx in _INTENTS.items() if rx.search(question)}
+
+
+@dataclass
+class Focus:
+    """What a question asks for and names, as the answer stage uses it to choose sentences."""
+
+    intents: set[Intent] = field(default_factory=set)
+    tokens: set[str] = field(default_factory=set)  # the query's lexical tokens, with the report's forms of its names
+    places: list[tuple[str, ...]] = field(default_factory=list)  # each named place's Chinese forms
+    place_names: list[str] = field(default_factory=list)  # as the reader wrote them
+
+    @classmethod
+    def of(cls, question: str, query: str, entities: list[Entity]) -> Focus:
+        toks = set(tokenize(query))
+        for e in entities:
+            for form in e.zh:
+                toks.update(tokenize(form))
+        places = [e for e in entities if e.kind in PLACE_KINDS and e.in_corpus]
+        return cls(intents(question), toks, [tuple(e.zh) for e in places], [e.surface for e in places],
+                   broad=_leftover(question, entities) <= BROAD_WORDS)
+
+    def names_place(self, text: str) -> bool:
+        return any(form in text for forms in self.places for form in forms)
+
+    broad: bool = False  # little besides the place and the office: "What did OHCHR do in Guatemala?"
+
+    @property
+    def country_question(self) -> bool:
+        """"What did OHCHR do in Guatemala?": a place and an activity, no narrower fact or topic asked."""
+        return self.broad and bool(self.places) and "activity" in self.intents and not self.intents & {"when", "how_many"}
+
+
+def features(sentence: str, p: Paragraph, start: int, end: int, footnotes: dict[int, Footnote]) -> set[Intent]:
+    """Which kinds of answer a sentence can give."""
+    out: set[Intent] = set()
+    if DATE_RE.search(sentence):
+        out.add("when")
+    if NUMBER_RE.search(sentence):
+        out.add("how_many")
+    if len(_LIST_SEP.findall(sentence)) >= 2:
+        out.add("names")
+    marks = [m.n for m in p.markers if start < m.offset <= end]
+    if SYMBOL_RE.search(sentence) or any(footnotes.get(n) and (footnotes[n].urls or SYMBOL_RE.search(footnotes[n].text))
+                                         for n in marks):
+        out.add("link")
+    return out
+
+
+def rank_sentences(p: Paragraph, focus: Focus, retriever_order: list[int],
+                   footnotes: dict[int, Footnote] | None = None) -> list[int]:
+    """Indexes of `p`'s sentences, best answer first."""
+    footnotes = footnotes or {}
+    scored = []
+    for i, (s, e) in enumerate(p.spans):
+        text = p.text[s:e]
+        score = 0.0
+        if i in retriever_order[:len(RANK_BONUS)]:
+            score += RANK_BONUS[retriever_order.index(i)]
+        if focus.tokens:
+            toks = set(tokenize(text))
+            score += OVERLAP_WEIGHT * len(toks & focus.tokens) / len(focus.tokens)
+        asked = focus.intents - {"activity"}
+        if asked & features(text, p, s, e, footnotes):
+            score += INTENT_BONUS
+        if focus.places and focus.names_place(text):
+            score += PLACE_BONUS
+        scored.append((-score, i))
+    return [i for _, i in sorted(scored)]
