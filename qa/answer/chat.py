@@ -11,9 +11,9 @@ from dataclasses import dataclass, field, replace
 
 from qa.answer.extractive import Answer, build_answer, lookup_answer
 from qa.answer.followup import PRIOR_QUOTE_WEIGHT, followup_queries, refers_back
-from qa.answer.select import Focus
 from qa.answer.guard import clean_question
 from qa.answer.lookup import parse_lookup
+from qa.answer.select import Focus
 from qa.errors import UserError
 from qa.text import detect_language
 from qa.types import MODES, Mode
