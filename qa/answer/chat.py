@@ -13,7 +13,7 @@ from qa.answer.extractive import Answer, build_answer, lookup_answer
 from qa.answer.followup import PRIOR_QUOTE_WEIGHT, followup_queries, refers_back
 from qa.answer.guard import clean_question
 from qa.answer.lookup import parse_lookup
-from qa.answer.select import Focus
+from qa.answer.select import DEFAULT_WEIGHTS, Focus, SentenceWeights
 from qa.errors import UserError
 from qa.text import detect_language
 from qa.types import MODES, Mode
@@ -43,6 +43,7 @@ class ChatSession:
     history: list[str] = field(default_factory=list)
     docs: list[str] | None = None  # limit answers to these document ids (None: every loaded report)
     turns: list[Turn] = field(default_factory=list, repr=False)  # the answers behind `history`, where known
+    weights: SentenceWeights = DEFAULT_WEIGHTS  # how the answer's sentences are chosen
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -82,7 +83,8 @@ class ChatSession:
         result = retriever.search(query, mode=self.mode, top_k=max(self.top_k, SEARCH_DEPTH), also=also,
                                   docs=self.docs)
         result.hits = _reorder(result.hits, corpus, prior if back else None, new_places)
-        ans = build_answer(text, result, corpus, lang=lang, notice=notice, shown=self.top_k, focus=focus)
+        ans = build_answer(text, result, corpus, lang=lang, notice=notice, shown=self.top_k, focus=focus,
+                           weights=self.weights)
         self.history = (self.history + [ans.question])[-MAX_HISTORY:]
         self.turns = (self.turns + [_turn_of(ans)])[-MAX_HISTORY:]
         return ans
@@ -93,7 +95,7 @@ class ChatSession:
             return None
         if self.turns and self.turns[-1].question == self.history[-1]:
             return self.turns[-1]
-        earlier = ChatSession(self.engine, self.mode, self.top_k, self.history[:-1], self.docs)
+        earlier = ChatSession(self.engine, self.mode, self.top_k, self.history[:-1], self.docs, weights=self.weights)
         try:
             return _turn_of(earlier.ask(self.history[-1]))
         except UserError:

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 from qa.answer.i18n import cite, labels
 from qa.answer.lookup import Lookup
-from qa.answer.select import Focus, rank_sentences
+from qa.answer.select import DEFAULT_WEIGHTS, Focus, SentenceWeights, absent_type, rank_sentences
 from qa.retrieval.lexical import tokenize
 from qa.retrieval.retriever import Hit, SearchResult
 from qa.types import Corpus, Document, Footnote, Paragraph
@@ -20,7 +20,8 @@ from qa.types import Corpus, Document, Footnote, Paragraph
 MAX_SENTENCES = 3
 SHOWN_PARAGRAPHS = 3
 COUNTRY_PARAGRAPHS = 8  # a country question quotes one sentence from each of up to 8 paragraphs naming the place
-SECOND_SOURCE_SHARE = 0.15  # a 2nd/3rd paragraph joins the answer when within 15% of the top fused score
+SECOND_SOURCE_SHARE = 0.15
+DECLINE_ABSENT_TYPE = True  # decline "how many"/"when" when no quoted sentence gives a number/date  # a 2nd/3rd paragraph joins the answer when within 15% of the top fused score
 
 
 @dataclass
@@ -114,7 +115,8 @@ def _footnotes_in_span(p: Paragraph, start: int, end: int) -> list[int]:
 
 
 def build_answer(question: str, result: SearchResult, corpus: Corpus, *, lang: str | None = None,
-                 notice: str | None = None, shown: int = SHOWN_PARAGRAPHS, focus: Focus | None = None) -> Answer:
+                 notice: str | None = None, shown: int = SHOWN_PARAGRAPHS, focus: Focus | None = None,
+                 weights: SentenceWeights = DEFAULT_WEIGHTS) -> Answer:
     """The answer to `question` from its search result. `focus` (what the question asks and names) chooses
     the sentences to quote; a country question ("what did OHCHR do in X?") quotes one sentence from each
     paragraph among the hits that names the place, up to COUNTRY_PARAGRAPHS."""
@@ -159,7 +161,7 @@ def build_answer(question: str, result: SearchResult, corpus: Corpus, *, lang: s
         highlights: list[tuple[int, int]] = []
         fn_map = {f.n: f for f in (doc.footnote(n) for n in p.footnotes) if f is not None}
         if id(h) in per_paragraph:
-            order = rank_sentences(p, focus, h.sentences, fn_map)
+            order = rank_sentences(p, focus, h.sentences, fn_map, weights)
             for si in order[:per_paragraph[id(h)]]:
                 if len(quotes) >= max_quotes:
                     break
@@ -177,6 +179,15 @@ def build_answer(question: str, result: SearchResult, corpus: Corpus, *, lang: s
         paragraphs.append(cited_paragraph(doc, p, highlights=highlights, evidence_footnotes=h.footnotes, hit=h))
     if "link" in focus.intents:  # the footnote with the link answers "where can I read it?": it leads
         quotes.sort(key=lambda q: q.source != "footnote")
+    quoted = [(corpus.document(q.doc).paragraph(q.paragraph), q.start, q.end) for q in quotes if q.source == "paragraph"]
+    lacking = absent_type(focus, quoted) if DECLINE_ABSENT_TYPE else None
+    if lacking:  # on topic, but nothing quoted gives the date or number asked: say so, show what is there
+        names = ", ".join(focus.names) or result.query
+        message = lab["mentions_not"].format(names=names, what=lab[f"what_{lacking}"])
+        for cp in paragraphs:
+            cp.highlights = []
+        return Answer(question, result.query, lang, False, "search", related=paragraphs, message=message,
+                      notice=notice, mode=result.mode, confidence=result.confidence, timings_ms=result.timings_ms)
     return Answer(question, result.query, lang, True, "search", quotes, paragraphs, notice=notice, mode=result.mode,
                   confidence=result.confidence, timings_ms=result.timings_ms)
 

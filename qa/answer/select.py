@@ -49,17 +49,26 @@ _INTENT_PATTERNS: dict[Intent, str] = {
 _INTENTS = {k: re.compile(v, re.IGNORECASE) for k, v in _INTENT_PATTERNS.items()}
 
 DATE_RE = re.compile(r"\d{4}\s*年|\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|[一二三四五六七八九十]+月|\d{1,2}\s*日")
-NUMBER_RE = re.compile(
-    r"\d[\d,.]*\s*(?:%|％|个|名|次|项|份|万|亿|人|国|起|家|所|美元|欧元|瑞士法郎|天|周|场|篇|届|种|条|部|起|处|位|批|年)|"
-    r"[一二两三四五六七八九十百千万]+\s*(?:个|名|次|项|份|人|国|家|所|天|周|场|届|种|条|部|处|位|批)")
+NUMBER_RE = re.compile(  # a count or an amount with its unit (not an ordinal 第…, a year or a session number)
+    r"(?<![第\d])\d[\d,.]*\s*(?:%|％|个|名|次|项|份|万|亿|人|国|起|家|所|美元|欧元|瑞士法郎|天|周|场|篇|种|条|部|处|位|批|多)|"
+    r"(?<![第\d])[一二两三四五六七八九十百千万]+\s*(?:个|名|次|项|份|人|国|家|所|天|周|场|种|条|部|处|位|批)")
 SYMBOL_RE = re.compile(r"\b[A-Z]{1,4}/(?:[A-Z0-9.]+/)*[A-Z0-9.]+(?:/[A-Za-z0-9.]+)*")
 _LIST_SEP = re.compile(r"[、,，;；]|和|及")
 
-# Bonuses (in units of "fully matches the question's words"), chosen on the tuning set.
-RANK_BONUS = (1.0, 0.6)  # the retriever's best and second-best sentence
-OVERLAP_WEIGHT = 1.5
-INTENT_BONUS = 1.2
-PLACE_BONUS = 1.5
+
+
+@dataclass(frozen=True)
+class SentenceWeights:
+    """How a sentence's score is made (in units of "shares every word of the question"); chosen by
+    cross-validation on the tuning set (`eval/tune_answers.py`)."""
+
+    rank: tuple[float, float] = (1.0, 0.6)  # the retriever's best and second-best sentence
+    overlap: float = 1.5  # share of the question's tokens (with the report's forms of its names) in the sentence
+    intent: float = 1.2  # the sentence can give what is asked: a date, a number, names, a link
+    place: float = 1.5  # the sentence names the place the question names
+
+
+DEFAULT_WEIGHTS = SentenceWeights()
 
 
 BROAD_WORDS = 1  # content words besides the names and the activity question that still leave a question broad
@@ -100,16 +109,35 @@ class Focus:
     tokens: set[str] = field(default_factory=set)  # the query's lexical tokens, with the report's forms of its names
     places: list[tuple[str, ...]] = field(default_factory=list)  # each named place's Chinese forms
     place_names: list[str] = field(default_factory=list)  # as the reader wrote them
+    names: list[str] = field(default_factory=list)  # every name the report has that the question uses, as written
+    units: list[tuple[str, ...]] = field(default_factory=list)  # what the question says: names (any form), words
 
     @classmethod
     def of(cls, question: str, query: str, entities: list[Entity]) -> Focus:
         toks = set(tokenize(query))
+        units: list[tuple[str, ...]] = []
+        covered = [(e.start, e.end) for e in entities]
         for e in entities:
-            for form in e.zh:
-                toks.update(tokenize(form))
+            forms = tuple(f for f in e.zh if f)
+            toks.update(t for form in forms for t in tokenize(form))
+            if forms and e.kind != "year":
+                units.append(forms)
+        rest = query
+        for s, e in sorted(covered, reverse=True):
+            if 0 <= s < e <= len(rest):  # entities were matched on `query`
+                rest = rest[:s] + " " + rest[e:]
+        units.extend((t,) for t in dict.fromkeys(tokenize(rest)) if not t.startswith("§"))
         places = [e for e in entities if e.kind in PLACE_KINDS and e.in_corpus]
+        named = [e.surface for e in entities if e.in_corpus and e.kind != "year" and e.id not in _OFFICE]
         return cls(intents(question), toks, [tuple(e.zh) for e in places], [e.surface for e in places],
-                   broad=_leftover(question, entities) <= BROAD_WORDS)
+                   named, units, broad=_leftover(question, entities) <= BROAD_WORDS)
+
+    def overlap(self, text: str) -> float:
+        """Share of what the question names or says (each name counted once, in any of its forms) in `text`."""
+        if not self.units:
+            return 0.0
+        low = text.lower()
+        return sum(any(u.lower() in low for u in unit) for unit in self.units) / len(self.units)
 
     def names_place(self, text: str) -> bool:
         return any(form in text for forms in self.places for form in forms)
@@ -138,23 +166,37 @@ def features(sentence: str, p: Paragraph, start: int, end: int, footnotes: dict[
     return out
 
 
+TYPED: tuple[Intent, ...] = ("when", "how_many")  # answers a sentence either gives or does not
+
+
+def absent_type(focus: Focus, sentences: list[tuple[Paragraph, int, int]]) -> Intent | None:
+    """The kind of answer asked for (a date, a number) that none of these sentences gives, if any."""
+    asked = [t for t in TYPED if t in focus.intents]
+    if not asked or focus.country_question:
+        return None
+    for t in asked:
+        if not any(t in features(p.text[s:e], p, s, e, {}) for p, s, e in sentences):
+            return t
+    return None
+
+
 def rank_sentences(p: Paragraph, focus: Focus, retriever_order: list[int],
-                   footnotes: dict[int, Footnote] | None = None) -> list[int]:
+                   footnotes: dict[int, Footnote] | None = None, weights: SentenceWeights = DEFAULT_WEIGHTS
+                   ) -> list[int]:
     """Indexes of `p`'s sentences, best answer first."""
     footnotes = footnotes or {}
+    w = weights
     scored = []
     for i, (s, e) in enumerate(p.spans):
         text = p.text[s:e]
         score = 0.0
-        if i in retriever_order[:len(RANK_BONUS)]:
-            score += RANK_BONUS[retriever_order.index(i)]
-        if focus.tokens:
-            toks = set(tokenize(text))
-            score += OVERLAP_WEIGHT * len(toks & focus.tokens) / len(focus.tokens)
+        if i in retriever_order[:len(w.rank)]:
+            score += w.rank[retriever_order.index(i)]
+        score += w.overlap * focus.overlap(text)
         asked = focus.intents - {"activity"}
         if asked & features(text, p, s, e, footnotes):
-            score += INTENT_BONUS
+            score += w.intent
         if focus.places and focus.names_place(text):
-            score += PLACE_BONUS
+            score += w.place
         scored.append((-score, i))
     return [i for _, i in sorted(scored)]

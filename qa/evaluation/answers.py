@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from qa.answer.chat import ChatSession
+from qa.answer.select import DEFAULT_WEIGHTS, SentenceWeights
 from qa.evaluation.evalset import Question
 
 _WS = re.compile(r"\s+")
@@ -67,13 +68,14 @@ class AnswerRow:
 
 
 def ask_all(engine, questions: list[Question], *, mode: str = "hybrid", top_k: int = 3,
-            progress: Callable[[str], None] | None = None) -> list[AnswerRow]:
+            weights: SentenceWeights = DEFAULT_WEIGHTS, progress: Callable[[str], None] | None = None
+            ) -> list[AnswerRow]:
     """Ask every question in a fresh session (its history first) and judge the answer."""
     rows = []
     for q in questions:
         if progress:
             progress(f"answers: {q.id}")
-        session = ChatSession(engine, mode, top_k, docs=[q.doc] if q.doc else None)
+        session = ChatSession(engine, mode, top_k, docs=[q.doc] if q.doc else None, weights=weights)
         for earlier in q.history:
             session.ask(earlier)
         ans = session.ask(q.question)
