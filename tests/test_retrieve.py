@@ -445,7 +445,7 @@ def test_dot_equals_numpy_and_checks_the_dimension():
 
 
 def test_about_panel_and_describe_say_how_a_large_collection_is_searched(corpus, tmp_path):
-    from qa.app.webapp import about_markdown
+    from qa.app.ui.webapp import about_markdown
     from qa.engine import Engine
 
     r = _copies_retriever(corpus, tmp_path, candidates=600)

@@ -462,7 +462,7 @@ def attach_llm(answer: Answer, config: LLMConfig | None) -> Answer:
     return answer
 
 
-# --- display (used by qa/app/render.py) -----------------------------------------------------------
+# --- display (used by qa/app/ui/render.py) -----------------------------------------------------------
 
 def llm_text_lines(ans: Answer) -> list[str]:
     """Plain-text lines for the CLI, above the verbatim quotes: the checked answer and its label, or the one notice line."""
@@ -482,7 +482,7 @@ def llm_text_lines(ans: Answer) -> list[str]:
 def llm_markdown_parts(ans: Answer) -> list[str]:
     """Markdown blocks for the chat, above the verbatim quotes; each citation links to its paragraph card."""
     from qa.answer.citeguard import CITE_RE, CitationSyntaxError, parse_citation
-    from qa.app.render import anchor, escape_md
+    from qa.app.ui.render import anchor, escape_md
 
     llm = ans.llm
     if not llm or llm.get("status") == "skipped":

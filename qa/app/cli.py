@@ -178,7 +178,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from qa.answer.chat import ChatSession
     from qa.answer.guard import clean_question
     from qa.answer.llm import attach_llm
-    from qa.app.render import answer_text
+    from qa.app.ui.render import answer_text
 
     clean_question(args.question)  # a bad question fails fast, before any model loads
     llm = _llm_config(args)  # the optional LLM answer (qa/answer/llm.py); None: off, nothing touches the network
@@ -194,7 +194,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     from qa.answer.chat import ChatSession
     from qa.answer.llm import attach_llm
-    from qa.app.render import answer_text
+    from qa.app.ui.render import answer_text
 
     llm = _llm_config(args)
     engine = _engine(args, quiet=args.json)
@@ -291,7 +291,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from qa.app.webapp import serve
+    from qa.app.ui.webapp import serve
 
     return serve(args)
 
@@ -423,8 +423,8 @@ def serve_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--mcp", action="store_true", default=os.environ.get("REPORT_QA_MCP", "") == "1",
                    help="also serve MCP tools (ask, search, get_paragraph, get_footnote) at /gradio_api/mcp/ "
                    "(streamable HTTP); default on when $REPORT_QA_MCP=1")
-    # Sign-in and limits (qa/app/auth.py, qa/app/limits.py): a non-loopback --host needs accounts or --allow-anonymous.
-    from qa.app.limits import DEFAULT_CONCURRENCY, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_SESSIONS, DEFAULT_QUEUE_SIZE
+    # Sign-in and limits (qa/app/serve/auth.py, qa/app/serve/limits.py): a non-loopback --host needs accounts or --allow-anonymous.
+    from qa.app.serve.limits import DEFAULT_CONCURRENCY, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_SESSIONS, DEFAULT_QUEUE_SIZE
 
     p.add_argument("--auth", action="append", metavar="USER:PASS", help="an account (repeatable); sign-in is then "
                    "required for the UI, the API and MCP")
@@ -445,7 +445,7 @@ def serve_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def cmd_hash_password(args: argparse.Namespace) -> int:
-    from qa.app.auth import hash_password_main
+    from qa.app.serve.auth import hash_password_main
 
     return hash_password_main(args.user, args.scheme)
 

@@ -1,6 +1,6 @@
 """The Gradio chat app behind `python app.py [--host H] [--port P]` and `report-qa serve`.
 
-A thin layer over `qa`: the chat calls `qa.answer.chat.ask`, the evidence panel renders `qa.app.render`.
+A thin layer over `qa`: the chat calls `qa.answer.chat.ask`, the evidence panel renders `qa.app.ui.render`.
 Runs with no network: the model is restored from a PyPI package, analytics are off.
 """
 
@@ -70,7 +70,7 @@ document.addEventListener('click', function (ev) {
   el.classList.add('rqa-flash');
   setTimeout(function () { el.classList.remove('rqa-flash'); }, 1600);
 }, true);
-// "Copy citation" on a paragraph card copies its data-citation ("A/75/36, para. 25 (fn. 6)"), qa/app/links.py.
+// "Copy citation" on a paragraph card copies its data-citation ("A/75/36, para. 25 (fn. 6)"), qa/app/ui/links.py.
 document.addEventListener('click', function (ev) {
   const b = ev.target.closest && ev.target.closest('button.rqa-copy[data-citation]');
   if (!b) return;
@@ -111,7 +111,7 @@ def offline_theme():
 
 
 def about_markdown(engine) -> str:
-    from qa.app.render import escape_md
+    from qa.app.ui.render import escape_md
     from qa.engine import search_summary
 
     info = engine.describe()
@@ -146,18 +146,18 @@ def build_app(engine):
     from qa.answer.extractive import Answer
     from qa.answer.i18n import labels
     from qa.answer.llm import attach_llm
-    from qa.app import library_tab  # reports: picker, upload, removal, the live engine swap
-    from qa.app.eval_tab import build_eval_tab
-    from qa.app.limits import trim_chat, trim_history
-    from qa.app.links import linked_paragraph_html
-    from qa.app.llm_stream import app_config, remember_answer, with_llm
-    from qa.app.loading import EngineHandle, status_timer, waiting_first
-    from qa.app.mcp_tools import hide_from_mcp
-    from qa.app.mcp_tools import register as register_mcp_tools
-    from qa.app.render import answer_markdown, escape_md, evidence_html
+    from qa.app.ui import library_tab  # reports: picker, upload, removal, the live engine swap
+    from qa.app.ui.eval_tab import build_eval_tab
+    from qa.app.serve.limits import trim_chat, trim_history
+    from qa.app.ui.links import linked_paragraph_html
+    from qa.app.ui.llm_stream import app_config, remember_answer, with_llm
+    from qa.app.ui.loading import EngineHandle, status_timer, waiting_first
+    from qa.app.api import hide_from_mcp
+    from qa.app.api import register as register_mcp_tools
+    from qa.app.ui.render import answer_markdown, escape_md, evidence_html
     from qa.errors import USER_ERRORS
 
-    # The models may still be loading (qa/app/loading.py): `engine.corpus` is there at once, `engine.retriever` waits.
+    # The models may still be loading (qa/app/ui/loading.py): `engine.corpus` is there at once, `engine.retriever` waits.
     engine = handle = EngineHandle.of(engine)
     engine = library_tab.LiveEngine(handle)  # rebuilt and swapped when a report is added or removed (library_tab.py)
     doc = engine.corpus.documents[0]
@@ -175,7 +175,7 @@ def build_app(engine):
             log.exception("answering failed")
             return None, list(history or []), "Something went wrong while answering; please try again or rephrase the question."
 
-    run_ask = remember_answer(run_ask)  # lets the optional LLM answer find this turn's Answer (qa/app/llm_stream.py)
+    run_ask = remember_answer(run_ask)  # lets the optional LLM answer find this turn's Answer (qa/app/ui/llm_stream.py)
     llm = app_config()  # the optional LLM endpoint (REPORT_QA_LLM_URL …), None when off
 
     def respond(message, chat, history, mode, top_k, doc=None):
@@ -256,10 +256,10 @@ def build_app(engine):
                             browser = gr.HTML(show_paragraph(first_n)[1], elem_id="rqa-browser", js_on_load=None)
                         with gr.Accordion("About", open=False):
                             about = gr.Markdown(lambda: about_markdown(engine) if handle.ready else "The model is loading…")
-            build_eval_tab(engine)  # the same evaluation as `python -m qa eval` (qa/app/eval_tab.py)
+            build_eval_tab(engine)  # the same evaluation as `python -m qa eval` (qa/app/ui/eval_tab.py)
             # "Reports": upload (PDF, Word, text) and removal; keeps both report pickers current (library_tab.py)
             library_tab.build_library_tab(demo, engine, chat_picker=doc_pick, browser_picker=browser_doc)
-        # ?p=25 or #p25 in the page's address opens ¶25 in the evidence panel (qa/app/links.py).
+        # ?p=25 or #p25 in the page's address opens ¶25 in the evidence panel (qa/app/ui/links.py).
         link_box = gr.Textbox(visible="hidden", elem_id="rqa-link")
         link_open = gr.Button("Open the linked paragraph", visible="hidden", elem_id="rqa-link-open")
 
@@ -286,7 +286,7 @@ def build_app(engine):
                    "languages: navigator.languages || [navigator.language]})]")
         demo.load(open_link, [link_box], [evidence], js=link_js, api_visibility="private")
         link_open.click(open_link, [link_box], [evidence], js=link_js, api_visibility="private")
-        gr.api(hide_from_mcp(chat_api), api_name="chat")  # MCP clients get `ask` instead (qa/app/mcp_tools.py)
+        gr.api(hide_from_mcp(chat_api), api_name="chat")  # MCP clients get `ask` instead (qa/app/api.py)
         register_mcp_tools(engine)  # ask, search, get_paragraph, get_footnote: API endpoints and, with --mcp, MCP tools
     return demo
 
@@ -299,9 +299,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def serve(args: argparse.Namespace) -> int:
     """Load the engine, then serve the app (the body of `python app.py` and `report-qa serve`)."""
-    from qa.app.memory import start_trimmer, tune_malloc
+    from qa.app.serve.memory import start_trimmer, tune_malloc
 
-    tune_malloc()  # before any worker thread starts: memory stays flat under load (qa/app/memory.py)
+    tune_malloc()  # before any worker thread starts: memory stays flat under load (qa/app/serve/memory.py)
     start_trimmer()
     from qa.errors import USER_ERRORS
     from qa.retrieval.index import configure_logging
@@ -309,9 +309,9 @@ def serve(args: argparse.Namespace) -> int:
     configure_logging()
     t0 = time.perf_counter()
     try:
-        from qa.app import serving
-        from qa.app.library_tab import app_corpus
-        from qa.app.loading import EngineHandle
+        from qa.app.serve import launch as serving
+        from qa.app.ui.library_tab import app_corpus
+        from qa.app.ui.loading import EngineHandle
 
         plan = serving.prepare(args)  # sign-in / exposure check first: a refused start loads nothing
         corpus = app_corpus(args.paths)  # the bundled report (or PATHs) + the library (REPORT_QA_LIBRARY)
@@ -338,7 +338,7 @@ def serve(args: argparse.Namespace) -> int:
                   f"({r.get('units')} units, {r.get('seconds', 0):.1f} s)", flush=True)
         print(f"report-qa: ready in {time.perf_counter() - t0:.1f} s on http://{args.host}:{args.port}", flush=True)
 
-    # The UI is served at once; the models load in the background (qa/app/loading.py).
+    # The UI is served at once; the models load in the background (qa/app/ui/loading.py).
     print(f"report-qa: loading {len(corpus.documents)} document(s) and the models in the background …", flush=True)
     handle = EngineHandle(corpus, load)
     handle.on_ready(loaded)

@@ -1,7 +1,7 @@
 """How the app is put on the network: sign-in, limits, queue, and a clean stop on SIGTERM.
 
 `prepare(args)` runs before anything loads (a refused configuration costs no model load); `launch(demo, args,
-plan, …)` starts Gradio with the accounts, the middlewares of `qa.app.auth` / `qa.app.limits` and the queue
+plan, …)` starts Gradio with the accounts, the middlewares of `qa.app.serve.auth` / `qa.app.serve.limits` and the queue
 settings, then blocks until Ctrl-C or SIGTERM. On SIGTERM new requests get 503 "restarting, try again", the ones
 already accepted (running or queued) get `SHUTDOWN_GRACE_S` to finish and reach their users, the server closes,
 and the process exits with code 0.
@@ -16,8 +16,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from qa.app.auth import AuthGuardMiddleware, Credentials, check_exposure, load_credentials, patch_mcp_loopback
-from qa.app.limits import MAX_UPLOAD_BYTES, BodyLimitMiddleware
+from qa.app.serve.auth import AuthGuardMiddleware, Credentials, check_exposure, load_credentials, patch_mcp_loopback
+from qa.app.serve.limits import MAX_UPLOAD_BYTES, BodyLimitMiddleware
 
 log = logging.getLogger("report_qa")
 SHUTDOWN_GRACE_S = 10.0
@@ -41,7 +41,7 @@ def prepare(args) -> ServePlan:
 
 
 def configure_queue(demo, args) -> None:
-    from qa.app.limits import DEFAULT_CONCURRENCY, DEFAULT_QUEUE_SIZE
+    from qa.app.serve.limits import DEFAULT_CONCURRENCY, DEFAULT_QUEUE_SIZE
 
     demo.queue(default_concurrency_limit=getattr(args, "concurrency", None) or DEFAULT_CONCURRENCY,
                max_size=getattr(args, "queue_size", None) or DEFAULT_QUEUE_SIZE)
@@ -51,7 +51,7 @@ def launch_kwargs(args, plan: ServePlan) -> dict:
     """Keyword arguments for `demo.launch()` that carry sign-in and the request limits."""
     from starlette.middleware import Middleware
 
-    from qa.app.limits import DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_SESSIONS
+    from qa.app.serve.limits import DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_SESSIONS
 
     max_body = int(getattr(args, "max_request_kb", 0) or 0) * 1024 or DEFAULT_MAX_REQUEST_BYTES
     middleware = [Middleware(DrainMiddleware), Middleware(BodyLimitMiddleware, max_bytes=max_body)]

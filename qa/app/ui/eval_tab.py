@@ -137,7 +137,7 @@ def build_eval_tab(engine) -> None:
     import gradio as gr
     import pandas as pd
 
-    from qa.app.render import escape_md
+    from qa.app.ui.render import escape_md
     from qa.errors import USER_ERRORS
     from qa.evaluation.evalset import DEFAULT_QUESTIONS
 

@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 from qa.answer.extractive import Answer, CitedParagraph
 from qa.answer.i18n import labels, paragraph_label
 from qa.answer.llm import llm_markdown_parts, llm_text_lines
-from qa.app.links import card_tools_html, links_markdown, links_text
+from qa.app.ui.links import card_tools_html, links_markdown, links_text
 
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~$])")

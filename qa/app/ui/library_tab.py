@@ -36,12 +36,12 @@ Progress = Callable[[float, str], None]  # fraction 0..1, message
 
 
 def upload_limit() -> int:
-    """Bytes one uploaded report may have: the app's upload limit (qa/app/limits.py), never above the
+    """Bytes one uploaded report may have: the app's upload limit (qa/app/serve/limits.py), never above the
     library's own (qa/ingest/files.py, 50 MB)."""
     from qa.ingest.files import MAX_BYTES
 
     try:
-        from qa.app.limits import MAX_UPLOAD_BYTES
+        from qa.app.serve.limits import MAX_UPLOAD_BYTES
     except ImportError:  # pragma: no cover - limits.py is optional
         return MAX_BYTES
     return min(MAX_BYTES, MAX_UPLOAD_BYTES)
@@ -159,7 +159,7 @@ class ReportManager:
         return [(f"{e.symbol or e.source} ({e.language}) · {e.id}", e.id) for e in self.library.entries()]
 
     def reports_markdown(self) -> str:
-        from qa.app.render import escape_md
+        from qa.app.ui.render import escape_md
 
         lib_ids = {e.id for e in self.library.entries()}
         lines = ["| Report | Title | Language | ¶ | Footnotes | Source |", "|---|---|---|---:|---:|---|"]
@@ -175,7 +175,7 @@ class ReportManager:
     # -- changing the library
     def check_upload(self, path: str | Path, name: str | None = None) -> tuple[Path, str]:
         """The uploaded file and its own name, or a UserError (type, size, count) before any parsing."""
-        from qa.app.limits import check_library_size, check_uploads
+        from qa.app.serve.limits import check_library_size, check_uploads
         from qa.ingest.files import safe_name
 
         if not path:
@@ -221,8 +221,8 @@ class ReportManager:
 
 def summary_markdown(result) -> str:
     """The parse summary shown before the report joins the index."""
-    from qa.app.limits import human_bytes
-    from qa.app.render import escape_md
+    from qa.app.serve.limits import human_bytes
+    from qa.app.ui.render import escape_md
 
     s, doc = result.summary(), result.document
     nums = f" (¶{doc.paragraphs[0].n}–¶{doc.paragraphs[-1].n})" if doc.paragraphs else ""
@@ -246,7 +246,7 @@ def summary_markdown(result) -> str:
 
 
 def index_markdown(reports: list[dict], label: str) -> str:
-    from qa.app.render import escape_md
+    from qa.app.ui.render import escape_md
 
     lines = [f"✅ **{escape_md(label)} is in the index.** Ask about it in the Chat tab (choose it under "
              "“Search in” to limit questions to it); with several reports loaded, citations name the report, "
@@ -282,8 +282,8 @@ def build_library_tab(demo, live: LiveEngine, *, chat_picker, browser_picker) ->
     """The "Reports" tab (call inside `with gr.Tabs()`); keeps the chat and browser pickers up to date."""
     import gradio as gr
 
-    from qa.app.limits import human_bytes
-    from qa.app.render import escape_md
+    from qa.app.serve.limits import human_bytes
+    from qa.app.ui.render import escape_md
     from qa.errors import USER_ERRORS
 
     mgr = ReportManager(live)
@@ -373,7 +373,7 @@ def build_library_tab(demo, live: LiveEngine, *, chat_picker, browser_picker) ->
 def browser_paragraph(corpus: Corpus, doc_id: str | None, text) -> tuple[int, str, Document]:
     """The paragraph browser: (¶ number, its card, the report) for what the user typed, clamped to the report."""
     from qa.answer.extractive import cited_paragraph
-    from qa.app.render import paragraph_html
+    from qa.app.ui.render import paragraph_html
     from qa.text import detect_language
 
     doc = corpus.document(doc_id or "") or corpus.documents[0]

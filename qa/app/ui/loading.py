@@ -161,7 +161,7 @@ def waiting_first(fn: Callable, handle: EngineHandle, *, n_outputs: int, message
     while the model loads first shows a "still loading" reply in the chat, then the real answer."""
     import gradio as gr
 
-    from qa.app.render import escape_md
+    from qa.app.ui.render import escape_md
 
     def run(*args):
         message = args[message_in]

@@ -3,7 +3,7 @@ generated answer streams in above the verbatim quotes, one checked sentence at a
 guard drops never appear, and a failure ends in one line.
 
 Off unless ``REPORT_QA_LLM_URL`` (and ``REPORT_QA_LLM_MODEL``) are set when the app starts. Two hooks in
-qa/app/webapp.py use it: `remember_answer` wraps the chat's ``run_ask`` so the Answer just rendered is known
+qa/app/ui/webapp.py use it: `remember_answer` wraps the chat's ``run_ask`` so the Answer just rendered is known
 (per worker thread), and `with_llm` wraps the chat handler.
 """
 
@@ -74,7 +74,7 @@ def with_llm(handler: Callable, *, n_outputs: int, chat_out: int = 1, config: LL
     if config is None:
         return handler
     if render is None:
-        from qa.app.render import answer_markdown as render
+        from qa.app.ui.render import answer_markdown as render
     if keep is None:
         import gradio as gr
 

@@ -23,7 +23,7 @@ def paragraph_citation(p: CitedParagraph, lang: str) -> str:
 
 
 def _safe_links(symbol: str | None, lang: str, n: int) -> list[dict]:
-    from qa.app.render import safe_url
+    from qa.app.ui.render import safe_url
 
     return [dict(link, url=u) for link in official_links(symbol, lang, n) if (u := safe_url(link["url"]))]
 
@@ -42,14 +42,14 @@ def links_text(p: CitedParagraph, lang: str) -> list[str]:
 # --- Markdown (chat) ----------------------------------------------------------------------------------
 
 def _md_title(text: str) -> str:
-    from qa.app.render import escape_md
+    from qa.app.ui.render import escape_md
 
     return escape_md(text.replace('"', ""))
 
 
 def links_markdown(ans: Answer) -> list[str]:
     """One line per cited paragraph: 'Open ¶25 in: [English](https://undocs.org/en/A/75/36) · [Français](…) …'."""
-    from qa.app.render import escape_md
+    from qa.app.ui.render import escape_md
 
     lines = []
     quoted = {(q.doc, q.paragraph) for q in ans.quotes}
@@ -140,7 +140,7 @@ def linked_paragraph_html(corpus, page: str | None, accept_language: str | None 
     from qa.answer.extractive import cited_paragraph
     from qa.answer.i18n import labels
     from qa.answer.links import reader_language
-    from qa.app.render import paragraph_html
+    from qa.app.ui.render import paragraph_html
 
     link = str(page or "")[:2000]
     try:
