@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from qa.answer.links import citation_string, official_links, reader_language, valid_symbol
-from qa.app.ui.links import accept_language_reader, card_tools_html, linked_paragraph_html, parse_deep_link
+from qa.app.ui.deeplink import accept_language_reader, linked_paragraph_html, parse_deep_link
+from qa.app.ui.links import card_tools_html
 
 ROOT = Path(__file__).resolve().parent.parent
 SYMBOL = "A/75/36"

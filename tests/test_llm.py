@@ -36,10 +36,9 @@ from qa.answer.llm import (
     attach_llm,
     build_messages,
     generate,
-    llm_markdown_parts,
     stream_llm_answer,
 )
-from qa.app.ui.render import answer_markdown, answer_text
+from qa.app.ui.render import answer_markdown, answer_text, llm_markdown_parts
 from qa.retrieval.retriever import Hit, SearchResult
 from qa.text import detect_language
 from tests.llm_server import Reply, ScriptedLLMServer
@@ -350,7 +349,7 @@ def test_colliding_paragraph_numbers_of_two_reports_are_not_confused(two_reports
     data = ans.to_json()["llm"]
     assert [s["kept"] for s in data["sentences"]] == [True, False]
     assert data["sentences"][1]["code"] == "unsupported_number"  # 777 is in the other report's ¶90, not this one's
-    from qa.app.ui.render import anchor
+    from qa.app.ui.markup import anchor
 
     links = "".join(llm_markdown_parts(ans))
     assert f"(#{anchor(first, 90)})" in links and f"(#{anchor(second, 90)})" not in links

@@ -149,7 +149,7 @@ def build_app(engine):
     from qa.app.ui import library_tab  # reports: picker, upload, removal, the live engine swap
     from qa.app.ui.eval_tab import build_eval_tab
     from qa.app.serve.limits import trim_chat, trim_history
-    from qa.app.ui.links import linked_paragraph_html
+    from qa.app.ui.deeplink import linked_paragraph_html
     from qa.app.ui.llm_stream import app_config, remember_answer, with_llm
     from qa.app.ui.loading import EngineHandle, status_timer, waiting_first
     from qa.app.api import hide_from_mcp
