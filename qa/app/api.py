@@ -15,6 +15,7 @@ import json
 import logging
 
 from qa.answer.links import official, reader_language
+from qa.answer.payload import answer_json, search_json
 from qa.errors import USER_ERRORS, UserError
 
 log = logging.getLogger("report_qa")
@@ -78,9 +79,7 @@ def make_tools(engine) -> dict:
         Returns:
             JSON object: covered (false when the report does not cover the question; message says so and related lists possibly related paragraphs), text (the quoted sentences, each followed by its citation such as [¶90] or [¶25, fn 6]), quotes (text, paragraph, footnotes, citation, official), paragraphs (the cited paragraphs in full: n, section, text, footnotes, official), language, query. Each official has the document symbol (A/75/36), a citation to paste ("A/75/36, para. 25 (fn. 6)") and links to the six official language versions at undocs.org, the reader's language first.
         """
-        data = ChatSession(get_engine(), mode or "hybrid", top_k or 3, list(history or [])).ask(question).to_json()
-        data["citations"] = [q["citation"] for q in data["quotes"]]
-        return data
+        return answer_json(ChatSession(get_engine(), mode or "hybrid", top_k or 3, list(history or [])).ask(question))
 
     @_guarded
     def search(query: str, mode: str = "hybrid", top_k: int = 5) -> str:
@@ -102,21 +101,7 @@ def make_tools(engine) -> dict:
         if mode not in ("hybrid", "dense", "lexical"):
             raise UserError(f"unknown mode {mode!r}; choose hybrid, dense or lexical")
         eng = get_engine()
-        res = eng.retriever.search(text, mode=mode, top_k=k)
-        lang = res.language
-        hits = []
-        for h in res.hits:
-            d = eng.corpus.document(h.doc)
-            p = d.paragraph(h.paragraph)
-            info = official(d.meta.get("symbol"), p.n, h.footnotes, lang)
-            hits.append({"rank": h.rank, "doc": h.doc, "paragraph": p.n, "score": round(h.score, 4),
-                         "section": list(p.section),
-                         "best_sentences": [p.sentence(i) for i in h.sentences if i < len(p.spans)],
-                         "footnotes": list(h.footnotes), "citation": info["citation"], "links": info["links"]})
-        out = {"query": res.query, "mode": res.mode, "language": lang, "abstained": res.abstained, "hits": hits}
-        if notice:
-            out["notice"] = notice
-        return out
+        return search_json(eng.retriever.search(text, mode=mode, top_k=k), eng.corpus, notice)
 
     @_guarded
     def get_paragraph(n: int, language: str = "en", doc: str = "") -> str:

@@ -61,12 +61,6 @@ def _engine(args: argparse.Namespace, quiet: bool = False, *, rebuild: bool = Fa
                        store_uri=getattr(args, "store", None), candidates=getattr(args, "candidates", None))
 
 
-def _best_sentences(corpus, hit) -> tuple[list[str], list[str]]:
-    """A hit's best-matching sentences (verbatim) and its paragraph's section path."""
-    p = corpus.document(hit.doc).paragraph(hit.paragraph)
-    return [p.sentence(i) for i in hit.sentences if i < len(p.spans)], p.section
-
-
 def cmd_index(args: argparse.Namespace) -> int:
     import time
 
@@ -98,24 +92,20 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from qa.answer.guard import clean_question
+    from qa.answer.payload import hit_sentences, search_json
 
     query, notice = clean_question(args.question)
     engine = _engine(args, quiet=args.json)
     res = engine.retriever.search(query, mode=args.mode, top_k=args.top_k)
     if args.json:
-        data = res.to_json()
-        if notice:
-            data["notice"] = notice
-        for h, hit in zip(data["hits"], res.hits, strict=True):
-            h["best_sentences"], h["section"] = _best_sentences(engine.corpus, hit)
-        _print_json(data)
+        _print_json(search_json(res, engine.corpus, notice))
         return 0
     if notice:
         print(notice)
     print(f"{res.mode} search ({res.language}), {res.timings_ms.get('total', 0):.0f} ms"
           + ("  — low confidence: the report may not cover this" if res.abstained else ""))
     for h in res.hits:
-        sentences, section = _best_sentences(engine.corpus, h)
+        sentences, section = hit_sentences(engine.corpus, h)
         best = " ".join(sentences) or engine.corpus.document(h.doc).paragraph(h.paragraph).text[:80]
         sig = ", ".join(f"{k}={v:.3f}" for k, v in h.signals.items())
         fns = f"  fn {', '.join(map(str, h.footnotes))}" if h.footnotes else ""
@@ -178,6 +168,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from qa.answer.chat import ChatSession
     from qa.answer.guard import clean_question
     from qa.answer.llm import attach_llm
+    from qa.answer.payload import answer_json
     from qa.app.ui.render import answer_text
 
     clean_question(args.question)  # a bad question fails fast, before any model loads
@@ -185,7 +176,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     engine = _engine(args, quiet=args.json)
     ans = attach_llm(ChatSession(engine, args.mode, args.top_k).ask(args.question), llm)
     if args.json:
-        _print_json(ans.to_json())
+        _print_json(answer_json(ans))
     else:
         print(answer_text(ans))
     return 0
@@ -194,6 +185,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     from qa.answer.chat import ChatSession
     from qa.answer.llm import attach_llm
+    from qa.answer.payload import answer_json
     from qa.app.ui.render import answer_text
 
     llm = _llm_config(args)
@@ -215,7 +207,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             continue
         if args.json:
-            _print_json(ans.to_json())
+            _print_json(answer_json(ans))
         else:
             print(answer_text(ans) + "\n")
     return 0

@@ -146,6 +146,7 @@ def build_app(engine):
     from qa.answer.extractive import Answer
     from qa.answer.i18n import labels
     from qa.answer.llm import attach_llm
+    from qa.answer.payload import answer_json
     from qa.app.ui import library_tab  # reports: picker, upload, removal, the live engine swap
     from qa.app.ui.eval_tab import build_eval_tab
     from qa.app.serve.limits import trim_chat, trim_history
@@ -200,9 +201,7 @@ def build_app(engine):
         ans, _, error = run_ask(message, history or [], mode, top_k, doc)
         if error:
             return {"error": error}
-        data = attach_llm(ans, llm).to_json()
-        data["citations"] = [q["citation"] for q in data["quotes"]]
-        return data
+        return answer_json(attach_llm(ans, llm))
 
     def to_number(text, report=None) -> int:
         return library_tab.browser_paragraph(engine.corpus, report, text)[0]
