@@ -211,7 +211,7 @@ def _assert_nothing_kept(root: Path) -> None:
 
 @pytest.mark.parametrize("how", ["tmpfs", "patched"])
 def test_disk_full_on_upload_is_a_clear_message_and_keeps_nothing(tmp_path, monkeypatch, how):
-    from qa.app.ui.library_tab import ReportManager
+    from qa.app.ui.reports import ReportManager
     from qa.ingest import library as library_mod
     from qa.ingest.library import Library
 

@@ -389,7 +389,8 @@ def test_bad_candidates_value_is_a_clear_usage_error(value, monkeypatch, capsys)
 
 
 def test_candidates_value_parses_numbers_and_all(monkeypatch):
-    from qa.app.cli import build_parser, candidates_value
+    from qa.app.cli import build_parser
+    from qa.app.options import candidates_value
 
     assert candidates_value("all") == "all" and candidates_value(" ALL ") == "all"
     assert candidates_value("800") == 800 and candidates_value("10") == 10 and candidates_value("100000") == 100_000

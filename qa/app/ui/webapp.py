@@ -1,23 +1,33 @@
-"""The Gradio chat app behind `python app.py [--host H] [--port P]` and `report-qa serve`.
+"""The Gradio page of `python app.py` / `report-qa serve`: the Chat tab (chat, evidence panel, paragraph browser,
+About), the Evaluation and Reports tabs, links into the app (?p=25), the `/chat` API and the MCP tools.
 
-A thin layer over `qa`: the chat calls `qa.answer.chat.ask`, the evidence panel renders `qa.app.ui.render`.
-Runs with no network: the model is restored from a PyPI package, analytics are off.
+`build_app(engine)` builds it and only wires components to handlers; the handlers are the plain functions below
+(their state, the `LiveEngine`, is bound with `functools.partial`). `qa.app.serve.launch` loads the engine and
+serves the page. Nothing here reaches the network: analytics are off and the theme uses system fonts.
 """
 
 from __future__ import annotations
 
-import argparse
-import logging
-import os
-import sys
-import time
+from functools import partial
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import gradio as gr
 
-log = logging.getLogger("report_qa")
+from qa.answer.extractive import Answer
+from qa.answer.i18n import labels
+from qa.app import api
+from qa.app.serve.limits import trim_chat
+from qa.app.ui.deeplink import linked_paragraph_html
+from qa.app.ui.eval_tab import build_eval_tab
+from qa.app.ui.library_tab import build_library_tab, report_picker
+from qa.app.ui.llm_stream import app_config, remember_answer, with_llm
+from qa.app.ui.loading import EngineHandle, status_timer, waiting_first
+from qa.app.ui.markup import escape_md
+from qa.app.ui.render import answer_markdown, evidence_html
+from qa.app.ui.reports import LiveEngine, browser_paragraph, browser_range_label
+from qa.engine import search_summary
+
+LOADING_ABOUT = "The model is loading…"
+MAX_SHOWN_QUESTION = 2000  # characters of a question echoed into the chat
 
 EXAMPLES = [
     "人权高专办在世界各地设有多少个人权外地存在？",
@@ -102,18 +112,14 @@ window.addEventListener('hashchange', function () {
 """
 
 
-def offline_theme():
+def offline_theme() -> gr.themes.Base:
     """The default theme with system fonts: the stock one fetches web fonts, and this app runs offline."""
-    import gradio as gr
-
     return gr.themes.Default(font=["ui-sans-serif", "system-ui", "Noto Sans CJK SC", "sans-serif"],
                              font_mono=["ui-monospace", "monospace"])
 
 
 def about_markdown(engine) -> str:
-    from qa.app.ui.render import escape_md
-    from qa.engine import search_summary
-
+    """The About panel: models, indexes, how the collection is searched, and the documents loaded."""
     info = engine.describe()
     lines = ["### About"]
     for m in info["models"]:
@@ -139,85 +145,83 @@ def about_markdown(engine) -> str:
     return "\n".join(lines)
 
 
-def build_app(engine):
-    import gradio as gr
+# --- handlers (bound to their state in build_app) --------------------------------------------------------
 
-    from qa.answer.chat import ChatSession
-    from qa.answer.extractive import Answer
-    from qa.answer.i18n import labels
-    from qa.answer.llm import attach_llm
-    from qa.answer.payload import answer_json
-    from qa.app.ui import library_tab  # reports: picker, upload, removal, the live engine swap
-    from qa.app.ui.eval_tab import build_eval_tab
-    from qa.app.serve.limits import trim_chat, trim_history
-    from qa.app.ui.deeplink import linked_paragraph_html
-    from qa.app.ui.llm_stream import app_config, remember_answer, with_llm
-    from qa.app.ui.loading import EngineHandle, status_timer, waiting_first
-    from qa.app.api import hide_from_mcp
-    from qa.app.api import register as register_mcp_tools
-    from qa.app.ui.render import answer_markdown, escape_md, evidence_html
-    from qa.errors import USER_ERRORS
+def _shown(message: str) -> str:
+    return message if len(message) <= MAX_SHOWN_QUESTION else message[:MAX_SHOWN_QUESTION] + " …"
 
-    # The models may still be loading (qa/app/ui/loading.py): `engine.corpus` is there at once, `engine.retriever` waits.
-    engine = handle = EngineHandle.of(engine)
-    engine = library_tab.LiveEngine(handle)  # rebuilt and swapped when a report is added or removed (library_tab.py)
-    doc = engine.corpus.documents[0]
+
+def respond(ask, message, chat, history, mode, top_k, doc=None):
+    """The chat: the question and its answer appended to the chat, the evidence panel, the "searched" line.
+
+    `ask` is `api.run_ask` bound to the live engine (and wrapped by `remember_answer` for the LLM stream)."""
+    message = message if isinstance(message, str) else ""
+    ans, history, error = ask(message, history, mode, top_k, doc)
+    chat = trim_chat(chat)
+    chat.append({"role": "user", "content": escape_md(_shown(message)) or "…"})
+    if error:
+        chat.append({"role": "assistant", "content": f"**{escape_md(error)}**"})
+        return "", chat, history, gr.update(), ""
+    chat.append({"role": "assistant", "content": answer_markdown(ans)})
+    return "", chat, history, evidence_html(ans), searched_line(ans)
+
+
+def searched_line(ans: Answer) -> str:
+    """Under the chat, for a search: what was searched for (the follow-up's rewritten query)."""
+    if ans.kind != "search":
+        return ""
+    return f"{escape_md(labels(ans.language)['searched'])}: `{escape_md(ans.query)}`"
+
+
+def new_conversation() -> tuple:
+    """Empty chat, history, evidence panel and "searched" line."""
+    return [], [], evidence_html(None), ""
+
+
+def show_paragraph(live: LiveEngine, n, report=None) -> tuple[str, str]:
+    """The paragraph browser on ¶n of `report` (the browser's "Report" picker): the number shown and its card."""
+    n, card, _ = browser_paragraph(live.corpus, report, n)
+    return str(n), card
+
+
+def paragraph_card(live: LiveEngine, n, report=None) -> str:
+    """Only the card: opening never writes the number back (a stale reply would undo the user's typing)."""
+    return show_paragraph(live, n, report)[1]
+
+
+def step_paragraph(live: LiveEngine, step: int, n, report=None) -> tuple[str, str]:
+    """◀ Previous / Next ▶: the paragraph `step` away from the one typed."""
+    return show_paragraph(live, browser_paragraph(live.corpus, report, n)[0] + step, report)
+
+
+def show_report(live: LiveEngine, report):
+    """Another report in the browser: its first paragraph, and the number box labelled with its range."""
+    n, card, d = browser_paragraph(live.corpus, report, None)
+    return gr.update(value=str(n), label=browser_range_label(d)), card
+
+
+def open_link(live: LiveEngine, page: str):
+    """The evidence panel for ?p=25 / #p25 (reader's language from lang= or the browser's); else unchanged."""
+    shown = linked_paragraph_html(live.corpus, page)
+    return gr.update() if shown is None else shown
+
+
+def about_panel(live: LiveEngine, handle: EngineHandle) -> str:
+    return about_markdown(live.current()) if handle.ready else LOADING_ABOUT
+
+
+# --- the page -------------------------------------------------------------------------------------------------
+
+def build_app(engine) -> gr.Blocks:
+    """The page for `engine`: a loaded `Engine`, or an `EngineHandle` still loading (`qa/app/ui/loading.py`)."""
+    # The models may still be loading: `handle.corpus` is there at once, the retriever waits.
+    handle = EngineHandle.of(engine)
+    live = LiveEngine(handle)  # rebuilt and swapped when a report is added or removed (reports.py)
+    doc = live.corpus.documents[0]
     first_n, last_n = doc.paragraphs[0].n, doc.paragraphs[-1].n
-
-    def run_ask(message, history, mode, top_k, doc=None) -> tuple[Answer | None, list[str], str | None]:
-        """One turn of the browser tab's conversation: the answer, the new history, or an error message."""
-        try:
-            session = ChatSession(engine.current(), mode or "hybrid", top_k or 3, trim_history(history),
-                                  library_tab.docs_of(doc))
-            return session.ask(message), session.history, None
-        except USER_ERRORS as exc:
-            return None, list(history or []), str(exc)
-        except Exception:  # noqa: BLE001 - the user sees a message, the log gets the traceback
-            log.exception("answering failed")
-            return None, list(history or []), "Something went wrong while answering; please try again or rephrase the question."
-
-    run_ask = remember_answer(run_ask)  # lets the optional LLM answer find this turn's Answer (qa/app/ui/llm_stream.py)
+    ask = remember_answer(partial(api.run_ask, live))  # lets the LLM answer find this turn's Answer (llm_stream.py)
     llm = app_config()  # the optional LLM endpoint (REPORT_QA_LLM_URL …), None when off
-
-    def respond(message, chat, history, mode, top_k, doc=None):
-        message = message if isinstance(message, str) else ""
-        shown = message if len(message) <= 2000 else message[:2000] + " …"
-        ans, history, error = run_ask(message, history, mode, top_k, doc)
-        chat = trim_chat(chat)
-        chat.append({"role": "user", "content": escape_md(shown) or "…"})
-        if error:
-            chat.append({"role": "assistant", "content": f"**{escape_md(error)}**"})
-            return "", chat, history, gr.update(), ""
-        chat.append({"role": "assistant", "content": answer_markdown(ans)})
-        lab = labels(ans.language)
-        searched = f"{escape_md(lab['searched'])}: `{escape_md(ans.query)}`" if ans.kind == "search" else ""
-        return "", chat, history, evidence_html(ans), searched
-
-    def chat_api(message: str, mode: str = "hybrid", top_k: int = 3, history: list[str] | None = None,
-                 doc: str | None = None) -> dict:
-        """Answer a question about the report: verbatim quotes with ¶/footnote citations, and the cited paragraphs.
-        `doc` (a report id) limits the answer to that report; with several reports loaded, citations name it.
-        With an LLM endpoint configured, `llm` holds the generated answer after the citation check (as `qa ask`)."""
-        ans, _, error = run_ask(message, history or [], mode, top_k, doc)
-        if error:
-            return {"error": error}
-        return answer_json(attach_llm(ans, llm))
-
-    def to_number(text, report=None) -> int:
-        return library_tab.browser_paragraph(engine.corpus, report, text)[0]
-
-    def show_paragraph(n, report=None) -> tuple[str, str]:  # per report: the browser's "Report" picker
-        n, card, _ = library_tab.browser_paragraph(engine.corpus, report, n)
-        return str(n), card
-
-    def show_report(report):
-        n, card, d = library_tab.browser_paragraph(engine.corpus, report, None)
-        return gr.update(value=str(n), label=library_tab.browser_range_label(d)), card
-
-    def open_link(page: str):
-        """The evidence panel for ?p=25 / #p25 (reader's language from lang= or the browser's); else unchanged."""
-        shown = linked_paragraph_html(engine.corpus, page)
-        return gr.update() if shown is None else shown
+    private = {"api_visibility": "private"}  # UI events: neither API endpoints nor MCP tools
 
     with gr.Blocks(title="report-qa · UN report assistant", analytics_enabled=False) as demo:
         gr.Markdown(f"## report-qa · {escape_md(doc.title)}\nAsk in any UN language. Every answer quotes the report "
@@ -230,7 +234,7 @@ def build_app(engine):
                     with gr.Column(scale=5):
                         chatbot = gr.Chatbot(label="Chat", height=520, elem_id="rqa-chat", sanitize_html=True,
                                              buttons=["copy"], feedback_options=None)
-                        doc_pick = library_tab.report_picker(engine, label="Search in", elem_id="rqa-doc")
+                        doc_pick = report_picker(live, label="Search in", elem_id="rqa-doc")
                         with gr.Row():
                             msg = gr.Textbox(placeholder="Ask about the report, e.g. 乍得废除了哪项法律中的死刑？ or “fn 6”",
                                              show_label=False, scale=8, elem_id="rqa-input", max_lines=6)
@@ -244,115 +248,47 @@ def build_app(engine):
                     with gr.Column(scale=5):
                         evidence = gr.HTML(evidence_html(None), elem_id="rqa-evidence", js_on_load=None)
                         with gr.Accordion("Paragraph browser", open=False):
-                            browser_doc = library_tab.report_picker(engine, label="Report", all_reports=False,
-                                                                    elem_id="rqa-browser-doc")
+                            browser_doc = report_picker(live, label="Report", all_reports=False,
+                                                        elem_id="rqa-browser-doc")
                             with gr.Row():
                                 prev_btn = gr.Button("◀ Previous", size="sm", elem_id="rqa-prev")
                                 number = gr.Textbox(value=str(first_n), label=f"¶ ({first_n}–{last_n})", max_lines=1,
                                                     elem_id="rqa-number")
                                 open_btn = gr.Button("Open", size="sm", elem_id="rqa-open")
                                 next_btn = gr.Button("Next ▶", size="sm", elem_id="rqa-next")
-                            browser = gr.HTML(show_paragraph(first_n)[1], elem_id="rqa-browser", js_on_load=None)
+                            browser = gr.HTML(paragraph_card(live, first_n), elem_id="rqa-browser", js_on_load=None)
                         with gr.Accordion("About", open=False):
-                            about = gr.Markdown(lambda: about_markdown(engine) if handle.ready else "The model is loading…")
-            build_eval_tab(engine)  # the same evaluation as `python -m qa eval` (qa/app/ui/eval_tab.py)
+                            about = gr.Markdown(partial(about_panel, live, handle))
+            build_eval_tab(live.current)  # the same evaluation as `python -m qa eval` (eval_tab.py)
             # "Reports": upload (PDF, Word, text) and removal; keeps both report pickers current (library_tab.py)
-            library_tab.build_library_tab(demo, engine, chat_picker=doc_pick, browser_picker=browser_doc)
-        # ?p=25 or #p25 in the page's address opens ¶25 in the evidence panel (qa/app/ui/links.py).
+            build_library_tab(demo, live, chat_picker=doc_pick, browser_picker=browser_doc)
+        # ?p=25 or #p25 in the page's address opens ¶25 in the evidence panel (deeplink.py).
         link_box = gr.Textbox(visible="hidden", elem_id="rqa-link")
         link_open = gr.Button("Open the linked paragraph", visible="hidden", elem_id="rqa-link-open")
 
+        status_timer(handle, status, [about], lambda: [about_panel(live, handle)])  # until the models are loaded
+
         outputs = [msg, chatbot, history, evidence, searched]
         inputs = [msg, chatbot, history, mode, top_k, doc_pick]
-        respond_when_ready = waiting_first(respond, handle, n_outputs=len(outputs))  # "still loading…", then the answer
-        # Optional LLM answer, streamed into the chat reply; off unless REPORT_QA_LLM_URL is set (qa/answer/llm.py).
+        # "still loading…" first while the models load, then the answer (loading.py)
+        respond_when_ready = waiting_first(partial(respond, ask), handle, n_outputs=len(outputs))
+        # Optional LLM answer, streamed into the chat reply; off unless REPORT_QA_LLM_URL is set (llm_stream.py).
         if llm is not None:
             respond_when_ready = with_llm(respond_when_ready, n_outputs=len(outputs), config=llm)
-        msg.submit(respond_when_ready, inputs, outputs, api_visibility="private")
-        send.click(respond_when_ready, inputs, outputs, api_visibility="private")
-        status_timer(handle, status, [about], lambda: [about_markdown(engine) if handle.ready else "The model is loading…"])
-        clear.click(lambda: ([], [], evidence_html(None), ""), None, [chatbot, history, evidence, searched],
-                    api_visibility="private")
-        # Opening never writes the number back: a reply computed from a stale value would undo the user's typing.
-        number.submit(lambda n, r: show_paragraph(n, r)[1], [number, browser_doc], [browser], api_visibility="private")
-        open_btn.click(lambda n, r: show_paragraph(n, r)[1], [number, browser_doc], [browser], api_visibility="private")
-        prev_btn.click(lambda n, r: show_paragraph(to_number(n, r) - 1, r), [number, browser_doc], [number, browser],
-                       api_visibility="private")
-        next_btn.click(lambda n, r: show_paragraph(to_number(n, r) + 1, r), [number, browser_doc], [number, browser],
-                       api_visibility="private")
-        browser_doc.input(show_report, [browser_doc], [number, browser], api_visibility="private")
+        msg.submit(respond_when_ready, inputs, outputs, **private)
+        send.click(respond_when_ready, inputs, outputs, **private)
+        clear.click(new_conversation, None, [chatbot, history, evidence, searched], **private)
+
+        browse = [number, browser_doc]
+        number.submit(partial(paragraph_card, live), browse, [browser], **private)
+        open_btn.click(partial(paragraph_card, live), browse, [browser], **private)
+        prev_btn.click(partial(step_paragraph, live, -1), browse, [number, browser], **private)
+        next_btn.click(partial(step_paragraph, live, 1), browse, [number, browser], **private)
+        browser_doc.input(partial(show_report, live), [browser_doc], [number, browser], **private)
+
         link_js = ("(x) => [JSON.stringify({link: window.location.search + window.location.hash, "
                    "languages: navigator.languages || [navigator.language]})]")
-        demo.load(open_link, [link_box], [evidence], js=link_js, api_visibility="private")
-        link_open.click(open_link, [link_box], [evidence], js=link_js, api_visibility="private")
-        gr.api(hide_from_mcp(chat_api), api_name="chat")  # MCP clients get `ask` instead (qa/app/api.py)
-        register_mcp_tools(engine)  # ask, search, get_paragraph, get_footnote: API endpoints and, with --mcp, MCP tools
+        demo.load(partial(open_link, live), [link_box], [evidence], js=link_js, **private)
+        link_open.click(partial(open_link, live), [link_box], [evidence], js=link_js, **private)
+        api.register(live, llm)  # /chat, and ask, search, get_paragraph, get_footnote: API endpoints and MCP tools
     return demo
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    from qa.app.cli import serve_options
-
-    return serve_options(argparse.ArgumentParser(prog="app.py", description="report-qa chat app (Gradio)")).parse_args(argv)
-
-
-def serve(args: argparse.Namespace) -> int:
-    """Load the engine, then serve the app (the body of `python app.py` and `report-qa serve`)."""
-    from qa.app.serve.memory import start_trimmer, tune_malloc
-
-    tune_malloc()  # before any worker thread starts: memory stays flat under load (qa/app/serve/memory.py)
-    start_trimmer()
-    from qa.errors import USER_ERRORS
-    from qa.retrieval.index import configure_logging
-
-    configure_logging()
-    t0 = time.perf_counter()
-    try:
-        from qa.app.serve import launch as serving
-        from qa.app.ui.library_tab import app_corpus
-        from qa.app.ui.loading import EngineHandle
-
-        plan = serving.prepare(args)  # sign-in / exposure check first: a refused start loads nothing
-        corpus = app_corpus(args.paths)  # the bundled report (or PATHs) + the library (REPORT_QA_LIBRARY)
-        from embeddings.stores import open_store
-
-        open_store(getattr(args, "store", None))  # a bad --store fails here, before anything loads
-    except USER_ERRORS as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    import gradio  # noqa: F401 - imported before the loader thread starts, so the two never import it at once
-
-    def load():
-        from qa.engine import load_engine
-
-        return load_engine(corpus, model=args.model, store_uri=getattr(args, "store", None),
-                           candidates=getattr(args, "candidates", None))
-
-    def loaded(h: EngineHandle) -> None:
-        if h.failed:
-            print(f"report-qa: error: the model could not be loaded: {h.status_markdown()}", file=sys.stderr, flush=True)
-            return
-        for r in h.index_reports:
-            print(f"report-qa: index {r['model']}: {'loaded' if r.get('loaded') else 'built'} "
-                  f"({r.get('units')} units, {r.get('seconds', 0):.1f} s)", flush=True)
-        print(f"report-qa: ready in {time.perf_counter() - t0:.1f} s on http://{args.host}:{args.port}", flush=True)
-
-    # The UI is served at once; the models load in the background (qa/app/ui/loading.py).
-    print(f"report-qa: loading {len(corpus.documents)} document(s) and the models in the background …", flush=True)
-    handle = EngineHandle(corpus, load)
-    handle.on_ready(loaded)
-    handle.start()
-    demo = build_app(handle)
-    serving.configure_queue(demo, args)
-    print(f"report-qa: serving on http://{args.host}:{args.port} ({time.perf_counter() - t0:.1f} s)", flush=True)
-    return serving.launch(demo, args, plan, server_name=args.host, server_port=args.port, show_error=False,
-                          quiet=True, css=CSS, head=HEAD, theme=offline_theme(), footer_links=["api"], ssr_mode=False,
-                          mcp_server=bool(getattr(args, "mcp", False)))  # --mcp: tools at /gradio_api/mcp/
-
-
-def main(argv: list[str] | None = None) -> int:
-    return serve(parse_args(argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
