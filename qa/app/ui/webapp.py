@@ -226,7 +226,7 @@ def build_app(engine) -> gr.Blocks:
     with gr.Blocks(title="report-qa · UN report assistant", analytics_enabled=False) as demo:
         gr.Markdown(f"## report-qa · {escape_md(doc.title)}\nAsk in any UN language. Every answer quotes the report "
                     "and cites its paragraph (¶) and footnote numbers; click a citation to open it on the right.")
-        status = gr.Markdown(handle.status_markdown, elem_id="rqa-status")
+        status = gr.Markdown(handle.status_markdown(), elem_id="rqa-status")
         history = gr.State([])
         with gr.Tabs(elem_id="rqa-tabs"):
             with gr.Tab("Chat", id="chat", elem_id="rqa-chat-tab"):
@@ -258,7 +258,7 @@ def build_app(engine) -> gr.Blocks:
                                 next_btn = gr.Button("Next ▶", size="sm", elem_id="rqa-next")
                             browser = gr.HTML(paragraph_card(live, first_n), elem_id="rqa-browser", js_on_load=None)
                         with gr.Accordion("About", open=False):
-                            about = gr.Markdown(partial(about_panel, live, handle))
+                            about = gr.Markdown(about_panel(live, handle))
             build_eval_tab(live.current)  # the same evaluation as `python -m qa eval` (eval_tab.py)
             # "Reports": upload (PDF, Word, text) and removal; keeps both report pickers current (library_tab.py)
             build_library_tab(demo, live, chat_picker=doc_pick, browser_picker=browser_doc)
@@ -266,6 +266,9 @@ def build_app(engine) -> gr.Blocks:
         link_box = gr.Textbox(visible="hidden", elem_id="rqa-link")
         link_open = gr.Button("Open the linked paragraph", visible="hidden", elem_id="rqa-link-open")
 
+        # The status line and the About panel are computed again for every page that opens.
+        demo.load(handle.status_markdown, None, [status], queue=False, show_progress="hidden", **private)
+        demo.load(partial(about_panel, live, handle), None, [about], queue=False, show_progress="hidden", **private)
         status_timer(handle, status, [about], lambda: [about_panel(live, handle)])  # until the models are loaded
 
         outputs = [msg, chatbot, history, evidence, searched]
