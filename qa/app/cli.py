@@ -19,7 +19,7 @@ from qa.answer.chat import ChatSession
 from qa.answer.guard import clean_question
 from qa.answer.llm import attach_llm
 from qa.answer.payload import answer_json, hit_sentences, search_json
-from qa.app.options import llm_config, llm_options, positive, serve_options, store_option
+from qa.app.options import ENVIRONMENT, llm_config, llm_options, positive, serve_options, store_option
 from qa.app.serve.auth import hash_password_main
 from qa.app.ui.render import answer_text
 from qa.engine import load_engine, search_summary
@@ -146,16 +146,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
+    if args.write and not args.out:  # before any model loads
+        raise UserError(f"--write needs --out FILE: the weights in use, {CONFIG_PATH}, are package data; to replace "
+                        "them in a source checkout, give --out qa/retrieval/fusion.json")
+    out = Path(args.out) if args.out else None
     questions = load_questions(args.questions)
     engine = _engine(args, quiet=True, library=False)
     raw = [vars(q) for q in questions]
     cfg, summary = tune(engine.retriever, raw, folds=args.folds, log=(lambda *_: None) if args.json else print)
-    if args.write:
-        cfg.save(CONFIG_PATH, report={"questions": str(args.questions or "eval/questions.jsonl"), **summary})
+    if out is not None:
+        cfg.save(out, report={"questions": str(args.questions or "eval/questions.jsonl"), **summary})
     if args.json:
-        _print_json(summary)
-    elif args.write:
-        print(f"wrote {CONFIG_PATH}")
+        _print_json(summary | ({"written": str(out)} if out is not None else {}))
+    elif out is not None:
+        print(f"wrote {out}")
     return 0
 
 
@@ -271,7 +275,8 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="report-qa", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="report-qa", description=__doc__.splitlines()[0], epilog=ENVIRONMENT,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
 
     def verb(name: str, fn: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
@@ -329,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     llm_options(p)
 
     p = verb("serve", cmd_serve, "start the Gradio chat app (same as python app.py)")
+    p.epilog, p.formatter_class = ENVIRONMENT, argparse.RawDescriptionHelpFormatter
     serve_options(p)
 
     p = verb("hash-password", cmd_hash_password, "print USER:HASH (bcrypt) for --auth-file; reads the password "
@@ -346,7 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("tune", cmd_tune, "choose fusion weights and abstention thresholds by k-fold cross-validation")
     p.add_argument("--questions", metavar="FILE")
     p.add_argument("--folds", type=positive, default=5, metavar="K", help="cross-validation folds (default 5)")
-    p.add_argument("--write", action="store_true", help="save the tuned weights to qa/fusion.json")
+    p.add_argument("--write", action="store_true", help="save the tuned weights (to --out FILE)")
+    p.add_argument("--out", metavar="FILE", help="where to save the tuned weights (fusion.json's format; implies "
+                   "--write); the bundled ones are qa/retrieval/fusion.json")
     corpus_opts(p)
     return parser
 

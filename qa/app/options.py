@@ -1,5 +1,5 @@
 """Options shared by the CLI (`qa.app.cli`) and `python app.py` (`qa.app.serve.launch`): the vector store and
-search depth, the app's serving options and the optional LLM endpoint."""
+search depth, the app's serving options, the optional LLM endpoint, and the environment variables they read."""
 
 from __future__ import annotations
 
@@ -9,6 +9,26 @@ import os
 from qa.answer.llm import LLMConfig
 from qa.app.serve.limits import DEFAULT_CONCURRENCY, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_SESSIONS, DEFAULT_QUEUE_SIZE
 from qa.retrieval.signals import DENSE_CANDIDATES, SAMPLE_SIZE
+
+# The --help epilog of `report-qa` and `python app.py`: every variable the program reads.
+ENVIRONMENT = """\
+environment variables:
+  REPORT_QA_HOME            cache folder: restored models, embeddings, indexes (default ~/.cache/report-qa)
+  REPORT_QA_LIBRARY         the reports added with `add` or in the app (default $REPORT_QA_HOME/library)
+  REPORT_QA_DATA            folder of the bundled report texts (default: the package's data/)
+  REPORT_QA_STORE           default of --store; REPORT_QA_CANDIDATES: default of --candidates
+  REPORT_QA_MILVUS_TIMEOUT  seconds a Milvus server may take to answer one call (default 20); MILVUS_TOKEN: its token
+  REPORT_QA_E5_BACKEND      e5-small's backend: auto (default), torch, or onnx:VARIANT
+  REPORT_QA_ORT_THREADS     ONNX Runtime threads for e5-small (default: ONNX Runtime's own choice, one per core)
+  REPORT_QA_LOG             log level of the report-qa messages on stderr: DEBUG, INFO (default), WARNING, ERROR
+  REPORT_QA_LLM_URL, REPORT_QA_LLM_MODEL, REPORT_QA_LLM_TIMEOUT
+                            defaults of --llm-url, --llm-model, --llm-timeout (the optional generated answer);
+                            REPORT_QA_LLM_API_KEY (else OPENAI_API_KEY) is sent as a Bearer token
+  the app (serve, app.py):
+  GRADIO_SERVER_NAME, GRADIO_SERVER_PORT   defaults of --host and --port
+  REPORT_QA_MCP=1           default of --mcp; REPORT_QA_AUTH_FILE: default of --auth-file
+  REPORT_QA_MALLOC=default  keep glibc's allocator settings (the app caps its arenas to keep memory flat)
+"""
 
 
 def positive(text: str) -> int:

@@ -24,7 +24,7 @@ from functools import partial
 from starlette.middleware import Middleware
 
 from embeddings.stores import open_store
-from qa.app.options import serve_options
+from qa.app.options import ENVIRONMENT, serve_options
 from qa.app.serve.auth import AuthGuardMiddleware, Credentials, check_exposure, load_credentials, patch_mcp_loopback
 from qa.app.serve.limits import (
     DEFAULT_CONCURRENCY,
@@ -166,7 +166,8 @@ def shutdown(demo, grace_s: float = SHUTDOWN_GRACE_S) -> None:
 # --- python app.py / report-qa serve ---------------------------------------------------------------------
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="app.py", description="report-qa chat app (Gradio)")
+    parser = argparse.ArgumentParser(prog="app.py", description="report-qa chat app (Gradio)", epilog=ENVIRONMENT,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     return serve_options(parser).parse_args(argv)
 
 
