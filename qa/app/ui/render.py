@@ -90,14 +90,23 @@ def answer_markdown(ans: Answer) -> str:
 
 # --- the optional generated answer (qa/answer/llm.py), above the verbatim quotes ----------------------
 
-def llm_text_lines(ans: Answer) -> list[str]:
-    """Plain-text lines for the CLI, above the verbatim quotes: the checked answer and its label, or the one notice line."""
+def _generated(ans: Answer) -> tuple[dict | None, str | None]:
+    """`ans.llm` when there is a generated answer to show; else None and the one notice line shown instead (None
+    when nothing is: no LLM, or skipped because nothing was retrieved)."""
     llm = ans.llm
     if not llm or llm.get("status") == "skipped":
-        return []
-    lab = labels(ans.language)
+        return None, None
     if llm.get("status") != "ok":
-        return [llm["notice"]] if llm.get("notice") else []
+        return None, llm.get("notice") or None
+    return llm, None
+
+
+def llm_text_lines(ans: Answer) -> list[str]:
+    """Plain-text lines for the CLI, above the verbatim quotes: the checked answer and its label, or the one notice line."""
+    llm, notice = _generated(ans)
+    if llm is None:
+        return [notice] if notice else []
+    lab = labels(ans.language)
     out = [f"{lab['generated']}:", llm.get("text", "")]
     if llm.get("notice"):
         out.append(llm["notice"])
@@ -107,12 +116,10 @@ def llm_text_lines(ans: Answer) -> list[str]:
 
 def llm_markdown_parts(ans: Answer) -> list[str]:
     """Markdown blocks for the chat, above the verbatim quotes; each citation links to its paragraph card."""
-    llm = ans.llm
-    if not llm or llm.get("status") == "skipped":
-        return []
+    llm, notice = _generated(ans)
+    if llm is None:
+        return [f"_{escape_md(notice)}_"] if notice else []
     lab = labels(ans.language)
-    if llm.get("status") != "ok":
-        return [f"_{escape_md(llm['notice'])}_"] if llm.get("notice") else []
     docs = {p.n: p.doc for p in model_paragraphs(ans)}
 
     def linked(sentence: str) -> str:
