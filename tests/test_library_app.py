@@ -85,8 +85,8 @@ def test_chat_session_limits_lookups_and_searches_to_one_report(bundled):
 @pytest.fixture
 def live(tmp_path, monkeypatch, bundled):
     """A LiveEngine over the bundled report with a fake encoder (no model), a temporary library and cache."""
-    from qa.app.ui.reports import LiveEngine
     from qa.app.ui.loading import EngineHandle
+    from qa.app.ui.reports import LiveEngine
     from qa.engine import Engine
     from qa.ingest.library import Library
     from qa.retrieval.index import IndexHome, open_index
