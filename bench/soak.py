@@ -14,7 +14,7 @@ start (after warm-up), the middle and the end.
 
 The warm-up brings the app to its steady state before memory is measured: it runs at least `warmup_s`, and until
 more requests than the app keeps sessions for (Gradio holds a session per API call, up to `--max-sessions`; see
-qa/app/limits.py) have been answered and, when the app has a library, a report was added and removed; at most
+qa/app/serve/limits.py) have been answered and, when the app has a library, a report was added and removed; at most
 `warmup_max_s`. Growth after that is what a long run would keep adding.
 
 `python bench/soak.py [--seconds 900] [--clients 20]` (or `python bench/bench.py --soak`) starts the app from a
@@ -271,7 +271,7 @@ class Soak:
     def __post_init__(self):
         self.questions = load_questions()
         if self.warmup_requests is None:
-            from qa.app.limits import DEFAULT_MAX_SESSIONS
+            from qa.app.serve.limits import DEFAULT_MAX_SESSIONS
 
             self.warmup_requests = DEFAULT_MAX_SESSIONS + 100
 
@@ -488,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pid", type=int, help="the running app's process id, for its memory")
     ap.add_argument("--json", metavar="PATH", help="also write the JSON here")
     args = ap.parse_args(argv)
-    from qa.app.server import AppServer
+    from tests.appserver import AppServer
 
     srv = None
     if args.url:

@@ -47,7 +47,7 @@ def _only_in_slow_tests(what: str) -> None:
 
 def pytest_configure(config):
     import embeddings.encoders as encoders
-    from qa.app.server import AppServer
+    from tests.appserver import AppServer
 
     load = encoders._load_encoder
     if not getattr(load, "_fast_tier_guard", False):
@@ -136,9 +136,9 @@ def chromium():
 
 @contextmanager
 def app_server(home: Path, log_path: Path, *, timeout: float = 300, **kwargs):
-    """The real app (`qa.app.server.AppServer`; `cmd`, `extra_env` as there) started with the cache home `home`,
+    """The real app (`tests.appserver.AppServer`; `cmd`, `extra_env` as there) started with the cache home `home`,
     logging to `log_path`; yields it once it serves with its models loaded, and stops it on the way out."""
-    from qa.app.server import AppServer
+    from tests.appserver import AppServer
 
     srv = AppServer(home, log_path, **kwargs)
     try:

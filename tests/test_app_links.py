@@ -40,8 +40,8 @@ async def _mcp_session(url: str, work):
 def test_mcp_tools_are_listed_with_what_they_return(server):
     tools = run_async(_mcp_session(server.url, lambda s: s.list_tools())).tools
     by_name = {t.name: t for t in tools}
-    assert {"ask", "search", "get_paragraph", "get_footnote"} <= set(by_name)
-    assert "chat_api" not in by_name  # the API's /chat is the same as `ask`
+    # Exactly the four: not /chat (the same as `ask`), nor the page's status line or About panel.
+    assert set(by_name) == {"ask", "search", "get_paragraph", "get_footnote"}
     for name in ("ask", "search", "get_paragraph", "get_footnote"):
         assert "Returns: JSON object" in by_name[name].description, name
     assert by_name["get_paragraph"].inputSchema["properties"]["n"]["type"] == "integer"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.app.auth import (
+from qa.app.serve.auth import (
     AuthConfigError,
     AuthGuardMiddleware,
     check_exposure,
@@ -135,7 +135,7 @@ def test_guard_middleware_on_a_small_app():
 
 @pytest.fixture(scope="module")
 def auth_server(qa_home, tmp_path_factory):
-    from qa.app.server import AppServer
+    from tests.appserver import AppServer
 
     work = tmp_path_factory.mktemp("auth")
     users = work / "users"
@@ -283,9 +283,9 @@ def test_queued_mcp_tools_work_with_sign_in():
 
     import gradio as gr
 
-    from qa.app import serving
-    from qa.app.auth import patch_mcp_loopback
-    from qa.app.server import free_port
+    from qa.app.serve import launch as serving
+    from qa.app.serve.auth import patch_mcp_loopback
+    from tests.appserver import free_port
 
     def shout(text: str) -> str:
         """Say it louder.

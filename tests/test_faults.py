@@ -55,7 +55,7 @@ def index_dirs(home: Path) -> list[Path]:
 @pytest.mark.slow
 def test_index_files_deleted_or_corrupted_while_serving(qa_home, retriever, tmp_path):
     """The running app keeps answering from memory; the next start finds the damage and rebuilds."""
-    from qa.app.server import AppServer
+    from tests.appserver import AppServer
 
     home = private_home(qa_home, tmp_path / "home")
     env = {"REPORT_QA_LIBRARY": str(tmp_path / "library")}
@@ -96,7 +96,7 @@ def test_index_files_deleted_or_corrupted_while_serving(qa_home, retriever, tmp_
 @pytest.mark.slow
 def test_sigterm_during_requests_shuts_down_cleanly(qa_home, retriever, tmp_path):
     from bench.soak import ApiClient
-    from qa.app.server import AppServer
+    from tests.appserver import AppServer
 
     srv = AppServer(qa_home, tmp_path / "app.log", extra_env={"REPORT_QA_LIBRARY": str(tmp_path / "library")})
     srv.wait()
@@ -153,7 +153,7 @@ def test_llm_endpoint_that_hangs_still_gives_the_extractive_answer(qa_home, retr
     except ImportError:
         pytest.skip("tests/llm_server.py (the LLM issue) is not here")
     from bench.soak import ApiClient, UiClient
-    from qa.app.server import AppServer
+    from tests.appserver import AppServer
 
     hang = ScriptedLLMServer(default=Reply("never sent", delay=600)).start()
     stall = ScriptedLLMServer(default=Reply("在乍得，人权高专办的宣传推动废除了死刑。 [¶90] " * 5, chunk_size=4,
@@ -211,7 +211,7 @@ def _assert_nothing_kept(root: Path) -> None:
 
 @pytest.mark.parametrize("how", ["tmpfs", "patched"])
 def test_disk_full_on_upload_is_a_clear_message_and_keeps_nothing(tmp_path, monkeypatch, how):
-    from qa.app.library_tab import ReportManager
+    from qa.app.ui.reports import ReportManager
     from qa.ingest import library as library_mod
     from qa.ingest.library import Library
 

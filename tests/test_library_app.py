@@ -85,8 +85,8 @@ def test_chat_session_limits_lookups_and_searches_to_one_report(bundled):
 @pytest.fixture
 def live(tmp_path, monkeypatch, bundled):
     """A LiveEngine over the bundled report with a fake encoder (no model), a temporary library and cache."""
-    from qa.app.library_tab import LiveEngine
-    from qa.app.loading import EngineHandle
+    from qa.app.ui.loading import EngineHandle
+    from qa.app.ui.reports import LiveEngine
     from qa.engine import Engine
     from qa.ingest.library import Library
     from qa.retrieval.index import IndexHome, open_index
@@ -103,7 +103,7 @@ def live(tmp_path, monkeypatch, bundled):
 
 
 def test_upload_parses_then_joins_the_index_then_is_removed(live, english_pdf):
-    from qa.app.library_tab import ALL, ReportManager, summary_markdown
+    from qa.app.ui.reports import ALL, ReportManager, summary_markdown
 
     mgr = ReportManager(live)
     first = live.current()
@@ -140,7 +140,7 @@ def test_upload_parses_then_joins_the_index_then_is_removed(live, english_pdf):
 
 
 def test_bad_uploads_are_refused_before_parsing(live, tmp_path, english_pdf):
-    from qa.app.library_tab import ReportManager
+    from qa.app.ui.reports import ReportManager
 
     mgr = ReportManager(live)
     md = tmp_path / "notes.md"
@@ -155,7 +155,7 @@ def test_bad_uploads_are_refused_before_parsing(live, tmp_path, english_pdf):
 
 
 def test_a_report_that_cannot_be_indexed_leaves_the_library_as_it_was(live, english_pdf):
-    from qa.app.library_tab import ReportManager
+    from qa.app.ui.reports import ReportManager
 
     def fail(*_a, **_k):
         raise UserError("the model is still loading")
@@ -170,7 +170,7 @@ def test_a_report_that_cannot_be_indexed_leaves_the_library_as_it_was(live, engl
 
 
 def test_paragraph_browser_works_per_report(live, english_pdf):
-    from qa.app.library_tab import ReportManager, browser_paragraph
+    from qa.app.ui.reports import ReportManager, browser_paragraph
 
     mgr = ReportManager(live)
     result = mgr.parse(english_pdf)

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from qa.app.limits import (
+from qa.app.serve.limits import (
     BUSY_MESSAGE,
     MAX_CHAT_MESSAGES,
     MAX_HISTORY,
@@ -102,7 +102,7 @@ def test_a_full_queue_says_busy(small_app):
 
 @pytest.fixture(scope="module")
 def tight_server(qa_home, tmp_path_factory):
-    from qa.app.server import AppServer
+    from tests.appserver import AppServer
 
     work = tmp_path_factory.mktemp("limits")
     srv = AppServer(qa_home, work / "app.log",

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from qa.answer.links import citation_string, official_links, reader_language, valid_symbol
-from qa.app.links import accept_language_reader, card_tools_html, linked_paragraph_html, parse_deep_link
+from qa.app.ui.deeplink import accept_language_reader, linked_paragraph_html, parse_deep_link
+from qa.app.ui.links import card_tools_html
 
 ROOT = Path(__file__).resolve().parent.parent
 SYMBOL = "A/75/36"
@@ -101,7 +102,7 @@ def test_card_html_escapes_and_checks_every_url(corpus):
 @pytest.mark.slow
 def test_answers_carry_symbol_citation_and_links(engine):
     from qa.answer.chat import ChatSession
-    from qa.app.render import answer_markdown, answer_text, evidence_html
+    from qa.app.ui.render import answer_markdown, answer_text, evidence_html
 
     ans = ChatSession(engine).ask("fn 6")
     data = ans.to_json()
@@ -133,7 +134,7 @@ def test_cli_ask_json_includes_the_links(qa_home, tmp_path):
 
 @pytest.mark.slow
 def test_run_evaluation_is_the_cli_evaluation_with_progress(engine, tmp_path):
-    from qa.app.eval_tab import run_evaluation
+    from qa.app.ui.eval_tab import run_evaluation
     from qa.errors import UserError
 
     qfile = tmp_path / "mine.jsonl"

@@ -36,10 +36,9 @@ from qa.answer.llm import (
     attach_llm,
     build_messages,
     generate,
-    llm_markdown_parts,
     stream_llm_answer,
 )
-from qa.app.render import answer_markdown, answer_text
+from qa.app.ui.render import answer_markdown, answer_text, llm_markdown_parts
 from qa.retrieval.retriever import Hit, SearchResult
 from qa.text import detect_language
 from tests.llm_server import Reply, ScriptedLLMServer
@@ -350,7 +349,7 @@ def test_colliding_paragraph_numbers_of_two_reports_are_not_confused(two_reports
     data = ans.to_json()["llm"]
     assert [s["kept"] for s in data["sentences"]] == [True, False]
     assert data["sentences"][1]["code"] == "unsupported_number"  # 777 is in the other report's ¶90, not this one's
-    from qa.app.render import anchor
+    from qa.app.ui.markup import anchor
 
     links = "".join(llm_markdown_parts(ans))
     assert f"(#{anchor(first, 90)})" in links and f"(#{anchor(second, 90)})" not in links
@@ -575,10 +574,10 @@ def test_cli_subprocess_real_engine_and_loopback_llm(server, llm, tmp_path):
     assert "<paragraph n=\"90\"" in server.requests[-1].body["messages"][1]["content"]
 
 
-# --- the chat UI glue (qa/app/llm_stream.py), without starting Gradio -------------------------------
+# --- the chat UI glue (qa/app/ui/llm_stream.py), without starting Gradio -------------------------------
 
 def test_ui_streams_checked_sentences_into_the_last_chat_message(corpus, server, llm, no_llm_env, monkeypatch):
-    from qa.app.llm_stream import remember_answer, with_llm
+    from qa.app.ui.llm_stream import remember_answer, with_llm
 
     bad = "The report says 99 countries abolished it [¶90]."
     server.queue(Reply(GOOD_EN.replace("[¶89]. ", "[¶89]. " + bad + " "), chunk_size=5))
@@ -610,7 +609,7 @@ def test_ui_streams_checked_sentences_into_the_last_chat_message(corpus, server,
 
 
 def test_ui_failure_leaves_the_extractive_answer_and_one_line(corpus, server, llm):
-    from qa.app.llm_stream import remember_answer, with_llm
+    from qa.app.ui.llm_stream import remember_answer, with_llm
 
     server.queue(Reply(status=500, error="boom"))
     run_ask = remember_answer(lambda message: (make_answer(corpus, message), [], None))
@@ -628,7 +627,7 @@ def test_ui_failure_leaves_the_extractive_answer_and_one_line(corpus, server, ll
 @pytest.mark.slow
 def test_chat_api_attaches_the_checked_llm_answer_when_an_endpoint_is_set(engine, server, llm, no_llm_env, monkeypatch):
     """The app's /chat API returns the same `llm` object as `qa ask --json`: null when off, checked when on."""
-    from qa.app.webapp import build_app
+    from qa.app.ui.webapp import build_app
 
     def chat_api():
         return {fn.name: fn.fn for fn in build_app(engine).fns.values()}["chat_api"]

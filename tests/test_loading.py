@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from qa.app.loading import EngineHandle, EngineNotReady, needs_engine, waiting_first
+from qa.app.ui.loading import EngineHandle, EngineNotReady, needs_engine, waiting_first
 
 
 def gated(result=None, error: BaseException | None = None):
@@ -89,7 +89,7 @@ def test_waiting_first_shows_the_wait_then_the_answer():
 @pytest.mark.slow
 def test_app_answers_lookups_at_once_and_questions_when_ready(engine):
     """build_app on a handle still loading: ¶ lookups answer from the corpus, a question shows the wait first."""
-    from qa.app.webapp import build_app
+    from qa.app.ui.webapp import build_app
 
     gate, loader = gated(engine)
     h = EngineHandle(engine.corpus, loader).start()

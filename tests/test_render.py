@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qa.answer.extractive import Answer, CitedParagraph, Quote
-from qa.app.render import anchor, answer_markdown, escape_md, evidence_html, paragraph_html, safe_url
+from qa.app.ui.markup import anchor, escape_md, safe_url
+from qa.app.ui.render import answer_markdown, evidence_html, paragraph_html
 from qa.types import Footnote
 
 PAYLOADS = [

@@ -389,7 +389,8 @@ def test_bad_candidates_value_is_a_clear_usage_error(value, monkeypatch, capsys)
 
 
 def test_candidates_value_parses_numbers_and_all(monkeypatch):
-    from qa.app.cli import build_parser, candidates_value
+    from qa.app.cli import build_parser
+    from qa.app.options import candidates_value
 
     assert candidates_value("all") == "all" and candidates_value(" ALL ") == "all"
     assert candidates_value("800") == 800 and candidates_value("10") == 10 and candidates_value("100000") == 100_000
@@ -445,7 +446,7 @@ def test_dot_equals_numpy_and_checks_the_dimension():
 
 
 def test_about_panel_and_describe_say_how_a_large_collection_is_searched(corpus, tmp_path):
-    from qa.app.webapp import about_markdown
+    from qa.app.ui.webapp import about_markdown
     from qa.engine import Engine
 
     r = _copies_retriever(corpus, tmp_path, candidates=600)

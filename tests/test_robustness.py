@@ -138,7 +138,7 @@ def test_query_path_never_raises(engine, text):
 def test_fifty_concurrent_chats(qa_home, retriever, tmp_path):
     from gradio_client import Client
 
-    from qa.app.server import AppServer
+    from tests.appserver import AppServer
 
     srv = AppServer(qa_home, tmp_path / "app.log")
     try:

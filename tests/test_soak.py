@@ -22,7 +22,7 @@ CLIENTS = int(os.environ.get("REPORT_QA_SOAK_CLIENTS", "20"))
 
 @pytest.fixture(scope="module")
 def soak_server(qa_home, tmp_path_factory):
-    from qa.app.server import AppServer
+    from tests.appserver import AppServer
 
     work = tmp_path_factory.mktemp("soak")
     srv = AppServer(qa_home, work / "app.log", cmd=[sys.executable, "app.py"],

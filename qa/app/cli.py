@@ -1,6 +1,8 @@
 """`python -m qa VERB …` / `report-qa VERB …`: a CLI of verbs that mirrors the public API.
 
-Every verb takes `--json`. User mistakes print one line on stderr and exit with code 2.
+Every verb takes `--json`; `ask`, `chat` and `search` print the JSON of `qa.answer.payload`, the same as the
+app's `/chat` API and the MCP tools. User mistakes print one line on stderr and exit with code 2. The options
+shared with `python app.py` and the environment variables are in `qa.app.options`.
 """
 
 from __future__ import annotations
@@ -8,9 +10,27 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 
+from embeddings.stores import open_store
+from qa.answer.chat import ChatSession
+from qa.answer.guard import clean_question
+from qa.answer.llm import attach_llm
+from qa.answer.payload import answer_json, hit_sentences, search_json
+from qa.app.options import ENVIRONMENT, llm_config, llm_options, positive, serve_options, store_option
+from qa.app.serve.auth import hash_password_main
+from qa.app.ui.render import answer_text
+from qa.engine import load_engine, search_summary
 from qa.errors import USER_ERRORS, UserError
+from qa.evaluation.evalset import load_questions
+from qa.evaluation.evaluate import compact, evaluate, write_report
+from qa.ingest import load_corpus  # .txt, .pdf and .docx alike
+from qa.ingest.library import Library, load_corpus_with_library, version_warnings
+from qa.retrieval.fusion import CONFIG_PATH
+from qa.retrieval.index import configure_logging
+from qa.retrieval.tune import tune
 from qa.types import MODES
 
 
@@ -19,8 +39,6 @@ def _print_json(obj) -> None:
 
 
 def cmd_corpus(args: argparse.Namespace) -> int:
-    from qa.ingest import load_corpus  # .txt, .pdf and .docx alike
-
     corpus = load_corpus(args.paths or None)
     if args.json:
         _print_json(corpus.to_json())
@@ -45,14 +63,7 @@ def cmd_corpus(args: argparse.Namespace) -> int:
 
 
 def _engine(args: argparse.Namespace, quiet: bool = False, *, rebuild: bool = False, library: bool = True):
-    from qa.engine import load_engine
-    from qa.ingest import load_corpus
-    from qa.ingest.library import load_corpus_with_library
-    from qa.retrieval.index import configure_logging
-
     configure_logging()
-    from embeddings.stores import open_store
-
     open_store(getattr(args, "store", None))  # a bad --store fails here, before the models load
     paths = getattr(args, "paths", None) or None
     # With no PATH the corpus is the bundled report plus the reports added with `qa add`.
@@ -61,17 +72,7 @@ def _engine(args: argparse.Namespace, quiet: bool = False, *, rebuild: bool = Fa
                        store_uri=getattr(args, "store", None), candidates=getattr(args, "candidates", None))
 
 
-def _best_sentences(corpus, hit) -> tuple[list[str], list[str]]:
-    """A hit's best-matching sentences (verbatim) and its paragraph's section path."""
-    p = corpus.document(hit.doc).paragraph(hit.paragraph)
-    return [p.sentence(i) for i in hit.sentences if i < len(p.spans)], p.section
-
-
 def cmd_index(args: argparse.Namespace) -> int:
-    import time
-
-    from qa.engine import search_summary
-
     t0 = time.perf_counter()
     engine = _engine(args, quiet=args.json, rebuild=args.rebuild)
     corpus, reports = engine.corpus, engine.index_reports
@@ -97,25 +98,18 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from qa.answer.guard import clean_question
-
     query, notice = clean_question(args.question)
     engine = _engine(args, quiet=args.json)
     res = engine.retriever.search(query, mode=args.mode, top_k=args.top_k)
     if args.json:
-        data = res.to_json()
-        if notice:
-            data["notice"] = notice
-        for h, hit in zip(data["hits"], res.hits, strict=True):
-            h["best_sentences"], h["section"] = _best_sentences(engine.corpus, hit)
-        _print_json(data)
+        _print_json(search_json(res, engine.corpus, notice))
         return 0
     if notice:
         print(notice)
     print(f"{res.mode} search ({res.language}), {res.timings_ms.get('total', 0):.0f} ms"
           + ("  — low confidence: the report may not cover this" if res.abstained else ""))
     for h in res.hits:
-        sentences, section = _best_sentences(engine.corpus, h)
+        sentences, section = hit_sentences(engine.corpus, h)
         best = " ".join(sentences) or engine.corpus.document(h.doc).paragraph(h.paragraph).text[:80]
         sig = ", ".join(f"{k}={v:.3f}" for k, v in h.signals.items())
         fns = f"  fn {', '.join(map(str, h.footnotes))}" if h.footnotes else ""
@@ -126,11 +120,6 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from qa.evaluation.evalset import load_questions
-    from qa.evaluation.evaluate import compact, evaluate, write_report
-
     questions = load_questions(args.questions)
     if args.limit:
         questions = questions[: args.limit]
@@ -157,46 +146,37 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from qa.evaluation.evalset import load_questions
-    from qa.retrieval.fusion import CONFIG_PATH
-    from qa.retrieval.tune import tune
-
+    if args.write and not args.out:  # before any model loads
+        raise UserError(f"--write needs --out FILE: the weights in use, {CONFIG_PATH}, are package data; to replace "
+                        "them in a source checkout, give --out qa/retrieval/fusion.json")
+    out = Path(args.out) if args.out else None
     questions = load_questions(args.questions)
     engine = _engine(args, quiet=True, library=False)
     raw = [vars(q) for q in questions]
     cfg, summary = tune(engine.retriever, raw, folds=args.folds, log=(lambda *_: None) if args.json else print)
-    if args.write:
-        cfg.save(CONFIG_PATH, report={"questions": str(args.questions or "eval/questions.jsonl"), **summary})
+    if out is not None:
+        cfg.save(out, report={"questions": str(args.questions or "eval/questions.jsonl"), **summary})
     if args.json:
-        _print_json(summary)
-    elif args.write:
-        print(f"wrote {CONFIG_PATH}")
+        _print_json(summary | ({"written": str(out)} if out is not None else {}))
+    elif out is not None:
+        print(f"wrote {out}")
     return 0
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from qa.answer.chat import ChatSession
-    from qa.answer.guard import clean_question
-    from qa.answer.llm import attach_llm
-    from qa.app.render import answer_text
-
     clean_question(args.question)  # a bad question fails fast, before any model loads
-    llm = _llm_config(args)  # the optional LLM answer (qa/answer/llm.py); None: off, nothing touches the network
+    llm = llm_config(args)  # the optional LLM answer (qa/answer/llm.py); None: off, nothing touches the network
     engine = _engine(args, quiet=args.json)
     ans = attach_llm(ChatSession(engine, args.mode, args.top_k).ask(args.question), llm)
     if args.json:
-        _print_json(ans.to_json())
+        _print_json(answer_json(ans))
     else:
         print(answer_text(ans))
     return 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from qa.answer.chat import ChatSession
-    from qa.answer.llm import attach_llm
-    from qa.app.render import answer_text
-
-    llm = _llm_config(args)
+    llm = llm_config(args)
     engine = _engine(args, quiet=args.json)
     session = ChatSession(engine, args.mode, args.top_k)
     interactive = sys.stdin.isatty()
@@ -215,15 +195,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             continue
         if args.json:
-            _print_json(ans.to_json())
+            _print_json(answer_json(ans))
         else:
             print(answer_text(ans) + "\n")
     return 0
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from qa.ingest.library import Library, version_warnings
-
     if len(args.files) > 1 and (args.symbol or args.title or args.language):
         raise UserError("--symbol, --title and --language describe one report; add files one at a time with them")
     library = Library(max_bytes=int(args.max_mb * 2**20))
@@ -262,8 +240,6 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from qa.ingest.library import Library
-
     library = Library()
     items = library.entries()
     if args.json:
@@ -280,8 +256,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from qa.ingest.library import Library
-
     entry = Library().remove(args.id)
     if args.json:
         _print_json({"removed": entry.to_json()})
@@ -291,13 +265,18 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from qa.app.webapp import serve
+    from qa.app.serve.launch import serve  # here: Gradio takes ~3 s to import, and only `serve` needs it
 
     return serve(args)
 
 
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    return hash_password_main(args.user, args.scheme)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="report-qa", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="report-qa", description=__doc__.splitlines()[0], epilog=ENVIRONMENT,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
 
     def verb(name: str, fn: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
@@ -338,23 +317,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("search", cmd_search, "ranked paragraphs for a question, with per-signal scores")
     p.add_argument("question")
     p.add_argument("--mode", default="hybrid", choices=MODES)
-    p.add_argument("--top-k", type=_positive, default=5, metavar="K")
+    p.add_argument("--top-k", type=positive, default=5, metavar="K")
     corpus_opts(p)
 
     p = verb("ask", cmd_ask, "answer a question with verbatim quotes and exact ¶ / footnote citations")
     p.add_argument("question")
     p.add_argument("--mode", default="hybrid", choices=MODES)
-    p.add_argument("--top-k", type=_positive, default=3, metavar="K", help="paragraphs to show")
+    p.add_argument("--top-k", type=positive, default=3, metavar="K", help="paragraphs to show")
     corpus_opts(p)
     llm_options(p)
 
     p = verb("chat", cmd_chat, "interactive terminal chat that keeps the conversation (follow-ups work)")
     p.add_argument("--mode", default="hybrid", choices=MODES)
-    p.add_argument("--top-k", type=_positive, default=3, metavar="K")
+    p.add_argument("--top-k", type=positive, default=3, metavar="K")
     corpus_opts(p)
     llm_options(p)
 
     p = verb("serve", cmd_serve, "start the Gradio chat app (same as python app.py)")
+    p.epilog, p.formatter_class = ENVIRONMENT, argparse.RawDescriptionHelpFormatter
     serve_options(p)
 
     p = verb("hash-password", cmd_hash_password, "print USER:HASH (bcrypt) for --auth-file; reads the password "
@@ -366,115 +346,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--questions", metavar="FILE", help="JSON-lines questions (default: eval/questions.jsonl)")
     p.add_argument("--modes", default="dense,lexical,hybrid", metavar="M1,M2")
     p.add_argument("--out", default="eval/results", metavar="DIR")
-    p.add_argument("--limit", type=_positive, metavar="N", help="only the first N questions")
+    p.add_argument("--limit", type=positive, metavar="N", help="only the first N questions")
     corpus_opts(p)
 
     p = verb("tune", cmd_tune, "choose fusion weights and abstention thresholds by k-fold cross-validation")
     p.add_argument("--questions", metavar="FILE")
-    p.add_argument("--folds", type=_positive, default=5, metavar="K", help="cross-validation folds (default 5)")
-    p.add_argument("--write", action="store_true", help="save the tuned weights to qa/fusion.json")
+    p.add_argument("--folds", type=positive, default=5, metavar="K", help="cross-validation folds (default 5)")
+    p.add_argument("--write", action="store_true", help="save the tuned weights (to --out FILE)")
+    p.add_argument("--out", metavar="FILE", help="where to save the tuned weights (fusion.json's format; implies "
+                   "--write); the bundled ones are qa/retrieval/fusion.json")
     corpus_opts(p)
     return parser
-
-
-def candidates_value(text: str) -> int | str:
-    """--candidates: a whole number from 10 to 100,000, or "all"."""
-    value = text.strip().lower()
-    if value == "all":
-        return "all"
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if not 10 <= n <= 100_000:
-        raise argparse.ArgumentTypeError(f"{text!r} (from --candidates or $REPORT_QA_CANDIDATES): give a whole number "
-                                         "from 10 to 100000, or 'all'")
-    return n
-
-
-def store_option(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """--store: where the vector indexes live (embeddings/stores.py); --candidates: how deep a large collection
-    (over `SAMPLE_SIZE` paragraphs) is searched."""
-    import os
-
-    from qa.retrieval.signals import DENSE_CANDIDATES, SAMPLE_SIZE
-
-    p.add_argument("--store", metavar="URI", default=os.environ.get("REPORT_QA_STORE"),
-                   help="vector store: milvus://HOST:PORT (a Milvus server), PATH.db (Milvus Lite, local) or faiss "
-                   "(default: $REPORT_QA_STORE, else FAISS files in the cache)")
-    p.add_argument("--candidates", metavar="N|all", type=candidates_value,
-                   default=os.environ.get("REPORT_QA_CANDIDATES") or None,
-                   help=f"collections over {SAMPLE_SIZE} paragraphs are searched in two stages: each signal fetches N "
-                   f"candidates (default: $REPORT_QA_CANDIDATES, else {DENSE_CANDIDATES}); more comes closer to scoring every "
-                   "paragraph, and is slower; 'all' scores every paragraph (exact)")
-    return p
-
-
-def serve_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The options of `report-qa serve` and `python app.py` (one parser for both)."""
-    import os
-
-    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
-    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
-    p.add_argument("--model", default=None, help="sentence-transformers model name or path (default: e5-small)")
-    p.add_argument("--corpus", dest="paths", action="append", metavar="PATH",
-                   help="report text file (repeatable; default: the bundled report)")
-    store_option(p)
-    p.add_argument("--mcp", action="store_true", default=os.environ.get("REPORT_QA_MCP", "") == "1",
-                   help="also serve MCP tools (ask, search, get_paragraph, get_footnote) at /gradio_api/mcp/ "
-                   "(streamable HTTP); default on when $REPORT_QA_MCP=1")
-    # Sign-in and limits (qa/app/auth.py, qa/app/limits.py): a non-loopback --host needs accounts or --allow-anonymous.
-    from qa.app.limits import DEFAULT_CONCURRENCY, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_SESSIONS, DEFAULT_QUEUE_SIZE
-
-    p.add_argument("--auth", action="append", metavar="USER:PASS", help="an account (repeatable); sign-in is then "
-                   "required for the UI, the API and MCP")
-    p.add_argument("--auth-file", metavar="FILE", default=os.environ.get("REPORT_QA_AUTH_FILE"),
-                   help="accounts, one user:bcrypt-hash per line (make one: python -m qa hash-password USER); "
-                   "default $REPORT_QA_AUTH_FILE")
-    p.add_argument("--allow-anonymous", action="store_true",
-                   help="serve on a non-loopback --host without sign-in (refused otherwise)")
-    p.add_argument("--concurrency", type=_positive, default=DEFAULT_CONCURRENCY, metavar="N",
-                   help=f"answers computed at once (default {DEFAULT_CONCURRENCY})")
-    p.add_argument("--queue-size", type=_positive, default=DEFAULT_QUEUE_SIZE, metavar="N",
-                   help=f"requests that may wait; more get 'busy, try again' (default {DEFAULT_QUEUE_SIZE})")
-    p.add_argument("--max-request-kb", type=_positive, default=DEFAULT_MAX_REQUEST_BYTES // 1024, metavar="KB",
-                   help=f"largest request body outside uploads (default {DEFAULT_MAX_REQUEST_BYTES // 1024})")
-    p.add_argument("--max-sessions", type=int, default=DEFAULT_MAX_SESSIONS, metavar="N",
-                   help=f"browser/API sessions kept in memory, least recent dropped (default {DEFAULT_MAX_SESSIONS})")
-    return p
-
-
-def cmd_hash_password(args: argparse.Namespace) -> int:
-    from qa.app.auth import hash_password_main
-
-    return hash_password_main(args.user, args.scheme)
-
-
-def llm_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """--llm-url / --llm-model / --llm-timeout: the optional generated answer (off unless a URL is given)."""
-    p.add_argument("--llm-url", metavar="URL", help="OpenAI-compatible API base, e.g. http://127.0.0.1:8080/v1 "
-                   "(llama.cpp) or http://127.0.0.1:11434/v1 (Ollama); default $REPORT_QA_LLM_URL, else off")
-    p.add_argument("--llm-model", metavar="NAME", help="model name for that endpoint (default $REPORT_QA_LLM_MODEL)")
-    p.add_argument("--llm-timeout", type=float, metavar="S",
-                   help="seconds to connect and the longest pause while reading (default $REPORT_QA_LLM_TIMEOUT or 30)")
-    return p
-
-
-def _llm_config(args: argparse.Namespace):
-    from qa.answer.llm import LLMConfig
-
-    return LLMConfig.resolve(getattr(args, "llm_url", None), getattr(args, "llm_model", None),
-                             getattr(args, "llm_timeout", None))
-
-
-def _positive(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v < 1 or v > 1000:
-        raise argparse.ArgumentTypeError("give a number from 1 to 1000")
-    return v
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,24 +1,66 @@
-"""The app's functions as MCP tools: `ask`, `search`, `get_paragraph`, `get_footnote`.
+"""The app's API: `/chat` and the four MCP tools `ask`, `search`, `get_paragraph`, `get_footnote`.
 
-They are ordinary Gradio API endpoints (`gr.api`), so `python app.py --mcp` (Gradio's own `mcp_server=True`)
-serves them as MCP tools at `/gradio_api/mcp/` (streamable HTTP); the tool name is the function's name and the
-description is its docstring (the text before "Args:", plus the "Returns:" lines). Each returns one JSON
-object as text, because Gradio hands a tool's result to the client as `str(value)`.
+All are Gradio API endpoints (`gr.api`), registered by `register` inside the app's Blocks. `python app.py
+--mcp` (Gradio's `mcp_server=True`) serves the four tools at `/gradio_api/mcp/` (streamable HTTP); a tool's
+name is its function's name and its description is its docstring (the text before "Args:", plus the
+"Returns:" lines). Each tool returns one JSON object as text, because Gradio hands a tool's result to the
+client as `str(value)`. `/chat` is the browser chat's own path and stays out of the MCP list (`ask` is the
+same answer for MCP clients). Answers and searches have the JSON shape of `qa.answer.payload`, as in the CLI.
 
-They skip the queue (`queue=False`): Gradio then calls them in-process for MCP instead of looping back over
-HTTP through its own client, and each one takes milliseconds.
+The tools skip the queue (`queue=False`): Gradio then calls them in-process for MCP instead of looping back
+over HTTP through its own client, and each one takes milliseconds.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+from collections.abc import Callable
 
+import gradio as gr
+
+from qa.answer.chat import ChatSession
+from qa.answer.extractive import Answer
+from qa.answer.guard import clean_question
 from qa.answer.links import official, reader_language
+from qa.answer.llm import LLMConfig, attach_llm
+from qa.answer.payload import answer_json, search_json
+from qa.app.serve.limits import trim_history
+from qa.app.ui.reports import LiveEngine, docs_of
 from qa.errors import USER_ERRORS, UserError
 
 log = logging.getLogger("report_qa")
 TOOLS = ("ask", "search", "get_paragraph", "get_footnote")
+ANSWER_FAILED = "Something went wrong while answering; please try again or rephrase the question."
+
+
+def run_ask(live: LiveEngine, message, history, mode, top_k, doc=None) -> tuple[Answer | None, list[str], str | None]:
+    """One turn of a conversation (the browser chat and `/chat`): the answer, the new history, or an error message."""
+    try:
+        session = ChatSession(live.current(), mode or "hybrid", top_k or 3, trim_history(history), docs_of(doc))
+        return session.ask(message), session.history, None
+    except USER_ERRORS as exc:
+        return None, list(history or []), str(exc)
+    except Exception:  # noqa: BLE001 - the user sees a message, the log gets the traceback
+        log.exception("answering failed")
+        return None, list(history or []), ANSWER_FAILED
+
+
+def chat_endpoint(live: LiveEngine, llm: LLMConfig | None) -> Callable[..., dict]:
+    """The `/chat` function for `live` (a closure: Gradio reads the API's parameters from its type hints)."""
+
+    def chat_api(message: str, mode: str = "hybrid", top_k: int = 3, history: list[str] | None = None,
+                 doc: str | None = None) -> dict:
+        """Answer a question about the report: verbatim quotes with ¶/footnote citations, and the cited paragraphs.
+        `doc` (a report id) limits the answer to that report; with several reports loaded, citations name it.
+        With an LLM endpoint configured, `llm` holds the generated answer after the citation check (as `qa ask`)."""
+        ans, _, error = run_ask(live, message, history or [], mode, top_k, doc)
+        if error:
+            return {"error": error}
+        return answer_json(attach_llm(ans, llm))
+
+    return chat_api
 
 
 def _dump(obj: dict) -> str:
@@ -35,7 +77,6 @@ def _number(n, what: str) -> int:
 
 def _guarded(fn):
     """User mistakes come back as {"error": "..."}; anything else is logged and reported in one line."""
-    import functools
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -50,16 +91,13 @@ def _guarded(fn):
     return wrapper
 
 
-def make_tools(engine) -> dict:
-    """The four tool functions bound to `engine` (an Engine, or a callable returning one once it is loaded)."""
-    from qa.answer.chat import ChatSession
-    from qa.answer.guard import clean_question
+def make_tools(current: Callable[[], object]) -> dict:
+    """The four tool functions; `current()` gives the engine to use for one call (`LiveEngine.current`).
 
-    def get_engine():
-        return engine if hasattr(engine, "corpus") else engine()
+    Closures, not partials: Gradio and MCP read each tool's schema from its signature, type hints and docstring."""
 
     def document(doc: str):
-        corpus = get_engine().corpus
+        corpus = current().corpus
         d = corpus.document(doc) if doc else corpus.documents[0]
         if d is None:
             raise UserError(f"no document {doc!r}; documents: {', '.join(x.id for x in corpus.documents)}")
@@ -78,9 +116,7 @@ def make_tools(engine) -> dict:
         Returns:
             JSON object: covered (false when the report does not cover the question; message says so and related lists possibly related paragraphs), text (the quoted sentences, each followed by its citation such as [¶90] or [¶25, fn 6]), quotes (text, paragraph, footnotes, citation, official), paragraphs (the cited paragraphs in full: n, section, text, footnotes, official), language, query. Each official has the document symbol (A/75/36), a citation to paste ("A/75/36, para. 25 (fn. 6)") and links to the six official language versions at undocs.org, the reader's language first.
         """
-        data = ChatSession(get_engine(), mode or "hybrid", top_k or 3, list(history or [])).ask(question).to_json()
-        data["citations"] = [q["citation"] for q in data["quotes"]]
-        return data
+        return answer_json(ChatSession(current(), mode or "hybrid", top_k or 3, list(history or [])).ask(question))
 
     @_guarded
     def search(query: str, mode: str = "hybrid", top_k: int = 5) -> str:
@@ -101,22 +137,8 @@ def make_tools(engine) -> dict:
             raise UserError("top_k must be a whole number from 1 to 20") from None
         if mode not in ("hybrid", "dense", "lexical"):
             raise UserError(f"unknown mode {mode!r}; choose hybrid, dense or lexical")
-        eng = get_engine()
-        res = eng.retriever.search(text, mode=mode, top_k=k)
-        lang = res.language
-        hits = []
-        for h in res.hits:
-            d = eng.corpus.document(h.doc)
-            p = d.paragraph(h.paragraph)
-            info = official(d.meta.get("symbol"), p.n, h.footnotes, lang)
-            hits.append({"rank": h.rank, "doc": h.doc, "paragraph": p.n, "score": round(h.score, 4),
-                         "section": list(p.section),
-                         "best_sentences": [p.sentence(i) for i in h.sentences if i < len(p.spans)],
-                         "footnotes": list(h.footnotes), "citation": info["citation"], "links": info["links"]})
-        out = {"query": res.query, "mode": res.mode, "language": lang, "abstained": res.abstained, "hits": hits}
-        if notice:
-            out["notice"] = notice
-        return out
+        eng = current()
+        return search_json(eng.retriever.search(text, mode=mode, top_k=k), eng.corpus, notice)
 
     @_guarded
     def get_paragraph(n: int, language: str = "en", doc: str = "") -> str:
@@ -171,16 +193,14 @@ def make_tools(engine) -> dict:
     return {"ask": ask, "search": search, "get_paragraph": get_paragraph, "get_footnote": get_footnote}
 
 
-def register(engine) -> None:
-    """Add the four tools as API endpoints of the Blocks being built (call inside `with gr.Blocks()`)."""
-    import gradio as gr
-
-    for name, fn in make_tools(engine).items():
-        gr.api(fn, api_name=name, queue=False)
-
-
 def hide_from_mcp(fn):
     """Keep an API endpoint out of the MCP tool list (Gradio lists only functions whose `_mcp_type` is "tool")."""
     fn._mcp_type = "api"
     return fn
 
+
+def register(live: LiveEngine, llm: LLMConfig | None) -> None:
+    """Add `/chat` and the four tools as API endpoints of the Blocks being built (call inside `with gr.Blocks()`)."""
+    gr.api(hide_from_mcp(chat_endpoint(live, llm)), api_name="chat")  # MCP clients get `ask` instead
+    for name, fn in make_tools(live.current).items():
+        gr.api(fn, api_name=name, queue=False)

@@ -1,18 +1,16 @@
-"""The app's reports: the document picker, upload (PDF, Word, text) and removal, and the live engine swap.
+"""The app's reports, in plain Python (tested without a browser): what is loaded, adding and removing a report,
+and the live engine swap.
 
-- `LiveEngine` stands where the app used an `Engine` (or the loading `EngineHandle`): `.corpus`, `.retriever`,
-  `.describe()` … are those of the engine in use *now*. Adding or removing a report builds a new `Engine` over the
-  bundled report(s) plus the library (`qa.engine.rebuild_engine`: the loaded encoders, and only text new to the
-  content-hash embedding cache is embedded), then swaps it in with one assignment. A question takes
-  `live.current()` once, so it never sees the corpus of one engine and the retriever of another.
-- `ReportManager` is the plain-Python part (tested without a browser): add a file with progress, a parse summary,
-  remove a report, the picker's choices.
-- `build_library_tab` is the "Reports" tab: upload with a progress bar, the parse summary shown before the report
-  joins the index, the list of loaded reports, and removal. `report_picker` makes the dropdowns "Search in"
-  (chat) and "Report" (paragraph browser).
+- `LiveEngine` holds the engine in use *now*: the loading `EngineHandle` until the first add/remove, then the
+  rebuilt `Engine`. Adding or removing a report builds a new `Engine` over the bundled report(s) plus the library
+  (`qa.engine.rebuild_engine`: the loaded encoders, and only text new to the content-hash embedding cache is
+  embedded), then swaps it in with one assignment. A question takes `live.current()` once, so it never sees the
+  corpus of one engine and the retriever of another.
+- `ReportManager`: add a file with progress, a parse summary, remove a report, the pickers' choices.
+- `browser_paragraph`: the paragraph browser's card for what the user typed, per report.
 
-With more than one report loaded, citations name the report (`[A/79/123 ¶4]`); see
-`qa.answer.extractive.report_label`.
+The Gradio side (the "Reports" tab and the pickers) is `qa.app.ui.library_tab`. With more than one report
+loaded, citations name the report (`[A/79/123 ¶4]`); see `qa.answer.extractive.report_label`.
 """
 
 from __future__ import annotations
@@ -22,8 +20,15 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from qa.answer.extractive import cited_paragraph
+from qa.app.serve.limits import MAX_UPLOAD_BYTES, check_library_size, check_uploads, human_bytes
+from qa.app.ui.markup import escape_md
+from qa.app.ui.render import paragraph_html
+from qa.engine import rebuild_engine
 from qa.errors import UserError
-from qa.ingest.files import KINDS
+from qa.ingest.files import KINDS, MAX_BYTES, load_corpus, safe_name
+from qa.ingest.library import Library, LibraryError
+from qa.text import detect_language
 from qa.types import Corpus, Document
 
 log = logging.getLogger("report_qa")
@@ -36,29 +41,19 @@ Progress = Callable[[float, str], None]  # fraction 0..1, message
 
 
 def upload_limit() -> int:
-    """Bytes one uploaded report may have: the app's upload limit (qa/app/limits.py), never above the
+    """Bytes one uploaded report may have: the app's upload limit (qa/app/serve/limits.py), never above the
     library's own (qa/ingest/files.py, 50 MB)."""
-    from qa.ingest.files import MAX_BYTES
-
-    try:
-        from qa.app.limits import MAX_UPLOAD_BYTES
-    except ImportError:  # pragma: no cover - limits.py is optional
-        return MAX_BYTES
     return min(MAX_BYTES, MAX_UPLOAD_BYTES)
 
 
 def app_corpus(paths: list[str | Path] | None = None, *, library=None) -> Corpus:
     """What the app serves: the bundled report(s) (or `paths`) plus every readable report in the library. A damaged
     library entry is skipped with a warning instead of stopping the app."""
-    from qa.ingest.files import load_corpus
-
     corpus = load_corpus(paths or None)
     return Corpus(corpus.documents + _library_documents(library, {d.id for d in corpus.documents}))
 
 
 def _library_documents(library, taken: set[str]) -> list[Document]:
-    from qa.ingest.library import Library, LibraryError
-
     library = library or Library()
     docs = []
     for e in library.entries():
@@ -88,11 +83,11 @@ def docs_of(choice) -> list[str] | None:
 
 
 class LiveEngine:
-    """The engine in use now: the loading handle until the first add/remove, then the rebuilt Engine."""
+    """The engine in use now: the loading handle until the first add/remove, then the rebuilt Engine.
+
+    It is a holder, not a stand-in: code that needs the engine asks `current()` once and uses what it returns."""
 
     def __init__(self, handle, *, library=None, rebuild: Callable | None = None):
-        from qa.ingest.library import Library
-
         self.handle = handle
         self.library = library or Library()
         self._engine = None
@@ -111,19 +106,12 @@ class LiveEngine:
     def corpus(self) -> Corpus:
         return self.current().corpus
 
-    def __getattr__(self, name: str):
-        if name.startswith("__") or name in ("handle", "_engine", "_lock", "_rebuild", "library", "base"):
-            raise AttributeError(name)
-        return getattr(self.current(), name)
-
     def wanted_corpus(self) -> Corpus:
         return Corpus(list(self.base) + _library_documents(self.library, {d.id for d in self.base}))
 
     def refresh(self, progress: Callable[[int, int], None] | None = None) -> tuple[object, bool]:
         """Rebuild over the bundled report(s) + the library when they differ from what is loaded; swap it in.
         Returns (the engine now in use, whether it was rebuilt)."""
-        from qa.engine import rebuild_engine
-
         with self._lock:
             engine = self._engine if self._engine is not None else self.handle.get()
             corpus = self.wanted_corpus()
@@ -159,8 +147,6 @@ class ReportManager:
         return [(f"{e.symbol or e.source} ({e.language}) · {e.id}", e.id) for e in self.library.entries()]
 
     def reports_markdown(self) -> str:
-        from qa.app.render import escape_md
-
         lib_ids = {e.id for e in self.library.entries()}
         lines = ["| Report | Title | Language | ¶ | Footnotes | Source |", "|---|---|---|---:|---:|---|"]
         for d in self.live.corpus.documents:
@@ -175,9 +161,6 @@ class ReportManager:
     # -- changing the library
     def check_upload(self, path: str | Path, name: str | None = None) -> tuple[Path, str]:
         """The uploaded file and its own name, or a UserError (type, size, count) before any parsing."""
-        from qa.app.limits import check_library_size, check_uploads
-        from qa.ingest.files import safe_name
-
         if not path:
             raise UserError("choose a PDF, Word (.docx) or text (.txt) file first")
         path = Path(path)
@@ -191,8 +174,6 @@ class ReportManager:
     def parse(self, path: str | Path, *, name: str | None = None, symbol: str | None = None,
               title: str | None = None, language: str | None = None, progress: Progress | None = None):
         """Check, parse and store the file in the library (not yet in the index). Returns the AddResult."""
-        from qa.ingest.library import Library
-
         path, name = self.check_upload(path, name)
         lib = Library(self.library.root, max_bytes=upload_limit())
         return lib.add(path, name=name, symbol=(symbol or "").strip() or None, title=(title or "").strip() or None,
@@ -221,9 +202,6 @@ class ReportManager:
 
 def summary_markdown(result) -> str:
     """The parse summary shown before the report joins the index."""
-    from qa.app.limits import human_bytes
-    from qa.app.render import escape_md
-
     s, doc = result.summary(), result.document
     nums = f" (¶{doc.paragraphs[0].n}–¶{doc.paragraphs[-1].n})" if doc.paragraphs else ""
     sections = len({tuple(p.section) for p in doc.paragraphs if p.section})
@@ -246,8 +224,7 @@ def summary_markdown(result) -> str:
 
 
 def index_markdown(reports: list[dict], label: str) -> str:
-    from qa.app.render import escape_md
-
+    """What the tab says once a report is in the index: how to ask about it, and what each index did."""
     lines = [f"✅ **{escape_md(label)} is in the index.** Ask about it in the Chat tab (choose it under "
              "“Search in” to limit questions to it); with several reports loaded, citations name the report, "
              f"e.g. `[{escape_md(label)} ¶1]`."]
@@ -261,121 +238,8 @@ def index_markdown(reports: list[dict], label: str) -> str:
     return "\n".join(lines)
 
 
-# ------------------------------------------------------------------------------------------------ Gradio
-
-def report_picker(live: LiveEngine, *, label: str, elem_id: str, all_reports: bool = True, **kwargs):
-    """A dropdown of the loaded reports ("All reports" first when `all_reports`)."""
-    import gradio as gr
-
-    mgr = ReportManager(live)
-    choices = mgr.choices() if all_reports else mgr.report_choices()
-    return gr.Dropdown(choices=choices, value=choices[0][1], label=label, elem_id=elem_id, interactive=True,
-                       allow_custom_value=False, **kwargs)
-
-
-def _keep(value, choices: list[tuple[str, str]]):
-    values = [v for _, v in choices]
-    return value if value in values else values[0]
-
-
-def build_library_tab(demo, live: LiveEngine, *, chat_picker, browser_picker) -> None:
-    """The "Reports" tab (call inside `with gr.Tabs()`); keeps the chat and browser pickers up to date."""
-    import gradio as gr
-
-    from qa.app.limits import human_bytes
-    from qa.app.render import escape_md
-    from qa.errors import USER_ERRORS
-
-    mgr = ReportManager(live)
-
-    def picker_updates(chat_value, browser_value):
-        c, b = mgr.choices(), mgr.report_choices()
-        return (gr.Dropdown(choices=c, value=_keep(chat_value, c)),
-                gr.Dropdown(choices=b, value=_keep(browser_value, b)),
-                mgr.reports_markdown(), gr.Dropdown(choices=mgr.removable(), value=None))
-
-    with gr.Tab("Reports", id="reports", elem_id="rqa-reports-tab"):
-        gr.Markdown(f"### Add a report\nA PDF, Word (.docx) or text (.txt) file of at most "
-                    f"{human_bytes(upload_limit())}. It is parsed (a summary with counts and warnings appears below), "
-                    "then it joins the index: only its new text is embedded. Symbol, title and language are read "
-                    "from the file; fill them in first to override.")
-        with gr.Row():
-            symbol = gr.Textbox(label="Symbol (optional)", placeholder="A/79/123", max_lines=1, elem_id="rqa-up-symbol")
-            title = gr.Textbox(label="Title (optional)", max_lines=1, elem_id="rqa-up-title")
-            language = gr.Textbox(label="Language (optional)", placeholder="en", max_lines=1, elem_id="rqa-up-language")
-        upload = gr.File(label="Report file", file_types=list(REPORT_SUFFIXES), file_count="single", type="filepath",
-                         elem_id="rqa-upload")
-        parsed = gr.Markdown(elem_id="rqa-upload-summary")
-        joined = gr.Markdown(elem_id="rqa-upload-status")
-        gr.Markdown("### Reports loaded")
-        reports = gr.Markdown(mgr.reports_markdown(), elem_id="rqa-reports")
-        with gr.Row():
-            to_remove = gr.Dropdown(choices=mgr.removable(), value=None, label="Remove a report from the library",
-                                    elem_id="rqa-remove-pick", interactive=True, scale=4)
-            remove_btn = gr.Button("Remove", variant="stop", elem_id="rqa-remove", scale=1)
-        removed = gr.Markdown(elem_id="rqa-remove-status")
-
-    keep = gr.update
-
-    def add(path, sym, ttl, lang, chat_value, browser_value, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
-        nothing = (keep(), keep(), keep(), keep())
-        try:
-            result = mgr.parse(path, name=Path(path).name if path else None, symbol=sym, title=ttl, language=lang,
-                               progress=lambda f, m: progress(0.4 * f, desc=m))
-        except USER_ERRORS as exc:
-            yield (f"**Not added: {escape_md(str(exc))}** The library is unchanged.", "", *nothing)
-            return
-        except Exception:  # noqa: BLE001 - the user sees one line, the log the traceback
-            log.exception("adding an uploaded report failed")
-            yield ("**Not added: the file could not be read.** The library is unchanged.", "", *nothing)
-            return
-        summary = summary_markdown(result)
-        label = result.entry.symbol or result.entry.id
-        yield (summary, "⏳ **Joining the index…** (only text new to the embedding cache is embedded)", *nothing)
-        try:
-            index = mgr.join_index(result, lambda done, total: progress(
-                0.4 + 0.6 * done / max(total, 1), desc=f"embedding the new text ({done}/{total})"))
-        except USER_ERRORS as exc:
-            yield (summary, f"**Not indexed: {escape_md(str(exc))}** The report was taken out of the library again.",
-                   *nothing)
-            return
-        except Exception:  # noqa: BLE001
-            log.exception("indexing an uploaded report failed")
-            yield (summary, "**Indexing failed; the report was taken out of the library again.** Please try again.",
-                   *nothing)
-            return
-        status = index_markdown(index, label) if result.added or index else \
-            f"✅ **{escape_md(label)}** was already in the library and in the index; nothing changed."
-        yield (summary, status, *picker_updates(chat_value, browser_value))
-
-    def remove(doc_id, chat_value, browser_value, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
-        try:
-            entry = mgr.remove(doc_id, lambda done, total: progress(done / max(total, 1), desc="rebuilding the index"))
-        except USER_ERRORS as exc:
-            return (f"**{escape_md(str(exc))}**", *picker_updates(chat_value, browser_value))
-        except Exception:  # noqa: BLE001
-            log.exception("removing a report failed")
-            return ("**Removing the report failed; please try again.**", *picker_updates(chat_value, browser_value))
-        label = entry.symbol or entry.source
-        return (f"Removed **{escape_md(label)}** (`{escape_md(entry.id)}`) from the library and the index.",
-                *picker_updates(chat_value, browser_value))
-
-    pickers = [chat_picker, browser_picker, reports, to_remove]
-    upload.upload(add, [upload, symbol, title, language, chat_picker, browser_picker], [parsed, joined, *pickers],
-                  api_visibility="private", concurrency_id="rqa-library", concurrency_limit=1)
-    remove_btn.click(remove, [to_remove, chat_picker, browser_picker], [removed, *pickers], api_visibility="private",
-                     concurrency_id="rqa-library", concurrency_limit=1)
-    # A page opened after another tab changed the reports starts from the reports loaded now.
-    demo.load(picker_updates, [chat_picker, browser_picker], pickers, api_visibility="private", queue=False,
-              show_progress="hidden")
-
-
 def browser_paragraph(corpus: Corpus, doc_id: str | None, text) -> tuple[int, str, Document]:
     """The paragraph browser: (¶ number, its card, the report) for what the user typed, clamped to the report."""
-    from qa.answer.extractive import cited_paragraph
-    from qa.app.render import paragraph_html
-    from qa.text import detect_language
-
     doc = corpus.document(doc_id or "") or corpus.documents[0]
     first, last = doc.paragraphs[0].n, doc.paragraphs[-1].n
     digits = "".join(ch for ch in str(text or "") if ch.isdigit())[:6]

@@ -1,6 +1,6 @@
 """Serve at once, load the models behind: the app's `EngineHandle`.
 
-`serve()` parses the corpus (fast) and starts the UI straight away; the encoders, indexes and BM25 load in a
+`qa.app.serve.launch.serve()` parses the corpus (fast) and starts the UI straight away; the encoders, indexes and BM25 load in a
 background thread. Until they are ready:
 
 - the status line under the title reads "⏳ Loading the model…", then "✅ Ready";
@@ -9,7 +9,9 @@ background thread. Until they are ready:
   then the answer (`waiting_first`); the API waits the same way, for at most `LOAD_WAIT_S`.
 
 `EngineHandle` stands in for `qa.engine.Engine`: `.corpus` is there at once, and any other attribute
-(`.retriever`, `.describe()`, …) waits for the engine, so code written for an `Engine` works unchanged.
+(`.retriever`, `.describe()`, …) waits for the engine, so code written for an `Engine` works unchanged. It is
+the app's only stand-in that forwards attributes; `qa.app.ui.reports.LiveEngine`, which swaps engines when the
+reports change, is a holder whose `current()` returns this handle or an `Engine`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ import threading
 import time
 from collections.abc import Callable
 
+import gradio as gr
+
+from qa.answer.guard import clean_question
+from qa.answer.lookup import parse_lookup
+from qa.app.ui.markup import escape_md
 from qa.errors import UserError
 
 log = logging.getLogger("report_qa")
@@ -145,9 +152,6 @@ def _one_line(exc: BaseException | None) -> str:
 
 def needs_engine(message) -> bool:
     """False for what the corpus alone answers (¶ / footnote lookups) and for input that will be refused anyway."""
-    from qa.answer.guard import clean_question
-    from qa.answer.lookup import parse_lookup
-
     try:
         text, _ = clean_question(message if isinstance(message, str) else "")
     except UserError:
@@ -159,10 +163,6 @@ def waiting_first(fn: Callable, handle: EngineHandle, *, n_outputs: int, message
                   message_out: int = 0, chat_out: int = 1) -> Callable:
     """Wrap a chat handler (inputs: message, chat, …; outputs: message box, chat, …) so that a question asked
     while the model loads first shows a "still loading" reply in the chat, then the real answer."""
-    import gradio as gr
-
-    from qa.app.render import escape_md
-
     def run(*args):
         message = args[message_in]
         if not handle.ready and not handle.failed and needs_engine(message):
@@ -175,14 +175,13 @@ def waiting_first(fn: Callable, handle: EngineHandle, *, n_outputs: int, message
             handle.wait(LOAD_WAIT_S)
         yield fn(*args)
 
-    run.__name__ = getattr(fn, "__name__", "respond")
-    run.__doc__ = getattr(fn, "__doc__", None)
+    named = getattr(fn, "func", fn)  # a functools.partial: the name and doc of the function it binds
+    run.__name__, run.__doc__ = getattr(named, "__name__", "respond"), getattr(named, "__doc__", None)
     return run
 
 
 def status_timer(handle: EngineHandle, status, extra: list | None = None, extra_values: Callable[[], list] | None = None):
     """A 1-second Gradio timer that refreshes `status` (and `extra` components) until loading ends, then stops."""
-    import gradio as gr
 
     timer = gr.Timer(1.0, active=True)
     extra = list(extra or [])

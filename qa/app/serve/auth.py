@@ -17,16 +17,22 @@
 from __future__ import annotations
 
 import base64
+import getpass
 import hashlib
 import hmac
 import ipaddress
 import json
 import os
 import secrets
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
 from pathlib import Path
+
+import anyio
+import bcrypt
 
 from qa.errors import UserError
 
@@ -99,8 +105,6 @@ class Credentials:
             if scheme == "plain":
                 ok = hmac.compare_digest(password.encode("utf-8", "surrogatepass"), secret.encode("utf-8", "surrogatepass"))
             elif scheme == "bcrypt":
-                import bcrypt
-
                 ok = bcrypt.checkpw(password.encode("utf-8", "surrogatepass"), secret.encode())
             elif scheme == "argon2":
                 try:
@@ -108,8 +112,6 @@ class Credentials:
                 except Exception:  # noqa: BLE001 - argon2 raises VerifyMismatchError / InvalidHash
                     ok = False
             else:
-                import bcrypt
-
                 bcrypt.checkpw(b"x", _dummy_hash())  # same cost as a real check: no user enumeration by timing
         except ValueError:
             ok = False
@@ -122,8 +124,6 @@ class Credentials:
 
     async def gradio_auth(self, user: str, password: str) -> bool:
         """The `auth=` callable for Gradio's launch(): verification runs in a worker thread."""
-        import anyio
-
         return await anyio.to_thread.run_sync(self.verify, user, password)
 
     def add_internal(self) -> tuple[str, str]:
@@ -138,15 +138,13 @@ _DUMMY: list[bytes] = []
 
 def _dummy_hash() -> bytes:
     if not _DUMMY:
-        import bcrypt
-
         _DUMMY.append(bcrypt.hashpw(secrets.token_bytes(16).hex().encode(), bcrypt.gensalt()))
     return _DUMMY[0]
 
 
 def _argon2():
     try:
-        from argon2 import PasswordHasher
+        from argon2 import PasswordHasher  # optional (argon2-cffi): only auth files with Argon2 hashes need it
     except ImportError:
         raise AuthConfigError("the auth file has Argon2 hashes: install argon2-cffi, or use bcrypt hashes "
                               "(`python -m qa hash-password USER`)") from None
@@ -187,8 +185,6 @@ def hash_password(password: str, scheme: str = "bcrypt") -> str:
         raise UserError("the password is empty")
     if scheme == "argon2":
         return _argon2().hash(password)
-    import bcrypt
-
     return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt()).decode()
 
 
@@ -238,8 +234,6 @@ class AuthGuardMiddleware:
         tokens = getattr(app, "tokens", None) or {}
         cookie_id = getattr(app, "cookie_id", None)
         if cookie_id and "cookie" in headers:
-            from http.cookies import SimpleCookie
-
             jar = SimpleCookie()
             try:
                 jar.load(headers["cookie"])
@@ -256,8 +250,6 @@ class AuthGuardMiddleware:
                 user, _, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
             except Exception:  # noqa: BLE001 - undecodable credentials are wrong credentials
                 return False
-            import anyio
-
             return await anyio.to_thread.run_sync(self.credentials.verify, user, password)
         return False
 
@@ -288,7 +280,7 @@ def patch_mcp_loopback(demo, credentials: Credentials) -> None:
     def signed_in_client():
         with lock:
             if getattr(server, "_client_instance", None) is None:
-                from gradio_client import Client
+                from gradio_client import Client  # here: 0.3 s to import, and only a server with --mcp needs it
 
                 url = getattr(server, "local_url", None) or getattr(demo, "local_url", None)
                 if not url:
@@ -304,9 +296,6 @@ def patch_mcp_loopback(demo, credentials: Credentials) -> None:
 def hash_password_main(user: str | None, scheme: str = "bcrypt") -> int:
     """`python -m qa hash-password [USER]`: read a password (twice on a terminal, else one line of stdin) and
     print `USER:HASH`, a line for --auth-file."""
-    import getpass
-    import sys
-
     if sys.stdin.isatty():
         password = getpass.getpass("password: ")
         if getpass.getpass("again: ") != password:

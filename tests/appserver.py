@@ -1,4 +1,4 @@
-"""Start the real app (python app.py) on a free port for API, browser and load tests."""
+"""Test harness: start the real app (`python app.py`) on a free port for the API, browser, fault and load tests (and bench/)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:

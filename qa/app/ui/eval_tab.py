@@ -14,8 +14,16 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
+import gradio as gr
+import pandas as pd
+
+from qa.app.ui.markup import escape_md
+from qa.errors import USER_ERRORS, UserError
+from qa.evaluation.evalset import DEFAULT_QUESTIONS, load_questions
+from qa.evaluation.evaluate import evaluate, write_report
 from qa.types import MODES
 
 log = logging.getLogger("report_qa")
@@ -104,10 +112,6 @@ def run_evaluation(engine, questions_file: str | None, modes: list[str],
 
     Raises UserError for a bad questions file or no modes (the tab shows the message).
     """
-    from qa.errors import UserError
-    from qa.evaluation.evalset import DEFAULT_QUESTIONS, load_questions
-    from qa.evaluation.evaluate import evaluate, write_report
-
     modes = [m for m in MODES if m in (modes or [])]
     if not modes:
         raise UserError("choose at least one retrieval mode")
@@ -132,49 +136,42 @@ def run_evaluation(engine, questions_file: str | None, modes: list[str],
     )
 
 
-def build_eval_tab(engine) -> None:
-    """The "Evaluation" tab (call inside `with gr.Tabs()`). `engine` may be a callable that returns the engine."""
-    import gradio as gr
-    import pandas as pd
+def _frame(table: tuple[list[str], list[list]]) -> pd.DataFrame:
+    head, rows = table
+    return pd.DataFrame(rows, columns=head)
 
-    from qa.app.render import escape_md
-    from qa.errors import USER_ERRORS
-    from qa.evaluation.evalset import DEFAULT_QUESTIONS
 
-    def get_engine():
-        return engine if hasattr(engine, "corpus") else engine()
+def run_tab(current: Callable[[], object], upload, modes, progress=gr.Progress()):  # noqa: B008 - Gradio injects it
+    """"Run evaluation": the status line, then the tables, the plots and the downloads (shown once filled)."""
+    def report(done: int, total: int, label: str) -> None:
+        progress((done, total), desc="scoring and writing the report" if done + 1 >= total else f"searching: {label}",
+                 unit="searches")
 
-    def frame(table: tuple[list[str], list[list]]):
-        head, rows = table
-        return pd.DataFrame(rows, columns=head)
+    blank = [gr.update()] * 6
+    try:
+        progress(0, desc="loading questions")
+        out = run_evaluation(current(), upload, modes, report)
+    except USER_ERRORS as exc:
+        return [f"**{escape_md(str(exc))}**", *blank]
+    except Exception:  # noqa: BLE001 - the user sees one line, the log gets the traceback
+        log.exception("evaluation failed")
+        return ["**The evaluation failed; check the questions file and try again.**", *blank]
+    status = (f"Evaluated **{out.questions}** questions from the {escape_md(out.source)} in {out.seconds:.1f} s. "
+              "Ranking metrics are over the answerable questions; abstention precision / recall over all.")
+    if out.followups:
+        c, s = out.followups["contextual"], out.followups["standalone"]
+        status += (f"\n\nFollow-ups (hybrid): contextual nDCG@10 {c['ndcg@10']:.3f} vs standalone rewrites "
+                   f"{s['ndcg@10']:.3f} (n={c['n']}).")
+    return [status, gr.update(value=_frame(out.overall), visible=True),
+            gr.update(value=_frame(out.by_language), visible=True), gr.update(value=_frame(out.by_kind), visible=True),
+            gr.update(value=[(str(p), p.stem.replace("_", " ")) for p in out.plots], visible=True),
+            gr.update(value=_frame(out.worst), visible=True,
+                      label=f"Questions it got most wrong ({out.worst_mode}, worst first)"),
+            gr.update(value=[str(p) for p in out.files], visible=True)]
 
-    def run(upload, modes, progress=gr.Progress()):  # noqa: B008 - Gradio injects the progress tracker
-        def report(done: int, total: int, label: str) -> None:
-            progress((done, total), desc="scoring and writing the report" if done + 1 >= total else f"searching: {label}",
-                     unit="searches")
 
-        blank = [gr.update()] * 6
-        try:
-            progress(0, desc="loading questions")
-            out = run_evaluation(get_engine(), upload, modes, report)
-        except USER_ERRORS as exc:
-            return [f"**{escape_md(str(exc))}**", *blank]
-        except Exception:  # noqa: BLE001 - the user sees one line, the log gets the traceback
-            log.exception("evaluation failed")
-            return ["**The evaluation failed; check the questions file and try again.**", *blank]
-        status = (f"Evaluated **{out.questions}** questions from the {escape_md(out.source)} in {out.seconds:.1f} s. "
-                  "Ranking metrics are over the answerable questions; abstention precision / recall over all.")
-        if out.followups:
-            c, s = out.followups["contextual"], out.followups["standalone"]
-            status += (f"\n\nFollow-ups (hybrid): contextual nDCG@10 {c['ndcg@10']:.3f} vs standalone rewrites "
-                       f"{s['ndcg@10']:.3f} (n={c['n']}).")
-        return [status, gr.update(value=frame(out.overall), visible=True),
-                gr.update(value=frame(out.by_language), visible=True), gr.update(value=frame(out.by_kind), visible=True),
-                gr.update(value=[(str(p), p.stem.replace("_", " ")) for p in out.plots], visible=True),
-                gr.update(value=frame(out.worst), visible=True,
-                          label=f"Questions it got most wrong ({out.worst_mode}, worst first)"),
-                gr.update(value=[str(p) for p in out.files], visible=True)]
-
+def build_eval_tab(current: Callable[[], object]) -> None:
+    """The "Evaluation" tab (call inside `with gr.Tabs()`); `current()` gives the engine in use when a run starts."""
     with gr.Tab("Evaluation", id="evaluation", elem_id="rqa-eval-tab"):
         gr.Markdown("### Retrieval evaluation\nThe same evaluation as `python -m qa eval`: hit@1, Recall@k, MRR@10, "
                     "nDCG@10 and “not covered” precision / recall for each retrieval mode, on the bundled questions "
@@ -201,5 +198,6 @@ def build_eval_tab(engine) -> None:
                              wrap=True, visible=False)
         files = gr.File(label="Downloads: metrics.json, report.md, TREC runs, qrels", file_count="multiple",
                         interactive=False, elem_id="rqa-eval-files", visible=False)
-        run_btn.click(run, [upload, modes], [status, overall, by_language, by_kind, plots, worst, files],
+        run_btn.click(partial(run_tab, current), [upload, modes],
+                      [status, overall, by_language, by_kind, plots, worst, files],
                       api_visibility="private", concurrency_limit=1, concurrency_id="evaluation")

@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 import html
-import re
-from urllib.parse import urlparse
 
+from qa.answer.citeguard import CITE_RE, CitationSyntaxError, parse_citation
 from qa.answer.extractive import Answer, CitedParagraph
 from qa.answer.i18n import labels, paragraph_label
-from qa.answer.llm import llm_markdown_parts, llm_text_lines
-from qa.app.links import card_tools_html, links_markdown, links_text
+from qa.answer.llm import model_paragraphs
+from qa.app.ui.links import card_tools_html, links_markdown, links_text
+from qa.app.ui.markup import anchor, escape_md, safe_url
 
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~$])")
-
-
-def escape_md(text: str) -> str:
-    """Text shown literally inside Markdown: HTML-escaped, then Markdown punctuation backslash-escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
-
-
-def anchor(doc: str, n: int) -> str:
-    return "rqa-p-" + re.sub(r"[^A-Za-z0-9_-]", "-", doc) + f"-{n}"
-
-
-def safe_url(url: str) -> str | None:
-    try:
-        parsed = urlparse(url)
-    except ValueError:
-        return None
-    return url if parsed.scheme in ("http", "https") and parsed.netloc else None
 
 
 # --- plain text (CLI) ---------------------------------------------------------------------------------
@@ -41,7 +23,7 @@ def answer_text(ans: Answer) -> str:
         out.append(ans.notice)
     if ans.query and ans.query != ans.question:
         out.append(f"({lab['searched']}: {ans.query})")
-    out.extend(llm_text_lines(ans))  # the optional generated answer (qa/answer/llm.py), above the verbatim quotes
+    out.extend(llm_text_lines(ans))  # the optional generated answer, above the verbatim quotes
     out.append(ans.text())
     shown = ans.paragraphs or ans.related
     if ans.related:
@@ -92,7 +74,7 @@ def answer_markdown(ans: Answer) -> str:
         parts.append(f"_{escape_md(ans.notice)}_")
     if ans.query and ans.query != ans.question:
         parts.append(f"_{escape_md(lab['searched'])}: {escape_md(ans.query)}_")
-    parts.extend(llm_markdown_parts(ans))  # the optional generated answer (qa/answer/llm.py), above the quotes
+    parts.extend(llm_markdown_parts(ans))  # the optional generated answer, above the quotes
     if ans.quotes:
         for q in ans.quotes:
             link = f"[{escape_md(q.citation)}](#{anchor(q.doc, q.paragraph)})"
@@ -104,6 +86,63 @@ def answer_markdown(ans: Answer) -> str:
             links = ", ".join(f"[¶{p.n}](#{anchor(p.doc, p.n)})" for p in ans.related)
             parts.append(f"{escape_md(lab['possibly_related'])}: {links}")
     return "\n\n".join(parts)
+
+
+# --- the optional generated answer (qa/answer/llm.py), above the verbatim quotes ----------------------
+
+def _generated(ans: Answer) -> tuple[dict | None, str | None]:
+    """`ans.llm` when there is a generated answer to show; else None and the one notice line shown instead (None
+    when nothing is: no LLM, or skipped because nothing was retrieved)."""
+    llm = ans.llm
+    if not llm or llm.get("status") == "skipped":
+        return None, None
+    if llm.get("status") != "ok":
+        return None, llm.get("notice") or None
+    return llm, None
+
+
+def llm_text_lines(ans: Answer) -> list[str]:
+    """Plain-text lines for the CLI, above the verbatim quotes: the checked answer and its label, or the one notice line."""
+    llm, notice = _generated(ans)
+    if llm is None:
+        return [notice] if notice else []
+    lab = labels(ans.language)
+    out = [f"{lab['generated']}:", llm.get("text", "")]
+    if llm.get("notice"):
+        out.append(llm["notice"])
+    out.append(f"\n{lab['quotes']}:")
+    return out
+
+
+def llm_markdown_parts(ans: Answer) -> list[str]:
+    """Markdown blocks for the chat, above the verbatim quotes; each citation links to its paragraph card."""
+    llm, notice = _generated(ans)
+    if llm is None:
+        return [f"_{escape_md(notice)}_"] if notice else []
+    lab = labels(ans.language)
+    docs = {p.n: p.doc for p in model_paragraphs(ans)}
+
+    def linked(sentence: str) -> str:
+        out, pos = [], 0
+        for m in CITE_RE.finditer(sentence):
+            out.append(escape_md(sentence[pos:m.start()]))
+            try:
+                n = parse_citation(m.group())[0].paragraph
+            except CitationSyntaxError:
+                n = None
+            out.append(f"[{escape_md(m.group())}](#{anchor(docs[n], n)})" if n in docs else escape_md(m.group()))
+            pos = m.end()
+        out.append(escape_md(sentence[pos:]))
+        return "".join(out)
+
+    kept = [s["text"] for s in llm.get("sentences", []) if s.get("kept")]
+    parts = [f"**{escape_md(lab['generated'])}**"]
+    if kept:
+        parts.append(("" if ans.language == "zh" else " ").join(map(linked, kept)))
+    if llm.get("notice"):
+        parts.append(f"_{escape_md(llm['notice'])}_")
+    parts.append(f"**{escape_md(lab['quotes'])}**")
+    return parts
 
 
 # --- HTML (evidence panel) ----------------------------------------------------------------------------

@@ -3,8 +3,8 @@ generated answer streams in above the verbatim quotes, one checked sentence at a
 guard drops never appear, and a failure ends in one line.
 
 Off unless ``REPORT_QA_LLM_URL`` (and ``REPORT_QA_LLM_MODEL``) are set when the app starts. Two hooks in
-qa/app/webapp.py use it: `remember_answer` wraps the chat's ``run_ask`` so the Answer just rendered is known
-(per worker thread), and `with_llm` wraps the chat handler.
+qa/app/ui/webapp.py use it: `remember_answer` wraps the chat's ``run_ask`` (`qa.app.api.run_ask`) so the Answer
+just rendered is known (per worker thread), and `with_llm` wraps the chat handler.
 """
 
 from __future__ import annotations
@@ -13,8 +13,11 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 
+import gradio as gr
+
 from qa.answer.extractive import Answer
 from qa.answer.llm import LLMConfig, LLMConfigError, LLMResult, stream_llm_answer
+from qa.app.ui.render import answer_markdown
 
 _last = threading.local()
 
@@ -27,7 +30,8 @@ def remember_answer(run_ask: Callable) -> Callable:
         _last.answer = out[0]
         return out
 
-    run.__name__, run.__doc__ = getattr(run_ask, "__name__", "run_ask"), getattr(run_ask, "__doc__", None)
+    named = getattr(run_ask, "func", run_ask)  # a functools.partial: the name and doc of the function it binds
+    run.__name__, run.__doc__ = getattr(named, "__name__", "run_ask"), getattr(named, "__doc__", None)
     return run
 
 
@@ -73,12 +77,8 @@ def with_llm(handler: Callable, *, n_outputs: int, chat_out: int = 1, config: LL
     config = config or app_config()
     if config is None:
         return handler
-    if render is None:
-        from qa.app.render import answer_markdown as render
-    if keep is None:
-        import gradio as gr
-
-        keep = gr.update
+    render = render or answer_markdown
+    keep = keep or gr.update
 
     def run(*args):
         ans = None

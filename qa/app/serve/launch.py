@@ -1,23 +1,46 @@
-"""How the app is put on the network: sign-in, limits, queue, and a clean stop on SIGTERM.
+"""Start the app and put it on the network: `python app.py` and `report-qa serve` run `main` / `serve` here.
 
-`prepare(args)` runs before anything loads (a refused configuration costs no model load); `launch(demo, args,
-plan, …)` starts Gradio with the accounts, the middlewares of `qa.app.auth` / `qa.app.limits` and the queue
-settings, then blocks until Ctrl-C or SIGTERM. On SIGTERM new requests get 503 "restarting, try again", the ones
+`serve(args)` checks sign-in and `--store`, starts loading the models in the background, builds the page
+(`qa.app.ui.webapp.build_app`) and serves it at once. `prepare(args)` runs before anything loads (a refused
+configuration costs no model load); `launch(demo, args, plan, …)` starts Gradio with the accounts, the
+middlewares of `qa.app.serve.auth` / `qa.app.serve.limits` and the queue settings, then blocks until Ctrl-C or
+SIGTERM. On SIGTERM new requests get 503 "restarting, try again", the ones
 already accepted (running or queued) get `SHUTDOWN_GRACE_S` to finish and reach their users, the server closes,
 and the process exits with code 0.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
 import signal
 import sys
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 
-from qa.app.auth import AuthGuardMiddleware, Credentials, check_exposure, load_credentials, patch_mcp_loopback
-from qa.app.limits import MAX_UPLOAD_BYTES, BodyLimitMiddleware
+from starlette.middleware import Middleware
+
+from embeddings.stores import open_store
+from qa.app.options import ENVIRONMENT, serve_options
+from qa.app.serve.auth import AuthGuardMiddleware, Credentials, check_exposure, load_credentials, patch_mcp_loopback
+from qa.app.serve.limits import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_MAX_SESSIONS,
+    DEFAULT_QUEUE_SIZE,
+    MAX_UPLOAD_BYTES,
+    BodyLimitMiddleware,
+)
+from qa.app.serve.memory import start_trimmer, tune_malloc
+from qa.app.ui.loading import EngineHandle
+from qa.app.ui.reports import app_corpus
+from qa.app.ui.webapp import CSS, HEAD, build_app, offline_theme
+from qa.engine import load_engine
+from qa.errors import USER_ERRORS
+from qa.retrieval.index import configure_logging
 
 log = logging.getLogger("report_qa")
 SHUTDOWN_GRACE_S = 10.0
@@ -41,18 +64,12 @@ def prepare(args) -> ServePlan:
 
 
 def configure_queue(demo, args) -> None:
-    from qa.app.limits import DEFAULT_CONCURRENCY, DEFAULT_QUEUE_SIZE
-
     demo.queue(default_concurrency_limit=getattr(args, "concurrency", None) or DEFAULT_CONCURRENCY,
                max_size=getattr(args, "queue_size", None) or DEFAULT_QUEUE_SIZE)
 
 
 def launch_kwargs(args, plan: ServePlan) -> dict:
     """Keyword arguments for `demo.launch()` that carry sign-in and the request limits."""
-    from starlette.middleware import Middleware
-
-    from qa.app.limits import DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_SESSIONS
-
     max_body = int(getattr(args, "max_request_kb", 0) or 0) * 1024 or DEFAULT_MAX_REQUEST_BYTES
     middleware = [Middleware(DrainMiddleware), Middleware(BodyLimitMiddleware, max_bytes=max_body)]
     kwargs: dict = {"max_file_size": MAX_UPLOAD_BYTES,
@@ -114,8 +131,6 @@ class DrainMiddleware:
     async def __call__(self, scope, receive, send):
         if DRAINING.is_set() and scope["type"] == "http" and scope.get("method") == "POST" \
                 and any(p in scope.get("path", "") for p in _SUBMIT):
-            import json
-
             body = json.dumps({"detail": SHUTDOWN_MESSAGE, "error": SHUTDOWN_MESSAGE}).encode()
             await send({"type": "http.response.start", "status": 503,
                         "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
@@ -146,3 +161,59 @@ def shutdown(demo, grace_s: float = SHUTDOWN_GRACE_S) -> None:
         demo.close(verbose=False)
     except Exception:  # noqa: BLE001 - closing a half-started server must not print a traceback
         log.debug("closing the server failed", exc_info=True)
+
+
+# --- python app.py / report-qa serve ---------------------------------------------------------------------
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="app.py", description="report-qa chat app (Gradio)", epilog=ENVIRONMENT,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    return serve_options(parser).parse_args(argv)
+
+
+def _load(corpus, args: argparse.Namespace):
+    """The engine `serve` loads in the background."""
+    return load_engine(corpus, model=args.model, store_uri=getattr(args, "store", None),
+                       candidates=getattr(args, "candidates", None))
+
+
+def _report_loaded(args: argparse.Namespace, t0: float, h: EngineHandle) -> None:
+    """One line per index and "ready in … s" once the models are loaded (or the error when they failed)."""
+    if h.failed:
+        print(f"report-qa: error: the model could not be loaded: {h.status_markdown()}", file=sys.stderr, flush=True)
+        return
+    for r in h.index_reports:
+        print(f"report-qa: index {r['model']}: {'loaded' if r.get('loaded') else 'built'} "
+              f"({r.get('units')} units, {r.get('seconds', 0):.1f} s)", flush=True)
+    print(f"report-qa: ready in {time.perf_counter() - t0:.1f} s on http://{args.host}:{args.port}", flush=True)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Load the engine, then serve the app (the body of `python app.py` and `report-qa serve`)."""
+    tune_malloc()  # before any worker thread starts: memory stays flat under load (qa/app/serve/memory.py)
+    start_trimmer()
+    configure_logging()
+    t0 = time.perf_counter()
+    try:
+        plan = prepare(args)  # sign-in / exposure check first: a refused start loads nothing
+        corpus = app_corpus(args.paths)  # the bundled report (or PATHs) + the library (REPORT_QA_LIBRARY)
+        open_store(getattr(args, "store", None))  # a bad --store fails here, before anything loads
+    except USER_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    # The UI is served at once; the models load in the background (qa/app/ui/loading.py).
+    print(f"report-qa: loading {len(corpus.documents)} document(s) and the models in the background …", flush=True)
+    handle = EngineHandle(corpus, partial(_load, corpus, args))
+    handle.on_ready(partial(_report_loaded, args, t0))
+    handle.start()
+    demo = build_app(handle)
+    configure_queue(demo, args)
+    print(f"report-qa: serving on http://{args.host}:{args.port} ({time.perf_counter() - t0:.1f} s)", flush=True)
+    return launch(demo, args, plan, server_name=args.host, server_port=args.port, show_error=False,
+                  quiet=True, css=CSS, head=HEAD, theme=offline_theme(), footer_links=["api"], ssr_mode=False,
+                  mcp_server=bool(getattr(args, "mcp", False)))  # --mcp: tools at /gradio_api/mcp/
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python app.py [options]`."""
+    return serve(parse_args(argv))
