@@ -49,9 +49,9 @@ class ReplayEngine:
 
 def grid() -> list[SentenceWeights]:
     out = []
-    for r0, overlap, intent, place in itertools.product((0.5, 1.0, 2.0), (0.75, 1.5, 3.0), (0.6, 1.2, 2.4),
-                                                         (0.75, 1.5, 3.0)):
-        out.append(SentenceWeights((r0, 0.6 * r0), overlap, intent, place))
+    for r0, overlap, intent, share, most, prior in itertools.product(
+            (0.5, 1.0, 2.0), (0.75, 1.5, 3.0), (0.6, 1.2, 2.4), (0.15, 0.3, 1.0), (3, 4), (0.0, 0.5, 1.0)):
+        out.append(SentenceWeights((r0, 0.6 * r0), overlap, intent, DEFAULT_WEIGHTS.place, share, most, prior))
     return out
 
 

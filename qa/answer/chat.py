@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from qa.answer.extractive import Answer, build_answer, lookup_answer
-from qa.answer.followup import PRIOR_QUOTE_WEIGHT, followup_queries, refers_back
+from qa.answer.followup import PRIOR_QUOTE_WEIGHT, followup_queries, is_elliptical, refers_back
 from qa.answer.guard import clean_question
 from qa.answer.lookup import parse_lookup
 from qa.answer.select import DEFAULT_WEIGHTS, Focus, SentenceWeights
@@ -75,14 +75,15 @@ class ChatSession:
         retriever = self.engine.retriever
         prior = self._previous_turn()
         query, also = followup_queries(self.history, text, retriever.entities)
-        back = prior is not None and refers_back(text) and not _names_new_place(retriever, text, query)
+        back = (prior is not None and (refers_back(text) or is_elliptical(text))
+                and not _names_new_place(retriever, text, query))
         if back and prior.quote:
             also = also + [(prior.quote, PRIOR_QUOTE_WEIGHT)]
         focus = Focus.of(text, query, retriever.entities(query, lang if query == text else None))
         new_places = Focus.of(text, text, retriever.entities(text, lang)).places if prior else []
         result = retriever.search(query, mode=self.mode, top_k=max(self.top_k, SEARCH_DEPTH), also=also,
                                   docs=self.docs)
-        result.hits = _reorder(result.hits, corpus, prior if back else None, new_places)
+        result.hits = _reorder(result.hits, corpus, prior if back else None, new_places, self.weights.prior)
         ans = build_answer(text, result, corpus, lang=lang, notice=notice, shown=self.top_k, focus=focus,
                            weights=self.weights)
         self.history = (self.history + [ans.question])[-MAX_HISTORY:]
@@ -112,26 +113,26 @@ def _names_new_place(retriever, text: str, query: str) -> bool:
     return any(e.kind in ("place", "region") for e in retriever.entities(text)) and query != text
 
 
-def _reorder(hits: list, corpus, prior: Turn | None, places: list[tuple[str, ...]]) -> list:
-    """A follow-up's hits, re-ordered: those naming the place it asks about first ("what about Tunisia?"), or
-    the paragraphs the previous answer cited first when it refers back to them ("when was it adopted?")."""
+def _reorder(hits: list, corpus, prior: Turn | None, places: list[tuple[str, ...]], boost: float) -> list:
+    """A follow-up's hits, re-ordered: those naming the place it asks about first ("what about Tunisia?"); or,
+    when it refers back ("when was it adopted?"), the previous answer's paragraphs raised by `boost` times
+    the spread of the hits' scores."""
     if places:
         def key(h):
             text = corpus.document(h.doc).paragraph(h.paragraph).text
-            return 0 if any(f in text for forms in places for f in forms) else 1
-    elif prior is not None and prior.cited:
+            return (0 if any(f in text for forms in places for f in forms) else 1, h.rank)
+    elif prior is not None and prior.cited and boost and len(hits) > 1:
         cited = set(prior.cited)
+        spread = max(h.score for h in hits) - min(h.score for h in hits)
+        for h in hits:
+            if (h.doc, h.paragraph) in cited:
+                h.score = round(h.score + boost * spread, 4)
 
         def key(h):
-            return 0 if (h.doc, h.paragraph) in cited else 1
+            return (-h.score, h.rank)
     else:
         return hits
     ordered = sorted(hits, key=key)
     for rank, h in enumerate(ordered, 1):
         h.rank = rank
     return ordered
-
-def ask(engine, question: str, *, history: list[str] | None = None, mode: Mode = "hybrid",
-        top_k: int = DEFAULT_TOP_K) -> Answer:
-    """One question in a fresh session that starts from `history` (the session is not kept)."""
-    return ChatSession(engine, mode, top_k, list(history or [])).ask(question)

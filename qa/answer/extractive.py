@@ -7,21 +7,17 @@ sits in that paragraph.
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 
 from qa.answer.i18n import cite, labels
 from qa.answer.lookup import Lookup
 from qa.answer.select import DEFAULT_WEIGHTS, Focus, SentenceWeights, absent_type, rank_sentences
-from qa.retrieval.lexical import tokenize
 from qa.retrieval.retriever import Hit, SearchResult
 from qa.types import Corpus, Document, Footnote, Paragraph
 
-MAX_SENTENCES = 3
 SHOWN_PARAGRAPHS = 3
 COUNTRY_PARAGRAPHS = 8  # a country question quotes one sentence from each of up to 8 paragraphs naming the place
-SECOND_SOURCE_SHARE = 0.15
-DECLINE_ABSENT_TYPE = True  # decline "how many"/"when" when no quoted sentence gives a number/date  # a 2nd/3rd paragraph joins the answer when within 15% of the top fused score
+DECLINE_ABSENT_TYPE = True  # decline "how many"/"when" when no quoted sentence gives a number/date
 
 
 @dataclass
@@ -147,10 +143,10 @@ def build_answer(question: str, result: SearchResult, corpus: Corpus, *, lang: s
         if "link" in focus.intents:  # "where can I read X?": a paragraph whose footnote links to it leads
             hits = sorted(hits[:shown], key=lambda h: not _links_out(corpus, h, focus)) + hits[shown:]
         top = hits[0].score
-        gap = max(1.0, SECOND_SOURCE_SHARE * abs(top))
+        gap = max(1.0, weights.second_share * abs(top))
         chosen = [h for i, h in enumerate(hits[:shown]) if i == 0 or top - h.score <= gap]
         per_paragraph = {id(h): 2 if i == 0 else 1 for i, h in enumerate(chosen)}
-        max_quotes = MAX_SENTENCES
+        max_quotes = weights.max_sentences
         shown_hits = hits[:shown]
     quotes: list[Quote] = []
     paragraphs: list[CitedParagraph] = []
@@ -199,13 +195,9 @@ def _links_out(corpus: Corpus, h: Hit, focus: Focus) -> bool:
     return any(f is not None and f.urls and _link_match(f, focus) for f in fns)
 
 
-def _link_match(f: Footnote, focus: Focus) -> int:
-    """How many of the question's words a footnote's text and links share (URL words split at - _ / .)."""
-    return len(_words(tokenize(f.text) + f.urls) & _words(focus.tokens))
-
-
-def _words(tokens) -> set[str]:
-    return {w for t in tokens for w in re.split(r"[\W_]+", t.lower()) if len(w) > 2} | {t for t in tokens if "§" in t}
+def _link_match(f: Footnote, focus: Focus) -> float:
+    """How much of what the question says a footnote's text and links share."""
+    return focus.overlap(f.text + " " + " ".join(f.urls))
 
 
 def _names_place(corpus: Corpus, h: Hit, focus: Focus) -> bool:
@@ -215,14 +207,16 @@ def _names_place(corpus: Corpus, h: Hit, focus: Focus) -> bool:
 def _evidence_footnotes(h: Hit, p: Paragraph, fn_map: dict[int, Footnote], focus: Focus,
                         highlights: list[tuple[int, int]]) -> list[int]:
     """The footnotes to quote with a paragraph: those retrieval matched and, when the reader asks where to
-    read something, the linked footnote of a quoted sentence (else of the paragraph), best match first."""
+    read something, the linked footnote of a quoted sentence (else of the paragraph) that best matches."""
     out = list(h.footnotes)
     if "link" not in focus.intents:
         return out
     in_quotes = [m.n for m in p.markers if any(s < m.offset <= e for s, e in highlights)]
-    linked = [n for n in (in_quotes or list(fn_map)) if fn_map.get(n) and fn_map[n].urls and n not in out]
-    linked.sort(key=lambda n: -_link_match(fn_map[n], focus))
-    return out + linked[:1] if not any(fn_map.get(n) and fn_map[n].urls for n in out) else out
+    linked = [n for n in (in_quotes or list(fn_map)) if fn_map.get(n) and fn_map[n].urls]
+    if not linked:
+        return out
+    best = max(linked, key=lambda n: (_link_match(fn_map[n], focus), -linked.index(n)))
+    return [best] + [n for n in out if n != best]
 
 
 def lookup_answer(question: str, lookup: Lookup, corpus: Corpus, *, lang: str) -> Answer:

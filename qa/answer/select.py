@@ -59,13 +59,16 @@ _LIST_SEP = re.compile(r"[、,，;；]|和|及")
 
 @dataclass(frozen=True)
 class SentenceWeights:
-    """How a sentence's score is made (in units of "shares every word of the question"); chosen by
-    cross-validation on the tuning set (`eval/tune_answers.py`)."""
+    """How the answer stage chooses what to quote; chosen by cross-validation on the tuning set
+    (`eval/tune_answers.py`). Sentence scores are in units of "says everything the question says"."""
 
     rank: tuple[float, float] = (1.0, 0.6)  # the retriever's best and second-best sentence
-    overlap: float = 1.5  # share of the question's tokens (with the report's forms of its names) in the sentence
+    overlap: float = 1.5  # share of what the question says (names in any of their forms, words) in the sentence
     intent: float = 1.2  # the sentence can give what is asked: a date, a number, names, a link
     place: float = 1.5  # the sentence names the place the question names
+    second_share: float = 0.15  # a 2nd/3rd paragraph is quoted when its fused score is within this share of the top
+    max_sentences: int = 3  # paragraph sentences quoted at most (a country question: one per paragraph)
+    prior: float = 1.0  # a follow-up that refers back: the previous answer's paragraphs gain this many score spreads
 
 
 DEFAULT_WEIGHTS = SentenceWeights()
