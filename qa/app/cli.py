@@ -158,8 +158,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     from qa.evaluation.evalset import load_questions
+    from qa.evaluation.tune import tune
     from qa.retrieval.fusion import CONFIG_PATH
-    from qa.retrieval.tune import tune
 
     questions = load_questions(args.questions)
     engine = _engine(args, quiet=True, library=False)
