@@ -35,22 +35,16 @@ Group = Literal["zh", "en", "other"]
 GROUPS: tuple[Group, ...] = ("zh", "en", "other")
 KINDS = ("paragraph", "heading", "sentence", "clause", "footnote")
 _KIND = {k: i for i, k in enumerate(KINDS)}
-# Paragraphs that stand for the collection when it is larger (per-query mean and spread of the dense components
-# that are not one unit's cosine, and the fused margin). At 10⁵ paragraphs, over 60 questions in six languages
-# (first 20: the benchmark's), top-10 agreement with exhaustive scoring and hybrid p50 over the bundled report's,
-# in one sweep: 512 → 0.947 (0.96), ×1.81; 768 → 0.960 (0.97), ×1.88; 1024 → 0.965 (0.985), ×1.94. Stage 2 reads
-# ~35 kB of vectors per paragraph from memory, so every sampled paragraph costs what a candidate does.
+# Paragraphs that stand for the collection when it is larger: the per-query mean and spread of the dense
+# components that are not one unit's cosine, and the fused margin, are taken over them. Stage 2 scores a sampled
+# paragraph at the cost of a candidate, so the size trades agreement with exhaustive scoring against query time
+# (figures: docs/measurements.md).
 SAMPLE_SIZE = 768
-# Candidates per signal in stage 1 (`--candidates`). At 100k paragraphs, in one sweep over 60 questions (HNSW stage 1,
-# 512-paragraph sample; before the paragraph search): 600 gave ×1.74 the bundled report's p50 and top-10 agreement
-# 0.925 with exhaustive scoring (400: ×1.62, 0.862; 400
-# dense and 800 lexical: ×1.74, 0.917); the benchmark's own figures are in docs/bench-results.json.
-DENSE_CANDIDATES = 600  # units each dense signal fetches in stage 1
-# …and paragraph units, in a search of their own, for the encoders whose top units crowd paragraphs out. On the
-# benchmark's 10⁵ paragraphs, paragraph units are 9% of the units, 43% of e5's top 600 (a passage-retrieval
-# model) and 6% of USE's (a sentence encoder: short clauses match a short question better). 400 paragraph units
-# for USE lifted top-10 agreement with exhaustive scoring over 60 questions from 0.953 to 0.965 (0.965 → 0.985 on
-# the benchmark's first 20; 1,024-paragraph sample); the same search for e5 as well changed nothing, cost ~1.7 ms.
+# Units each dense signal fetches in stage 1 (`--candidates`): more come closer to exhaustive scoring, and cost more.
+DENSE_CANDIDATES = 600
+# Paragraph units fetched in a search of their own, for the encoders whose top units crowd paragraphs out: USE, a
+# sentence encoder, ranks short clauses above whole paragraphs for a short question (e5, a passage-retrieval model,
+# does not, and gains nothing from it).
 PARAGRAPH_CANDIDATES = 400
 PARAGRAPH_SEARCH = frozenset({"use"})
 LEXICAL_CANDIDATES = 600  # paragraphs each lexical signal (and their weighted sum) fetches in stage 1
