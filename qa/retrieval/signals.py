@@ -2,7 +2,8 @@
 
 Stage 1 — candidates. Each signal fetches its own top candidates from its own index: every dense
 encoder its top units from its vector store (FAISS or Milvus), and USE also its top paragraph units;
-BM25 and the bridge/feedback queries their top paragraphs. The union is the candidate pool.
+each lexical signal fusion adds its top paragraphs, and so does their weighted sum. The union is the candidate
+pool (`Scope`). The lexical signals (`LexicalSignals`) are computed for every paragraph before stage 1.
 
 Stage 2 — exact scores. For the pool every component is computed exactly from the units' vectors, with the
 unit behind each best score (the evidence); for the rows of a fixed random sample of paragraphs that stands
@@ -12,7 +13,8 @@ for the whole collection, from a packed copy of the sample's vectors, with the e
   clause    its best clause window       head  its section/subsection titles
   bm25      BM25 over jieba words + CJK bigrams + Latin tokens
   bridge    BM25 of the Chinese forms of the places and UN terms the question names (any language)
-  prf       BM25 of distinctive Chinese words of the top dense paragraphs (pseudo-relevance feedback)
+  place     1 for every paragraph that names a place the question names
+  prf       BM25 of distinctive words of the top dense paragraphs (pseudo-relevance feedback, after stage 2)
 Fusion standardizes each dense component with its mean and spread over the sample, except where they are
 known exactly: each lexical signal's from its scores for every paragraph (computed in stage 1 anyway), the
 paragraph and heading components' from the mean and covariance of those vectors (`DenseIndex.linear_stats`).
@@ -116,6 +118,25 @@ class QuerySignals:
         if d is None or not len(self.rows):
             return None
         return float(max(d.para.max(), d.sent.max(), d.clause.max()))
+
+
+@dataclass
+class LexicalSignals:
+    """One query's lexical signals over every paragraph (`Retriever.keys` order), and what they were computed from."""
+
+    tokens: list[str]  # the query's BM25 tokens
+    entities: list[Entity]  # the places and UN terms it names (the bridge's)
+    scores: dict[str, np.ndarray]  # "bm25"; with entities, "bridge" and (with places) "place"
+
+
+@dataclass
+class Scope:
+    """The rows stage 2 scores exactly (they index `Retriever.keys`), and which of them are candidates that may
+    be ranked (`pool`) or stand for the collection in per-query statistics (`sample`): bool masks over `rows`."""
+
+    rows: np.ndarray
+    pool: np.ndarray
+    sample: np.ndarray
 
 
 class DenseIndex:
