@@ -306,7 +306,7 @@ def _dot(vectors: np.ndarray, q: np.ndarray) -> np.ndarray:
     threads, and numpy's product would wake OpenBLAS' thread pool, whose spinning threads slow the other thread
     and the next question's encoding on two cores (measured with a block of 24k vectors scored per question at
     10⁵ paragraphs: stage 2 7 → 12 ms, USE encoding 3.7 → 6 ms)."""
-    import faiss
+    import faiss  # at the first query, as embeddings/store.py does: a start-up that searches nothing never loads it
 
     v = np.ascontiguousarray(vectors, dtype=np.float32)
     q = np.ascontiguousarray(q, dtype=np.float32).reshape(-1)
