@@ -175,7 +175,6 @@ def weighted_encoders(weights: Weights, *, mode: Mode = "hybrid", enabled: tuple
     return frozenset(used)
 
 
-
 # --- the "not covered" rule and the query groups ------------------------------------------------------------
 
 def abstains(weights: Weights, margin_value: float, best_use: float | None, missing: bool) -> bool:
