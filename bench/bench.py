@@ -512,7 +512,8 @@ def measure_scale(info: dict, corpus, lexical, dense: dict, engine, queries: lis
                   two_stage_ok: bool, langs: list[str] | None = None, depths: tuple[int, ...] = ()) -> dict:
     """Two-stage hybrid search over one synthetic collection: p50 interleaved with the bundled report's, and top-10
     agreement with exhaustive scoring of the same stores; then the same at each extra candidate depth."""
-    from qa.retrieval.retriever import FusionConfig, Retriever
+    from qa.retrieval.fusion import FusionConfig
+    from qa.retrieval.retriever import Retriever
 
     for s in dense.values():
         if not hasattr(s, "reconstruct") and hasattr(s, "index"):  # FAISS VectorStore without reconstruct(ids)

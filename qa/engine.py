@@ -14,9 +14,10 @@ from embeddings.encoders import DEFAULT_MODEL, load_encoder
 from embeddings.errors import EncoderUnavailable
 from qa.ingest.txt import load_corpus
 from qa.retrieval.bridge import Bridge
+from qa.retrieval.fusion import FusionConfig
 from qa.retrieval.index import IndexHome, open_index
 from qa.retrieval.lexical import LexicalIndex
-from qa.retrieval.retriever import Depth, FusionConfig, Retriever
+from qa.retrieval.retriever import Depth, Retriever
 from qa.types import Corpus
 
 log = logging.getLogger("report_qa")

@@ -26,11 +26,11 @@ from qa.engine import load_engine, search_summary
 from qa.errors import USER_ERRORS, UserError
 from qa.evaluation.evalset import load_questions
 from qa.evaluation.evaluate import compact, evaluate, write_report
+from qa.evaluation.tune import tune
 from qa.ingest import load_corpus  # .txt, .pdf and .docx alike
 from qa.ingest.library import Library, load_corpus_with_library, version_warnings
 from qa.retrieval.fusion import CONFIG_PATH
 from qa.retrieval.index import configure_logging
-from qa.retrieval.tune import tune
 from qa.types import MODES
 
 

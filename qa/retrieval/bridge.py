@@ -26,6 +26,9 @@ from functools import lru_cache
 from importlib.resources import files
 from typing import Literal
 
+import snowballstemmer
+from babel import Locale
+
 from qa.text import is_cjk
 
 EntityKind = Literal["place", "region", "term", "body", "year"]
@@ -97,8 +100,6 @@ def _stemmer(lang: str):
     if cache is None:
         cache = _STEMMERS.by_lang = {}
     if lang not in cache:
-        import snowballstemmer
-
         name = {"en": "english", "fr": "french", "es": "spanish", "ru": "russian"}.get(lang)
         cache[lang] = snowballstemmer.stemmer(name) if name else None
     return cache[lang]
@@ -140,8 +141,6 @@ def _forms(cell: str | None) -> list[str]:
 
 def load_concepts() -> list[Concept]:
     """Places (CLDR + the report's aliases + extra places) and UN terms, each with its forms per language."""
-    from babel import Locale
-
     aliases: dict[str, list[str]] = {}
     for row in _read_tsv("place_aliases.tsv"):
         aliases.setdefault(row["zh_cldr"].strip(), []).append(row["zh_report"].strip())

@@ -3,7 +3,7 @@
 `fuse(signals, weights)` standardizes each component with its mean and spread over the sample
 rows (the whole collection when it is small), or with the whole collection's where `signals.stats` has
 them (lexical signals, and the dense components that are one unit's cosine: paragraph, heading), and adds
-them with the weights of the query's group.
+them with the weights of the query's group; `combine` adds the fused scores of a follow-up's extra queries.
 `abstains(...)` is the calibrated rule: the best paragraph barely stands out (fused top-1 margin),
 nothing is close for USE, or the question names a place or year the report never mentions (with
 a looser margin). Weights and thresholds live in `fusion.json`, chosen by cross-validation
@@ -23,6 +23,8 @@ from qa.types import Mode
 
 CONFIG_PATH = Path(__file__).with_name("fusion.json")
 
+
+# --- the data: weights and thresholds per query group, and their file ---------------------------------------
 
 @dataclass(frozen=True)
 class Weights:
@@ -47,6 +49,7 @@ class Weights:
 # a fixed recipe independent of the hybrid tuning, so it stays an honest single-model baseline.
 DENSE_WEIGHTS = Weights(e5=1.0, e5_clause=1.0, sentence=0.5)
 SIGNALS = ("e5", "use", "e5_clause", "use_clause", "heading", "bm25", "bridge", "prf", "place")
+ENCODERS: dict[Mode, tuple[str, ...]] = {"hybrid": ("e5", "use"), "dense": ("e5",), "lexical": ()}  # read per mode
 
 
 @dataclass
@@ -83,6 +86,8 @@ class FusionConfig:
         tmp.replace(path)
 
 
+# --- normalization: pure functions of score arrays ----------------------------------------------------------
+
 def moments(x: np.ndarray) -> tuple[float, float]:
     """(mean, standard deviation) of `x`; (0, 0) when it is empty."""
     return (float(x.mean()), float(x.std())) if x.size else (0.0, 0.0)
@@ -97,6 +102,17 @@ def standardize(x: np.ndarray, sample: np.ndarray, *, at: np.ndarray | None = No
     return (part - mean) / sd if sd > 1e-9 else np.zeros_like(part)
 
 
+def margin(fused: np.ndarray, sample: np.ndarray, best: int) -> float:
+    """How far the best row stands above the field, in standard deviations of the other sampled rows."""
+    rest = fused[sample & (np.arange(len(fused)) != best)]
+    if rest.size < 2:
+        return 10.0
+    sd = float(rest.std()) or 1e-9
+    return float((fused[best] - rest.mean()) / sd)
+
+
+# --- fusion -------------------------------------------------------------------------------------------------
+
 def fuse(sig: QuerySignals, weights: Weights, *, mode: Mode = "hybrid",
          enabled: tuple[str, ...] = SIGNALS) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Fused score per row of `sig.rows`, and the raw component behind each weight (for display)."""
@@ -105,7 +121,7 @@ def fuse(sig: QuerySignals, weights: Weights, *, mode: Mode = "hybrid",
         bm = sig.lexical.get("bm25", np.zeros(len(sig.rows), dtype=np.float32))
         return bm.astype(np.float32), {"bm25": bm}
     w = DENSE_WEIGHTS if mode == "dense" else weights
-    encoders = ("e5",) if mode == "dense" else ("e5", "use")
+    encoders = ENCODERS[mode]
     on = set(enabled)
     fused = np.zeros(len(sig.rows), dtype=np.float32)
     for name in encoders:
@@ -137,6 +153,14 @@ def fuse(sig: QuerySignals, weights: Weights, *, mode: Mode = "hybrid",
     return fused, parts
 
 
+def combine(fused: np.ndarray, extras: list[tuple[np.ndarray, float]], sample: np.ndarray) -> np.ndarray:
+    """The question's fused scores with those of weighted extra queries (a follow-up's own words), over the same
+    rows: at each step both are z-scored over the sample rows, then added with the extra query's weight."""
+    for extra, weight in extras:
+        fused = standardize(fused, sample) + weight * standardize(extra, sample)
+    return fused
+
+
 def weighted_encoders(weights: Weights, *, mode: Mode = "hybrid", enabled: tuple[str, ...] = SIGNALS) -> frozenset[str]:
     """The encoders whose scores `fuse` (or the feedback ranking) reads with these weights: a row that only stands
     in the sample need not be scored with the others (USE, for Chinese questions)."""
@@ -144,21 +168,14 @@ def weighted_encoders(weights: Weights, *, mode: Mode = "hybrid", enabled: tuple
         return frozenset()
     w = DENSE_WEIGHTS if mode == "dense" else weights
     on = set(enabled)
-    names = ("e5",) if mode == "dense" else ("e5", "use")
+    names = ENCODERS[mode]
     used = {n for n in names if (getattr(w, n) and n in on) or (getattr(w, f"{n}_clause") and f"{n}_clause" in on)}
     if (w.heading and "heading" in on) or (mode == "hybrid" and w.prf and "prf" in on):
         used |= set(names)
     return frozenset(used)
 
 
-def margin(fused: np.ndarray, sample: np.ndarray, best: int) -> float:
-    """How far the best row stands above the field, in standard deviations of the other sampled rows."""
-    rest = fused[sample & (np.arange(len(fused)) != best)]
-    if rest.size < 2:
-        return 10.0
-    sd = float(rest.std()) or 1e-9
-    return float((fused[best] - rest.mean()) / sd)
-
+# --- the "not covered" rule and the query groups ------------------------------------------------------------
 
 def abstains(weights: Weights, margin_value: float, best_use: float | None, missing: bool) -> bool:
     """The calibrated "not covered" rule for one query group."""

@@ -1,7 +1,9 @@
 """The retriever: question → `QuerySignals` (signals.py) → `fuse` (fusion.py) → ranked `Hit`s with evidence.
 
-The language of the question is detected once here and travels with the signals. Weights depend on
-the query's group (Chinese, English, other); "not covered" is the calibrated rule in fusion.py.
+`Retriever.signals` runs the stages that make a `QuerySignals` record, one method each, with typed outputs
+(`LexicalSignals`, `Scope`, `DenseScores`); `Retriever.search` fuses them (fusion.py), ranks the candidates,
+applies the "not covered" rule and picks each hit's evidence. The language of the question is detected once
+and travels with the signals. Weights depend on the query's group (Chinese, English, other).
 A collection of up to `signals.SAMPLE_SIZE` paragraphs is scored exhaustively; a larger one in two
 stages (candidates per signal, then exact scores for their union), with the same code path.
 """
@@ -12,7 +14,7 @@ import contextlib
 import functools
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -22,10 +24,11 @@ from embeddings.encoders import Encoder
 from qa.errors import UserError
 from qa.retrieval.bridge import PLACE_KINDS, Bridge, Entity, bridge_query, missing_places
 from qa.retrieval.fusion import (
-    CONFIG_PATH,
+    ENCODERS,
     FusionConfig,
     Weights,
     abstains,
+    combine,
     fuse,
     margin,
     moments,
@@ -36,7 +39,6 @@ from qa.retrieval.fusion import (
 from qa.retrieval.lexical import LexicalIndex, tokenize
 from qa.retrieval.signals import (
     DENSE_CANDIDATES,
-    GROUPS,
     LEXICAL_CANDIDATES,
     PARAGRAPH_CANDIDATES,
     PARAGRAPH_SEARCH,
@@ -44,13 +46,15 @@ from qa.retrieval.signals import (
     SAMPLE_SIZE,
     DenseIndex,
     DenseScores,
+    LexicalSignals,
     QuerySignals,
+    Scope,
     prf_terms,
 )
 from qa.text import cjk_share, detect_language
 from qa.types import MODES, Corpus, Mode
 
-__all__ = ["CONFIG_PATH", "GROUPS", "MODES", "Depth", "FusionConfig", "Hit", "Retriever", "SearchResult", "Weights"]
+__all__ = ["Depth", "Hit", "Retriever", "SearchResult"]
 
 
 Depth = int | Literal["all"]  # candidates per signal in two stages, or "all": exhaustive scoring
@@ -66,6 +70,14 @@ def _workers() -> ThreadPoolExecutor:
     """Threads shared by every retriever for the per-encoder work of two-stage search (stage-1 searches and
     `Retriever._each_encoder`): one per core, at least two. Its tasks never wait on one another."""
     return ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="report-qa-stage")
+
+
+@contextlib.contextmanager
+def _timed(timings: dict[str, float], key: str):
+    """Records how long the block takes, in ms, as `timings[key]`."""
+    t0 = time.perf_counter()
+    yield
+    timings[key] = (time.perf_counter() - t0) * 1000
 
 
 @contextlib.contextmanager
@@ -182,81 +194,115 @@ class Retriever:
 
     def signals(self, query: str, *, mode: Mode = "hybrid", language: str | None = None,
                 rows: np.ndarray | None = None) -> QuerySignals:
-        """Every signal for `query`: exact on the candidate pool (or on `rows`), and on the sample from its block."""
+        """Every signal for `query`: exact on the candidate pool (or on `rows`), and on the sample from its block.
+
+        The stages, in order, each timed in `timings_ms`: the query's vectors (`_encode`; in two stages each
+        encoder's stage-1 search starts as its vector is ready), the lexical signals over every paragraph
+        (`_lexical_signals`) and the collection's exact statistics (`_collection_stats`), the rows to score
+        (`_candidate_scope`: stage 1, or `_given_scope`), their exact dense scores (`_dense_scores`: stage 2), and
+        pseudo-relevance feedback (`_feedback`)."""
         t_start = time.perf_counter()
         language = language or detect_language(query)
         group = query_group(cjk_share(query), language, min_cjk=self.config.lexical_min_cjk)
         timings: dict[str, float] = {}
-        on = set(self.config.enabled)
-        names = {"dense": ("e5",), "lexical": (), "hybrid": ("e5", "use")}[mode]
         staged = self.two_stage and rows is None
-        qvecs = {}
-        with _collected() as searches:
-            for name in names:
-                if name in self.indexes:
-                    t0 = time.perf_counter()
-                    qvecs[name] = self.indexes[name].encoder.encode_queries([query])
-                    timings[f"encode_{name}"] = (time.perf_counter() - t0) * 1000
-                    if staged:  # its stage-1 search starts now, on a worker thread (FAISS releases the GIL), while
-                        # this thread encodes with the next encoder and computes the lexical signals
-                        searches[name] = _workers().submit(
-                            self.indexes[name].candidates, qvecs[name], self.dense_candidates,
-                            self.paragraph_candidates if name in PARAGRAPH_SEARCH else 0)
-            t0 = time.perf_counter()
-            tokens = tokenize(query)
-            lexical_full = {"bm25": self.lexical.scores(tokens)}
-            entities = self.bridge.match(query, language) if mode == "hybrid" and "bridge" in on else []
-            if entities:
-                bq = bridge_query(entities)
-                lexical_full["bridge"] = (self.lexical.scores(tokenize(bq)) if bq
-                                          else np.zeros(len(self.keys), np.float32))
-                pq = bridge_query([e for e in entities if e.kind in PLACE_KINDS])
-                if pq:  # every paragraph that names the place, long or short ("What did OHCHR do in Ukraine?")
-                    lexical_full["place"] = (self.lexical.scores(tokenize(pq)) > 0).astype(np.float32)
-            # lexical scores exist for every paragraph: in two stages fusion standardizes them with the collection's
-            # own mean and spread (exact, as exhaustive scoring does), not the sample's estimate;
-            stats = {name: moments(x) for name, x in lexical_full.items()} if self.two_stage else {}
-            if self.two_stage:  # so are the dense components that are one unit's cosine (paragraph, heading)
-                for name, q in qvecs.items():
-                    stats.update({f"{name}.{k}": v for k, v in self.indexes[name].linear_stats(q).items()})
-            timings["lexical"] = (time.perf_counter() - t0) * 1000
-            n = len(self.keys)
-            if rows is None:
-                if not self.two_stage:
-                    rows = np.arange(n)
-                    pool = np.ones(n, dtype=bool)
-                else:
-                    t0 = time.perf_counter()
-                    cands = self._lexical_candidates(lexical_full, stats, group, mode)
-                    cands += [search.result() for search in searches.values()]
-                    chosen = np.zeros(n, dtype=bool)  # masks, not sorted sets: linear in n but ~10× faster at 10⁵
-                    for c in cands:
-                        chosen[c] = True
-                    rows = np.flatnonzero(chosen | self._sample_mask)
-                    pool = chosen[rows]
-                    timings["candidates"] = (time.perf_counter() - t0) * 1000
+        with _collected() as searches:  # the stage-1 dense searches, until `_candidate_scope` collects them
+            vectors = self._encode(query, mode, timings, searches if staged else None)
+            with _timed(timings, "lexical"):
+                lexical = self._lexical_signals(query, language, mode)
+                stats = self._collection_stats(lexical.scores, vectors)
+            if staged:
+                with _timed(timings, "candidates"):
+                    scope = self._candidate_scope(lexical.scores, stats, group, mode, searches)
             else:
-                rows = np.asarray(rows)
-                pool = np.ones(len(rows), dtype=bool)
-            sample = self._sample_mask[rows] if self.two_stage else np.ones(len(rows), dtype=bool)
-            t0 = time.perf_counter()
-            if staged:  # the pool exactly; a row that only stands in the sample from the sample's block
-                used = weighted_encoders(self.config.weights_for(group), mode=mode, enabled=self.config.enabled)
-                dense = self._each_encoder(lambda name, q: self._pool_and_sample(name, q, rows, pool, name in used), qvecs)
-            else:
-                dense = self._each_encoder(lambda name, q: self.indexes[name].scores(q, rows), qvecs)
-            timings["dense_scores"] = (time.perf_counter() - t0) * 1000
-            sig = QuerySignals(query, language, group, rows, pool, sample, dense,
-                               {k: v[rows] for k, v in lexical_full.items()}, stats, tokens, entities, timings)
-            if mode == "hybrid" and "prf" in on and dense and self.config.weights_for(group).prf:
-                t0 = time.perf_counter()
-                prf = self._feedback(sig)
-                sig.lexical["prf"] = prf[rows]
+                scope = self._given_scope(rows)
+        with _timed(timings, "dense_scores"):
+            dense = self._dense_scores(vectors, scope, group, mode, staged)
+        scores = {name: x[scope.rows] for name, x in lexical.scores.items()}
+        if dense and self._uses_feedback(mode, group):
+            with _timed(timings, "prf"):
+                feedback = self._feedback(scope, dense)
+                scores["prf"] = feedback[scope.rows]
                 if self.two_stage:
-                    sig.stats["prf"] = moments(prf)
-                timings["prf"] = (time.perf_counter() - t0) * 1000
-            timings["signals"] = (time.perf_counter() - t_start) * 1000
-            return sig
+                    stats["prf"] = moments(feedback)
+        timings["signals"] = (time.perf_counter() - t_start) * 1000
+        return QuerySignals(query, language, group, scope.rows, scope.pool, scope.sample, dense, scores, stats,
+                            lexical.tokens, lexical.entities, timings)
+
+    def _encode(self, query: str, mode: Mode, timings: dict[str, float],
+                searches: dict[str, Future] | None) -> dict[str, np.ndarray]:
+        """The query's vector for each encoder the mode reads. Given `searches` (two stages), each encoder's
+        stage-1 search starts on a worker thread as soon as its vector is ready (FAISS releases the GIL), while
+        this thread encodes with the next encoder and computes the lexical signals."""
+        vectors = {}
+        for name in ENCODERS[mode]:
+            if name not in self.indexes:
+                continue
+            index = self.indexes[name]
+            with _timed(timings, f"encode_{name}"):
+                vectors[name] = index.encoder.encode_queries([query])
+            if searches is not None:
+                searches[name] = _workers().submit(index.candidates, vectors[name], self.dense_candidates,
+                                                   self.paragraph_candidates if name in PARAGRAPH_SEARCH else 0)
+        return vectors
+
+    def _lexical_signals(self, query: str, language: str, mode: Mode) -> LexicalSignals:
+        """BM25 of the query's tokens over every paragraph; in hybrid mode with the bridge on, also BM25 of the
+        report's Chinese forms of the places and terms it names ("bridge"; zeros when none has one) and 1 for
+        every paragraph that names one of its places, long or short ("place": "What did OHCHR do in Ukraine?")."""
+        tokens = tokenize(query)
+        scores = {"bm25": self.lexical.scores(tokens)}
+        entities = self.bridge.match(query, language) if mode == "hybrid" and "bridge" in self.config.enabled else []
+        if entities:
+            bq = bridge_query(entities)
+            scores["bridge"] = self.lexical.scores(tokenize(bq)) if bq else np.zeros(len(self.keys), np.float32)
+            pq = bridge_query([e for e in entities if e.kind in PLACE_KINDS])
+            if pq:
+                scores["place"] = (self.lexical.scores(tokenize(pq)) > 0).astype(np.float32)
+        return LexicalSignals(tokens, entities, scores)
+
+    def _collection_stats(self, lexical: dict[str, np.ndarray],
+                          vectors: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
+        """In two stages, the (mean, sd) over the whole collection that fusion standardizes with instead of the
+        sample's estimate, as exhaustive scoring does: each lexical signal's (its scores exist for every paragraph)
+        and those of the dense components that are one unit's cosine (`DenseIndex.linear_stats`: paragraph,
+        heading). None when every row is scored: the sample is then the collection."""
+        if not self.two_stage:
+            return {}
+        stats = {name: moments(x) for name, x in lexical.items()}
+        for name, q in vectors.items():
+            stats.update({f"{name}.{k}": v for k, v in self.indexes[name].linear_stats(q).items()})
+        return stats
+
+    def _given_scope(self, rows: np.ndarray | None) -> Scope:
+        """`rows`, or every row (exhaustive scoring), all of them candidates."""
+        rows = np.arange(len(self.keys)) if rows is None else np.asarray(rows)
+        return Scope(rows, np.ones(len(rows), dtype=bool), self._in_sample(rows))
+
+    def _candidate_scope(self, lexical: dict[str, np.ndarray], stats: dict[str, tuple[float, float]], group: str,
+                         mode: Mode, searches: dict[str, Future]) -> Scope:
+        """Stage 1: the union of the lexical signals' candidates and the dense searches', beside the sample rows."""
+        candidates = self._lexical_candidates(lexical, stats, group, mode)
+        candidates += [search.result() for search in searches.values()]
+        chosen = np.zeros(len(self.keys), dtype=bool)  # masks, not sorted sets: linear in n but ~10× faster at 10⁵
+        for c in candidates:
+            chosen[c] = True
+        rows = np.flatnonzero(chosen | self._sample_mask)
+        return Scope(rows, chosen[rows], self._in_sample(rows))
+
+    def _in_sample(self, rows: np.ndarray) -> np.ndarray:
+        """Which of `rows` stand for the collection in per-query statistics: the sample's in two stages, else all."""
+        return self._sample_mask[rows] if self.two_stage else np.ones(len(rows), dtype=bool)
+
+    def _dense_scores(self, vectors: dict[str, np.ndarray], scope: Scope, group: str, mode: Mode,
+                      staged: bool) -> dict[str, DenseScores]:
+        """Stage 2: each encoder's exact components over the scope's rows. After stage 1, a row that only stands in
+        the sample is scored from the sample's block, and only with the encoders fusion reads."""
+        if staged:
+            used = weighted_encoders(self.config.weights_for(group), mode=mode, enabled=self.config.enabled)
+            return self._each_encoder(
+                lambda name, q: self._pool_and_sample(name, q, scope.rows, scope.pool, name in used), vectors)
+        return self._each_encoder(lambda name, q: self.indexes[name].scores(q, scope.rows), vectors)
 
     def _pool_and_sample(self, name: str, q: np.ndarray, rows: np.ndarray, pool: np.ndarray,
                          used: bool) -> DenseScores:
@@ -302,12 +348,17 @@ class Retriever:
             picks.append(some[_top(total, np.flatnonzero(total > 0), k)])
         return picks
 
-    def _feedback(self, sig: QuerySignals) -> np.ndarray:
-        """BM25 scores of the distinctive words of the top dense paragraphs (pseudo-relevance feedback)."""
-        dense_rank = sum(standardize(d.combined(0.5), sig.sample) for d in sig.dense.values())
-        cand = np.flatnonzero(sig.pool)
+    def _uses_feedback(self, mode: Mode, group: str) -> bool:
+        """Whether fusion adds pseudo-relevance feedback for this query."""
+        return mode == "hybrid" and "prf" in self.config.enabled and bool(self.config.weights_for(group).prf)
+
+    def _feedback(self, scope: Scope, dense: dict[str, DenseScores]) -> np.ndarray:
+        """BM25 scores over every paragraph of the distinctive words of the top dense candidates (pseudo-relevance
+        feedback)."""
+        dense_rank = sum(standardize(d.combined(0.5), scope.sample) for d in dense.values())
+        cand = np.flatnonzero(scope.pool)
         top = cand[np.argsort(-dense_rank[cand], kind="stable")[:PRF_DOCS]]
-        texts = [self.paragraph(int(sig.rows[i])).text for i in top]
+        texts = [self.paragraph(int(scope.rows[i])).text for i in top]
         terms = prf_terms(texts, tokenize, self.lexical.doc_freq, len(self.keys))
         return self.lexical.scores(terms)
 
@@ -323,44 +374,60 @@ class Retriever:
         t0 = time.perf_counter()
         within = self.rows_of(docs) if docs else None
         if within is not None and self.two_stage:  # score the chosen reports whole, the sample for statistics
-            rows = np.union1d(within, self.sample_rows)
-            sig = self.signals(query, mode=mode, language=language, rows=rows)
+            sig = self.signals(query, mode=mode, language=language, rows=np.union1d(within, self.sample_rows))
         else:
             sig = self.signals(query, mode=mode, language=language)
         t1 = time.perf_counter()
         w = self.config.weights_for(sig.group)
-        fused, parts = fuse(sig, w, mode=mode, enabled=self.config.enabled)
-        for extra, weight in also or []:
-            extra_sig = self.signals(extra, mode=mode, rows=sig.rows)
-            extra_fused, _ = fuse(extra_sig, self.config.weights_for(extra_sig.group), mode=mode,
-                                  enabled=self.config.enabled)
-            fused = standardize(fused, sig.sample) + weight * standardize(extra_fused, sig.sample)
-        allowed = sig.pool
-        if within is not None:
-            allowed = allowed & np.isin(sig.rows, within)
-        cand = np.flatnonzero(allowed)
-        order = cand[np.argsort(-fused[cand], kind="stable")]
+        fused, parts = self._fused(sig, w, mode, also or [])
+        order = self._ranking(sig, fused, within)
         best = int(order[0]) if len(order) else 0
         confidence = margin(fused, sig.sample, best) if len(order) else 0.0
         missing = missing_places(sig.entities) if "bridge" in self.config.enabled else []
-        if mode == "lexical":
+        if mode == "lexical":  # BM25 alone: declined when no paragraph shares a word with the question
             abstained = not len(order) or float(fused[best]) <= 0.0
         else:
             abstained = abstains(w, confidence, sig.top_similarity("use"), bool(missing))
-        hits = []
-        fn_scores = self.lexical.footnote_scores(sig.query_tokens)
-        for rank, i in enumerate(order[:max(1, top_k)].tolist(), 1):
-            row = int(sig.rows[i])
-            doc, n = self.keys[row]
-            signals = {name: round(float(v[i]), 4) for name, v in parts.items()}
-            sentences, footnotes = self._evidence(sig, i, row, fn_scores)
-            hits.append(Hit(doc, n, round(float(fused[i]), 4), rank, sentences, footnotes, signals))
+        hits = self._hits(sig, fused, parts, order[:max(1, top_k)])
         t2 = time.perf_counter()
         timings = dict(sig.timings_ms)
         timings["fusion"] = (t2 - t1) * 1000
         timings["total"] = (t2 - t0) * 1000
         return SearchResult(query, mode, sig.language, hits, bool(abstained), round(confidence, 3),
                             {k: round(v, 3) for k, v in timings.items()}, [e.surface for e in missing])
+
+    def _fused(self, sig: QuerySignals, weights: Weights, mode: Mode,
+               also: list[tuple[str, float]]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The fused score of each of `sig.rows` and the components behind it (`fuse`), combined with the fused
+        scores of the weighted extra queries `also` over the same rows (`combine`)."""
+        fused, parts = fuse(sig, weights, mode=mode, enabled=self.config.enabled)
+        extras = []
+        for extra, weight in also:
+            extra_sig = self.signals(extra, mode=mode, rows=sig.rows)
+            extra_fused, _ = fuse(extra_sig, self.config.weights_for(extra_sig.group), mode=mode,
+                                  enabled=self.config.enabled)
+            extras.append((extra_fused, weight))
+        return combine(fused, extras, sig.sample), parts
+
+    def _ranking(self, sig: QuerySignals, fused: np.ndarray, within: np.ndarray | None) -> np.ndarray:
+        """Positions in `sig.rows` of the candidates (of the documents' rows `within`, if given), best first."""
+        allowed = sig.pool if within is None else sig.pool & np.isin(sig.rows, within)
+        cand = np.flatnonzero(allowed)
+        return cand[np.argsort(-fused[cand], kind="stable")]
+
+    def _hits(self, sig: QuerySignals, fused: np.ndarray, parts: dict[str, np.ndarray],
+              positions: np.ndarray) -> list[Hit]:
+        """A hit for each of these positions in `sig.rows`, ranked in their order, with its evidence and the raw
+        components of its score."""
+        fn_scores = self.lexical.footnote_scores(sig.query_tokens)
+        hits = []
+        for rank, i in enumerate(positions.tolist(), 1):
+            row = int(sig.rows[i])
+            doc, n = self.keys[row]
+            signals = {name: round(float(v[i]), 4) for name, v in parts.items()}
+            sentences, footnotes = self._evidence(sig, i, row, fn_scores)
+            hits.append(Hit(doc, n, round(float(fused[i]), 4), rank, sentences, footnotes, signals))
+        return hits
 
     def _evidence(self, sig: QuerySignals, i: int, row: int, fs: np.ndarray) -> tuple[list[int], list[int]]:
         """Best-matching sentence(s) and, when a footnote matched better than any sentence, that footnote."""

@@ -2,7 +2,8 @@
 
 Stage 1 — candidates. Each signal fetches its own top candidates from its own index: every dense
 encoder its top units from its vector store (FAISS or Milvus), and USE also its top paragraph units;
-BM25 and the bridge/feedback queries their top paragraphs. The union is the candidate pool.
+each lexical signal fusion adds its top paragraphs, and so does their weighted sum. The union is the candidate
+pool (`Scope`). The lexical signals (`LexicalSignals`) are computed for every paragraph before stage 1.
 
 Stage 2 — exact scores. For the pool every component is computed exactly from the units' vectors, with the
 unit behind each best score (the evidence); for the rows of a fixed random sample of paragraphs that stands
@@ -12,7 +13,8 @@ for the whole collection, from a packed copy of the sample's vectors, with the e
   clause    its best clause window       head  its section/subsection titles
   bm25      BM25 over jieba words + CJK bigrams + Latin tokens
   bridge    BM25 of the Chinese forms of the places and UN terms the question names (any language)
-  prf       BM25 of distinctive Chinese words of the top dense paragraphs (pseudo-relevance feedback)
+  place     1 for every paragraph that names a place the question names
+  prf       BM25 of distinctive words of the top dense paragraphs (pseudo-relevance feedback, after stage 2)
 Fusion standardizes each dense component with its mean and spread over the sample, except where they are
 known exactly: each lexical signal's from its scores for every paragraph (computed in stage 1 anyway), the
 paragraph and heading components' from the mean and covariance of those vectors (`DenseIndex.linear_stats`).
@@ -35,22 +37,16 @@ Group = Literal["zh", "en", "other"]
 GROUPS: tuple[Group, ...] = ("zh", "en", "other")
 KINDS = ("paragraph", "heading", "sentence", "clause", "footnote")
 _KIND = {k: i for i, k in enumerate(KINDS)}
-# Paragraphs that stand for the collection when it is larger (per-query mean and spread of the dense components
-# that are not one unit's cosine, and the fused margin). At 10⁵ paragraphs, over 60 questions in six languages
-# (first 20: the benchmark's), top-10 agreement with exhaustive scoring and hybrid p50 over the bundled report's,
-# in one sweep: 512 → 0.947 (0.96), ×1.81; 768 → 0.960 (0.97), ×1.88; 1024 → 0.965 (0.985), ×1.94. Stage 2 reads
-# ~35 kB of vectors per paragraph from memory, so every sampled paragraph costs what a candidate does.
+# Paragraphs that stand for the collection when it is larger: the per-query mean and spread of the dense
+# components that are not one unit's cosine, and the fused margin, are taken over them. Stage 2 scores a sampled
+# paragraph at the cost of a candidate, so the size trades agreement with exhaustive scoring against query time
+# (figures: docs/measurements.md).
 SAMPLE_SIZE = 768
-# Candidates per signal in stage 1 (`--candidates`). At 100k paragraphs, in one sweep over 60 questions (HNSW stage 1,
-# 512-paragraph sample; before the paragraph search): 600 gave ×1.74 the bundled report's p50 and top-10 agreement
-# 0.925 with exhaustive scoring (400: ×1.62, 0.862; 400
-# dense and 800 lexical: ×1.74, 0.917); the benchmark's own figures are in docs/bench-results.json.
-DENSE_CANDIDATES = 600  # units each dense signal fetches in stage 1
-# …and paragraph units, in a search of their own, for the encoders whose top units crowd paragraphs out. On the
-# benchmark's 10⁵ paragraphs, paragraph units are 9% of the units, 43% of e5's top 600 (a passage-retrieval
-# model) and 6% of USE's (a sentence encoder: short clauses match a short question better). 400 paragraph units
-# for USE lifted top-10 agreement with exhaustive scoring over 60 questions from 0.953 to 0.965 (0.965 → 0.985 on
-# the benchmark's first 20; 1,024-paragraph sample); the same search for e5 as well changed nothing, cost ~1.7 ms.
+# Units each dense signal fetches in stage 1 (`--candidates`): more come closer to exhaustive scoring, and cost more.
+DENSE_CANDIDATES = 600
+# Paragraph units fetched in a search of their own, for the encoders whose top units crowd paragraphs out: USE, a
+# sentence encoder, ranks short clauses above whole paragraphs for a short question (e5, a passage-retrieval model,
+# does not, and gains nothing from it).
 PARAGRAPH_CANDIDATES = 400
 PARAGRAPH_SEARCH = frozenset({"use"})
 LEXICAL_CANDIDATES = 600  # paragraphs each lexical signal (and their weighted sum) fetches in stage 1
@@ -122,6 +118,25 @@ class QuerySignals:
         if d is None or not len(self.rows):
             return None
         return float(max(d.para.max(), d.sent.max(), d.clause.max()))
+
+
+@dataclass
+class LexicalSignals:
+    """One query's lexical signals over every paragraph (`Retriever.keys` order), and what they were computed from."""
+
+    tokens: list[str]  # the query's BM25 tokens
+    entities: list[Entity]  # the places and UN terms it names (the bridge's)
+    scores: dict[str, np.ndarray]  # "bm25"; with entities, "bridge" and (with places) "place"
+
+
+@dataclass
+class Scope:
+    """The rows stage 2 scores exactly (they index `Retriever.keys`), and which of them are candidates that may
+    be ranked (`pool`) or stand for the collection in per-query statistics (`sample`): bool masks over `rows`."""
+
+    rows: np.ndarray
+    pool: np.ndarray
+    sample: np.ndarray
 
 
 class DenseIndex:
@@ -291,7 +306,7 @@ def _dot(vectors: np.ndarray, q: np.ndarray) -> np.ndarray:
     threads, and numpy's product would wake OpenBLAS' thread pool, whose spinning threads slow the other thread
     and the next question's encoding on two cores (measured with a block of 24k vectors scored per question at
     10⁵ paragraphs: stage 2 7 → 12 ms, USE encoding 3.7 → 6 ms)."""
-    import faiss
+    import faiss  # at the first query, as embeddings/store.py does: a start-up that searches nothing never loads it
 
     v = np.ascontiguousarray(vectors, dtype=np.float32)
     q = np.ascontiguousarray(q, dtype=np.float32).reshape(-1)
