@@ -1,6 +1,6 @@
 """Choose the answer stage's sentence weights by k-fold cross-validation on the tuning set.
 
-    python eval/tune_answers.py [--questions eval/questions.jsonl] [--folds 5]
+    python eval/tune_answers.py [--questions eval/questions.jsonl eval/tuning-2.jsonl] [--folds 5]
 
 Retrieval does not depend on these weights, so every search is made once and replayed; each grid point
 then re-builds the answers. For each fold the best grid point on the other folds is scored on the held-out
@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qa.answer.select import DEFAULT_WEIGHTS, SentenceWeights  # noqa: E402
+from qa.answer.select import DEFAULT_WEIGHTS, AnswerWeights  # noqa: E402
 from qa.engine import load_engine  # noqa: E402
 from qa.evaluation.answers import ask_all  # noqa: E402
 from qa.evaluation.evalset import load_questions  # noqa: E402
@@ -47,20 +47,22 @@ class ReplayEngine:
         self.corpus, self.retriever = engine.corpus, ReplayRetriever(engine.retriever)
 
 
-def grid() -> list[SentenceWeights]:
+def grid() -> list[AnswerWeights]:
     out = []
+    d = DEFAULT_WEIGHTS
     for r0, overlap, intent, share, most, prior in itertools.product(
-            (0.5, 1.0, 2.0), (0.75, 1.5, 3.0), (0.6, 1.2, 2.4), (0.15, 0.3, 1.0), (3, 4), (0.0, 0.5, 1.0)):
-        out.append(SentenceWeights((r0, 0.6 * r0), overlap, intent, DEFAULT_WEIGHTS.place, share, most, prior))
+            (0.5, 1.0, 2.0), (0.75, 1.5, 3.0), (0.6, 1.2, 2.4), (0.15, 1.0), (3, 4), (0.0, 1.0)):
+        out.append(replace(d, rank=(r0, 0.6 * r0), overlap=overlap, intent=intent, second_share=share,
+                           max_sentences=most, prior=prior))
     return out
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--questions", default=None)
+    ap.add_argument("--questions", nargs="+", default=["eval/questions.jsonl", "eval/tuning-2.jsonl"])
     ap.add_argument("--folds", type=int, default=5)
     args = ap.parse_args()
-    questions = [q for q in load_questions(args.questions) if q.answerable]
+    questions = [q for path in args.questions for q in load_questions(path)]
     engine = ReplayEngine(load_engine())
     points = grid()
     if DEFAULT_WEIGHTS not in points:

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from qa.answer.extractive import Answer, build_answer, lookup_answer
-from qa.answer.followup import PRIOR_QUOTE_WEIGHT, followup_queries, is_elliptical, refers_back
+from qa.answer.followup import followup_queries, is_elliptical, refers_back
 from qa.answer.guard import clean_question
 from qa.answer.lookup import parse_lookup
-from qa.answer.select import DEFAULT_WEIGHTS, Focus, SentenceWeights
+from qa.answer.select import DEFAULT_WEIGHTS, OFFICE, AnswerWeights, Focus, parts, refers_to_place
 from qa.errors import UserError
+from qa.retrieval.bridge import PLACE_KINDS
 from qa.text import detect_language
 from qa.types import MODES, Mode
 
@@ -43,7 +44,7 @@ class ChatSession:
     history: list[str] = field(default_factory=list)
     docs: list[str] | None = None  # limit answers to these document ids (None: every loaded report)
     turns: list[Turn] = field(default_factory=list, repr=False)  # the answers behind `history`, where known
-    weights: SentenceWeights = DEFAULT_WEIGHTS  # how the answer's sentences are chosen
+    weights: AnswerWeights = DEFAULT_WEIGHTS  # how the answer's sentences are chosen
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -77,13 +78,24 @@ class ChatSession:
         query, also = followup_queries(self.history, text, retriever.entities)
         back = (prior is not None and (refers_back(text) or is_elliptical(text))
                 and not _names_new_place(retriever, text, query))
-        if back and prior.quote:
-            also = also + [(prior.quote, PRIOR_QUOTE_WEIGHT)]
+        w = self.weights
+        carried = _names_in(retriever, prior.quote) if back and prior.quote else []
+        if back and prior.quote and w.prior_quote:
+            also = also + [(prior.quote, w.prior_quote)]
+        if carried and w.prior_names:
+            also = also + [(" ".join(dict.fromkeys(f for e in carried for f in e.zh)), w.prior_names)]
         focus = Focus.of(text, query, retriever.entities(query, lang if query == text else None))
         new_places = Focus.of(text, text, retriever.entities(text, lang)).places if prior else []
+        if back and not new_places and refers_to_place(text):  # "that country": the place the last answer named
+            new_places = [tuple(e.zh) for e in carried if e.kind in PLACE_KINDS]
+            focus = replace(focus, places=new_places or focus.places)
         result = retriever.search(query, mode=self.mode, top_k=max(self.top_k, SEARCH_DEPTH), also=also,
                                   docs=self.docs)
         result.hits = _reorder(result.hits, corpus, prior if back else None, new_places, self.weights.prior)
+        halves = parts(text) if w.split_parts else [text]
+        if len(halves) == 2:  # "what did X say, and what did Y do?": the best paragraph for each half is quoted
+            leaders = [retriever.search(h, mode=self.mode, top_k=1, docs=self.docs).hits[:1] for h in halves]
+            result.hits = _with_leaders(result.hits, [h[0] for h in leaders if h])
         ans = build_answer(text, result, corpus, lang=lang, notice=notice, shown=self.top_k, focus=focus,
                            weights=self.weights)
         self.history = (self.history + [ans.question])[-MAX_HISTORY:]
@@ -103,6 +115,12 @@ class ChatSession:
             return None
 
 
+def _names_in(retriever, quote: str) -> list:
+    """The places, bodies and terms a quoted sentence names (not the Office itself), as the bridge knows them."""
+    return [e for e in retriever.entities(quote, "zh")
+            if e.in_corpus and e.kind in ("place", "region", "term", "body") and e.id not in OFFICE]
+
+
 def _turn_of(ans: Answer) -> Turn:
     cited = [(p.doc, p.n) for p in ans.paragraphs] if ans.covered else []
     return Turn(ans.question, cited, ans.quotes[0].text if ans.quotes and ans.covered else "")
@@ -110,7 +128,25 @@ def _turn_of(ans: Answer) -> Turn:
 
 def _names_new_place(retriever, text: str, query: str) -> bool:
     """Whether a follow-up names a place of its own ("what about Tunisia?"): then it is not about "it"."""
-    return any(e.kind in ("place", "region") for e in retriever.entities(text)) and query != text
+    return any(e.kind in PLACE_KINDS for e in retriever.entities(text)) and query != text
+
+
+def _with_leaders(hits: list, leaders: list) -> list:
+    """The hits with each leader first among them and scored as the top hit, so that each one is quoted."""
+    if not hits:
+        return leaders
+    top = max(h.score for h in hits)
+    keys = [(h.doc, h.paragraph) for h in leaders]
+    out = []
+    for key, lead in zip(keys, leaders):
+        found = next((h for h in hits if (h.doc, h.paragraph) == key), lead)
+        if found not in out:
+            found.score = top
+            out.append(found)
+    out += [h for h in hits if h not in out]
+    for rank, h in enumerate(out, 1):
+        h.rank = rank
+    return out
 
 
 def _reorder(hits: list, corpus, prior: Turn | None, places: list[tuple[str, ...]], boost: float) -> list:

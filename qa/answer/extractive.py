@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 from qa.answer.i18n import cite, labels
 from qa.answer.lookup import Lookup
-from qa.answer.select import DEFAULT_WEIGHTS, Focus, SentenceWeights, absent_type, rank_sentences
+from qa.answer.select import DEFAULT_WEIGHTS, AnswerWeights, Focus, absent_type, rank_sentences
 from qa.retrieval.retriever import Hit, SearchResult
 from qa.types import Corpus, Document, Footnote, Paragraph
 
@@ -112,7 +112,7 @@ def _footnotes_in_span(p: Paragraph, start: int, end: int) -> list[int]:
 
 def build_answer(question: str, result: SearchResult, corpus: Corpus, *, lang: str | None = None,
                  notice: str | None = None, shown: int = SHOWN_PARAGRAPHS, focus: Focus | None = None,
-                 weights: SentenceWeights = DEFAULT_WEIGHTS) -> Answer:
+                 weights: AnswerWeights = DEFAULT_WEIGHTS) -> Answer:
     """The answer to `question` from its search result. `focus` (what the question asks and names) chooses
     the sentences to quote; a country question ("what did OHCHR do in X?") quotes one sentence from each
     paragraph among the hits that names the place, up to COUNTRY_PARAGRAPHS."""

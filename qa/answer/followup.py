@@ -64,7 +64,6 @@ def contextual_query(history: list[str], question: str) -> str:
 
 FOLLOWUP_OWN_WEIGHT = 0.3
 TOPIC_WEIGHT = 0.5  # a longer question that refers back ("what did it recommend?") searches the earlier topic too
-PRIOR_QUOTE_WEIGHT = 0.4  # ... and the previous answer's first sentence, where its referent is
 
 # Pronouns and demonstratives that point back to the previous answer, in the six languages.
 _BACK = re.compile(

@@ -20,7 +20,7 @@ from qa.retrieval.bridge import PLACE_KINDS, Entity
 from qa.retrieval.lexical import tokenize
 from qa.types import Footnote, Paragraph
 
-Intent = Literal["when", "how_many", "names", "link", "activity"]
+Intent = Literal["when", "how_many", "names", "list", "link", "activity"]
 
 _INTENT_PATTERNS: dict[Intent, str] = {
     "when": r"何时|什么时候|哪一?天|哪一?年|几月|哪个月|日期|\bwhen\b|what date|which year|what year|\bquand\b|"
@@ -32,12 +32,22 @@ _INTENT_PATTERNS: dict[Intent, str] = {
              r"partners|agencies)|what countries|\bqui\b|quels (?:pays|[ée]tats|partenaires|organismes)|quel pays|"
              r"qu[eé] pa[ií]ses|qui[eé]n(?:es)?|cu[aá]les|какие (?:страны|государства|организации|органы)|\bкто\b|"
              r"какая страна|أي (?:الدول|البلدان|دولة|بلد)|ما (?:الدول|البلدان)|\bمن\b (?:هم|هي|هو)|من الذي",
-    "link": r"在哪里|哪里可以|何处|查阅|链接|网址|网站|网页|出处|原文|\blink\b|\burl\b|website|web ?page|online|"
-            r"where can (?:i|one|we)|where (?:is|are|do|to)\b|which document|what document|document symbol|"
-            r"o[uù] (?:puis-je|peut-on|trouver|lire|consulter|se trouve)|\blien\b|site|quel document|"
-            r"d[oó]nde (?:puedo|se puede|encontrar|leer|consultar|est[aá])|enlace|sitio|qu[eé] documento|"
-            r"где (?:можно|найти|прочитать|опубликован)|ссылк|сайт|какой документ|"
-            r"أين يمكن|أين أجد|رابط|موقع|أي وثيقة|ما الوثيقة",
+    # names in the plural ("which companies", "the names of"): the answer is a list of names
+    "list": r"哪些(?:国家|公司|企业|机构|组织|成员|人|代表|缔约国)|哪几(?:个|家|位|名)|名字|名称|姓名|"
+            r"which (?:countries|states|companies|firms|agencies|organi[sz]ations|members|people|persons|bodies|"
+            r"entities|fellows|speakers)|what are the names|names of|\bnamed?\b|"
+            r"quels (?:pays|[ée]tats|entreprises|soci[ée]t[ée]s|organismes|membres)|quelles (?:entreprises|organisations)|"
+            r"les noms|\bnoms\b|qu[eé] (?:pa[ií]ses|empresas|organismos|estados|agencias)|c[oó]mo se llaman|nombres|"
+            r"какие (?:именно )?(?:страны|государства|компании|агентства|организации|\d+)|имена|названия|как зовут|"
+            r"ما أسماء|أسماء|ما هي الدول|أي الدول|ما الدول|ما الشركات|ما هي الشركات|من هم",
+    "link": r"哪里|何处|查阅|下载|链接|网址|网站|网页|出处|原文|哪份文件|什么文件|\blink\b|\burl\b|website|web ?page|"
+            r"online|download|where can (?:i|one|we)|where (?:is|are|do|to)\b|(?:which|what) document|document symbol|"
+            r"o[uù] (?:puis-je|peut-on|trouver|lire|consulter|se trouve|t[ée]l[ée]charger)|\blien\b|site|"
+            r"t[ée]l[ée]charg|quel document|"
+            r"d[oó]nde (?:puedo|se puede|encontrar|leer|consultar|est[aá]|descargar)|enlace|sitio|p[aá]gina|descarg|"
+            r"qu[eé] documento|"
+            r"где (?:можно|найти|прочитать|опубликован|скачать)|ссылк|сайт|скачать|веб-страниц|как(?:ой|им|ого) документ|"
+            r"أين يمكن|أين أجد|رابط|موقع|تحميل|أي وثيقة|ما الوثيقة|بأي وثيقة",
     "activity": r"做了什么|做了哪些|做过什么|开展了(?:哪些|什么)|采取了(?:哪些|什么)|(?:有|开展)?哪些(?:活动|工作)|"
                 r"什么(?:活动|工作)|工作情况|"
                 r"what (?:did|has|have|does)\b.*\b(?:do|done|doing)\b|activities|\bwork(?:ed)? (?:in|on)\b|"
@@ -53,12 +63,12 @@ NUMBER_RE = re.compile(  # a count or an amount with its unit (not an ordinal �
     r"(?<![第\d])\d[\d,.]*\s*(?:%|％|个|名|次|项|份|万|亿|人|国|起|家|所|美元|欧元|瑞士法郎|天|周|场|篇|种|条|部|处|位|批|多)|"
     r"(?<![第\d])[一二两三四五六七八九十百千万]+\s*(?:个|名|次|项|份|人|国|家|所|天|周|场|种|条|部|处|位|批)")
 SYMBOL_RE = re.compile(r"\b[A-Z]{1,4}/(?:[A-Z0-9.]+/)*[A-Z0-9.]+(?:/[A-Za-z0-9.]+)*")
-_LIST_SEP = re.compile(r"[、,，;；]|和|及")
+_LIST_SEP = re.compile(r"[、;；]|和|及")  # Chinese lists names with 、 (and 和 before the last); ， joins clauses
 
 
 
 @dataclass(frozen=True)
-class SentenceWeights:
+class AnswerWeights:
     """How the answer stage chooses what to quote; chosen by cross-validation on the tuning set
     (`eval/tune_answers.py`). Sentence scores are in units of "says everything the question says"."""
 
@@ -69,9 +79,12 @@ class SentenceWeights:
     second_share: float = 0.15  # a 2nd/3rd paragraph is quoted when its fused score is within this share of the top
     max_sentences: int = 3  # paragraph sentences quoted at most (a country question: one per paragraph)
     prior: float = 1.0  # a follow-up that refers back: the previous answer's paragraphs gain this many score spreads
+    prior_quote: float = 0.4  # ... and searches the previous answer's first sentence at this weight
+    prior_names: float = 0.5  # ... and the names in that sentence (places, bodies, terms) at this weight
+    split_parts: bool = True  # a two-part question quotes the best paragraph for each half
 
 
-DEFAULT_WEIGHTS = SentenceWeights()
+DEFAULT_WEIGHTS = AnswerWeights()
 
 
 BROAD_WORDS = 1  # content words besides the names and the activity question that still leave a question broad
@@ -85,18 +98,61 @@ _FILLER = re.compile(
     re.IGNORECASE)
 
 
-_OFFICE = {"term:ohchr", "term:high_commissioner"}
+OFFICE = {"term:ohchr", "term:high_commissioner"}
 
 
 def _leftover(question: str, entities: list[Entity]) -> int:
     """How many content words a question has besides its names, its activity phrase and filler."""
     q = question
     for e in sorted(entities, key=lambda e: -e.start):
-        if (e.kind in PLACE_KINDS or e.id in _OFFICE) and 0 <= e.start < e.end <= len(q):
+        if (e.kind in PLACE_KINDS or e.id in OFFICE) and 0 <= e.start < e.end <= len(q):
             q = q[:e.start] + " " + q[e.end:]
     for rx in (_INTENTS["activity"], _FILLER):
         q = rx.sub(" ", q)
     return content_size(q)
+
+
+# "that country", "there": the follow-up's place is one the previous answer named.
+_PLACE_REF = re.compile(
+    r"这个国家|该国|这些国家|那个国家|此国|当地|那里|\b(?:that|this|the same) (?:country|state|place|region)\b|\bthere\b|"
+    r"\b(?:ce|cet|m[êe]me) (?:pays|[ée]tat|endroit)\b|\bl[àa]-bas\b|\b(?:ese|este|mismo) (?:pa[ií]s|estado|lugar)\b|"
+    r"\ball[ií]\b|\bah[ií]\b|(?:эт|т)(?:а|ой|у|ом) (?:стран|государств)|\bтам\b|هذا البلد|هذه الدولة|تلك الدولة|هناك",
+    re.IGNORECASE)
+
+
+def refers_to_place(question: str) -> bool:
+    """Whether a follow-up points to a place named before ("that country", "there", "该国")."""
+    return bool(_PLACE_REF.search(question))
+
+
+_CONJ = re.compile(r"\s+(?:and|as well as|et|ainsi que|y|e|así como|и|а также)\s+|\s+و|和|以及|及其|，|,|;|；|[?？]\s*(?=\S)",
+                   re.IGNORECASE)
+MIN_PART = 3  # words each half of a two-part question has at least
+_QWORD = re.compile(
+    r"哪|什么|何时|多少|谁|如何|怎样|为什么|是否|\b(?:what|which|who|whom|when|where|how|why)\b|"
+    r"\b(?:quel|quelle|quels|quelles|qui|quand|o[uù]|comment|combien|pourquoi)\b|qu['’]|"
+    r"qu[eé]\b|cu[aá]l|qui[eé]n|cu[aá]ndo|d[oó]nde|c[oó]mo|cu[aá]nt|por qu[eé]|"
+    r"\b(?:что|какой|какая|какие|каких|кто|когда|где|как|сколько|почему)\b|"
+    r"(?:^|\s)(?:ما|ماذا|من|متى|أين|كيف|كم|لماذا|هل|أي)(?=\s)", re.IGNORECASE)
+_EACH = re.compile(r"分别|各自|respectively|respectivement|respectivamente|соответственно|على التوالي", re.IGNORECASE)
+
+
+def parts(question: str) -> list[str]:
+    """A two-part question ("What did X say in February, and what did Y do in May?") as its two halves, split at
+    the conjunction nearest the middle where each half has MIN_PART words; else the question alone."""
+    q = question.strip()
+    total = content_size(q)
+    if total < 2 * MIN_PART + 1:
+        return [q]
+    best = None
+    for m in _CONJ.finditer(q):
+        left, right = q[:m.start()].strip(), q[m.end():].strip()
+        asks_both = _EACH.search(q) or (_QWORD.search(left) and _QWORD.search(right))
+        if asks_both and content_size(left) >= MIN_PART and content_size(right) >= MIN_PART:
+            balance = abs(content_size(left) - content_size(right))
+            if best is None or balance < best[0]:
+                best = (balance, left, right)
+    return [q] if best is None else [best[1], best[2]]
 
 
 def intents(question: str) -> set[Intent]:
@@ -131,7 +187,7 @@ class Focus:
                 rest = rest[:s] + " " + rest[e:]
         units.extend((t,) for t in dict.fromkeys(tokenize(rest)) if not t.startswith("§"))
         places = [e for e in entities if e.kind in PLACE_KINDS and e.in_corpus]
-        named = [e.surface for e in entities if e.in_corpus and e.kind != "year" and e.id not in _OFFICE]
+        named = [e.surface for e in entities if e.in_corpus and e.kind != "year" and e.id not in OFFICE]
         return cls(intents(question), toks, [tuple(e.zh) for e in places], [e.surface for e in places],
                    named, units, broad=_leftover(question, entities) <= BROAD_WORDS)
 
@@ -160,8 +216,10 @@ def features(sentence: str, p: Paragraph, start: int, end: int, footnotes: dict[
         out.add("when")
     if NUMBER_RE.search(sentence):
         out.add("how_many")
-    if len(_LIST_SEP.findall(sentence)) >= 2:
+    if len(_LIST_SEP.findall(sentence)) >= 2 or "·" in sentence:
         out.add("names")
+    if "、" in sentence or "·" in sentence:
+        out.add("list")
     marks = [m.n for m in p.markers if start < m.offset <= end]
     if SYMBOL_RE.search(sentence) or any(footnotes.get(n) and (footnotes[n].urls or SYMBOL_RE.search(footnotes[n].text))
                                          for n in marks):
@@ -169,7 +227,7 @@ def features(sentence: str, p: Paragraph, start: int, end: int, footnotes: dict[
     return out
 
 
-TYPED: tuple[Intent, ...] = ("when", "how_many")  # answers a sentence either gives or does not
+TYPED: tuple[Intent, ...] = ("when", "how_many", "list")  # answers a sentence either gives or does not
 
 
 def absent_type(focus: Focus, sentences: list[tuple[Paragraph, int, int]]) -> Intent | None:
@@ -184,7 +242,7 @@ def absent_type(focus: Focus, sentences: list[tuple[Paragraph, int, int]]) -> In
 
 
 def rank_sentences(p: Paragraph, focus: Focus, retriever_order: list[int],
-                   footnotes: dict[int, Footnote] | None = None, weights: SentenceWeights = DEFAULT_WEIGHTS
+                   footnotes: dict[int, Footnote] | None = None, weights: AnswerWeights = DEFAULT_WEIGHTS
                    ) -> list[int]:
     """Indexes of `p`'s sentences, best answer first."""
     footnotes = footnotes or {}

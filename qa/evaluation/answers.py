@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from qa.answer.chat import ChatSession
-from qa.answer.select import DEFAULT_WEIGHTS, SentenceWeights
+from qa.answer.select import DEFAULT_WEIGHTS, AnswerWeights
 from qa.evaluation.evalset import Question
 
 _WS = re.compile(r"\s+")
@@ -68,7 +68,7 @@ class AnswerRow:
 
 
 def ask_all(engine, questions: list[Question], *, mode: str = "hybrid", top_k: int = 3,
-            weights: SentenceWeights = DEFAULT_WEIGHTS, progress: Callable[[str], None] | None = None
+            weights: AnswerWeights = DEFAULT_WEIGHTS, progress: Callable[[str], None] | None = None
             ) -> list[AnswerRow]:
     """Ask every question in a fresh session (its history first) and judge the answer."""
     rows = []

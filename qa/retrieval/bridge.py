@@ -18,6 +18,7 @@ covered" and say so.
 from __future__ import annotations
 
 import csv
+import gettext
 import re
 import threading
 import unicodedata
@@ -26,6 +27,7 @@ from functools import lru_cache
 from importlib.resources import files
 from typing import Literal
 
+import pycountry
 import snowballstemmer
 from babel import Locale
 
@@ -146,6 +148,7 @@ def load_concepts() -> list[Concept]:
         aliases.setdefault(row["zh_cldr"].strip(), []).append(row["zh_report"].strip())
     names = {lang: Locale.parse(lang).territories for lang in ("zh", *BRIDGE_LANGS)}
     formal = {row["code"].strip(): row for row in _read_tsv("place_names.tsv")}
+    iso = _iso_names()
     concepts = []
     for code, zh in names["zh"].items():
         if code in _REGIONS:
@@ -155,7 +158,7 @@ def load_concepts() -> list[Concept]:
         else:
             continue
         zh_forms = aliases.get(zh, []) + [zh]
-        forms = {lang: [names[lang][code]] + _forms(formal.get(code, {}).get(lang))
+        forms = {lang: [names[lang][code]] + _forms(formal.get(code, {}).get(lang)) + iso.get((lang, code), [])
                  for lang in BRIDGE_LANGS if code in names[lang]}
         concepts.append(Concept(f"{kind}:{code}", kind, zh_forms, forms))
     for row in _read_tsv("places_extra.tsv"):
@@ -169,6 +172,24 @@ def load_concepts() -> list[Concept]:
         concepts.append(Concept(f"term:{row['id']}", "term", _forms(row.get("zh")),
                                 {lang: _forms(row.get(lang)) for lang in BRIDGE_LANGS}))
     return concepts
+
+
+def _iso_names() -> dict[tuple[str, str], list[str]]:
+    """ISO 3166 country names (short, official, common) in each bridge language, from pycountry's translations:
+    the forms UN texts often use where CLDR's differ (fr "Bélarus" beside CLDR's "Biélorussie")."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for lang in BRIDGE_LANGS:
+        if lang == "en":
+            tr = gettext.NullTranslations()
+        else:
+            try:
+                tr = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[lang])
+            except OSError:
+                continue
+        for c in pycountry.countries:
+            names = [getattr(c, a, None) for a in ("name", "official_name", "common_name")]
+            out[(lang, c.alpha_2)] = list(dict.fromkeys(tr.gettext(n) for n in names if n))
+    return out
 
 
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-4]\d)(?!\d)")
