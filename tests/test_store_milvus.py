@@ -17,9 +17,9 @@ import pytest
 pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
 
-from embeddings.milvus_store import MilvusStore, collection_name, filter_expression  # noqa: E402
-from embeddings.store import IndexCorrupt, IndexMismatch, IndexMissing, VectorStore  # noqa: E402
-from embeddings.stores import Store, StoreUnavailable, filter_ids, open_store  # noqa: E402
+from embeddings.stores import IndexCorrupt, IndexMismatch, IndexMissing, Store, StoreUnavailable, filter_ids, open_store  # noqa: E402
+from embeddings.stores.faiss import VectorStore  # noqa: E402
+from embeddings.stores.milvus import MilvusStore, collection_name, filter_expression  # noqa: E402
 
 MANIFEST = {"model": "fake/model-a", "model_fingerprint": "abc", "corpus_sha256": "c1" * 32, "unit_type": "paragraph/v1"}
 DOCS = ("A/HRC/1", "A/HRC/2", "E/CN.4/3")
@@ -220,7 +220,7 @@ def test_crash_during_build_keeps_previous_index(backend, monkeypatch):
 
 @pytest.mark.parametrize("kind", ["ivf", "hnsw"])
 def test_faiss_approximate_filters(monkeypatch, kind):
-    import embeddings.store as st
+    import embeddings.stores.faiss as st
 
     v = np.repeat(vectors(100, d=32, seed=9), 20, axis=0) + vectors(2000, d=32, seed=11) * 0.3  # topics, as embeddings
     v /= np.linalg.norm(v, axis=1, keepdims=True)
@@ -252,7 +252,7 @@ def test_open_store_parses_uris(tmp_path):
 
 
 def test_unreachable_server_is_a_clear_error(monkeypatch):
-    import embeddings.milvus_store as ms
+    import embeddings.stores.milvus as ms
 
     monkeypatch.setattr(ms, "TIMEOUT_S", 1.0)
     with pytest.raises(StoreUnavailable, match="cannot connect"):

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from embeddings.cache import EmbeddingCache
 from embeddings.encoders import Encoder, cache_home
-from embeddings.store import IndexMissing, IndexProblem, VectorStore
-from embeddings.stores import open_store
+from embeddings.stores import IndexMissing, IndexProblem, open_store
+from embeddings.stores.faiss import VectorStore
 from qa.text import URL_RE
 from qa.types import Corpus, Paragraph, UnitKind
 
@@ -189,7 +189,7 @@ def open_index(corpus: Corpus, encoder: Encoder, *, home: IndexHome | None = Non
     }
     directory = home.root / "index" / csum[:16] / _safe(encoder.name) if home.root else None
     if location.backend == "milvus":
-        from embeddings.milvus_store import collection_name
+        from embeddings.stores.milvus import collection_name
 
         directory = collection_name(expect)  # a collection (alias) name in Milvus
     report: dict = {"model": encoder.name, "path": str(directory) if directory else None, "rebuilt_because": None,
