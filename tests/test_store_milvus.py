@@ -187,6 +187,17 @@ def test_corruption_is_detected(backend, how):
         location.load(key, expect=MANIFEST)
 
 
+def test_build_then_save_at_its_key(backend, tmp_path):
+    """What `open_index` does on either backend: the key for a manifest, a build, a save there, a load from there."""
+    location, _ = backend
+    key = location.key_for(MANIFEST, tmp_path / "folder")
+    store = location.build(vectors(12), units(12), manifest=MANIFEST)
+    location.save(store, key)  # FAISS writes its folder; Milvus wrote the collection while building
+    assert location.address(key).endswith(str(key))
+    loaded = location.load(key, expect=MANIFEST)
+    assert loaded.units == units(12) and np.allclose(loaded.vectors(), vectors(12))
+
+
 def test_crash_during_build_keeps_previous_index(backend, monkeypatch):
     location, key = backend
     location.build(vectors(20, seed=1), units(20), manifest=MANIFEST, key=key)
@@ -288,6 +299,13 @@ def test_copy_of_a_faiss_store_searches_the_same(lite_uri):
     s2, i2 = copy.search(q, 20, filter={"lang": ["en"]})
     assert (i1 == i2).all() and np.allclose(s1, s2, atol=1e-5)
     assert copy.units == faiss_store.units and copy.manifest["model"] == MANIFEST["model"]
+
+
+def test_milvus_location_copies_another_store_in(lite_uri):
+    location, name = open_store(lite_uri), f"t_{uuid.uuid4().hex[:12]}"
+    location.save(VectorStore.build(vectors(30), units(30), manifest=MANIFEST), name)
+    loaded = location.load(name, expect=MANIFEST)
+    assert loaded.units == units(30) and np.allclose(loaded.vectors(), vectors(30))
 
 
 def test_milvus_bm25_with_the_jieba_analyzer(lite_uri):
