@@ -297,7 +297,8 @@ def _code_key(part: str = "stores") -> str:
     """Changes when the code that shapes a cached part of a synthetic collection changes (it is then rebuilt):
     `stores` (the paragraphs, their units and vectors; the store file formats, since a cached store is loaded
     with the manifest and checksum checks of any other) or `lexical` (the pickled BM25 index)."""
-    from embeddings import milvus_store, store
+    from embeddings.stores import faiss as store
+    from embeddings.stores import milvus as milvus_store
 
     h = hashlib.sha256(f"v{SCALE_VERSION} {part}".encode())
     if part == "stores":
@@ -391,7 +392,7 @@ def scale_stores(corpus, engine, store: str, key_dir: Path) -> tuple[dict, dict]
 
 
 def _scale_stores(corpus, engine, store: str, key_dir: Path) -> tuple[dict, dict]:
-    from embeddings.store import VectorStore
+    from embeddings.stores.faiss import VectorStore
     from qa.retrieval.index import UNIT_TYPE, build_units, corpus_checksum
 
     csum = corpus_checksum(corpus)
@@ -411,7 +412,7 @@ def _scale_stores(corpus, engine, store: str, key_dir: Path) -> tuple[dict, dict
                 if store == "faiss":
                     built[name] = VectorStore.load(key_dir / f"faiss-{tag}", expect=expect)
                 else:
-                    from embeddings.milvus_store import MilvusStore
+                    from embeddings.stores.milvus import MilvusStore
 
                     built[name] = MilvusStore.load(uri, name=f"scale_{tag.replace('-', '_')}", expect=expect)
                 meta = json.loads(done.read_text())
@@ -436,7 +437,7 @@ def _scale_stores(corpus, engine, store: str, key_dir: Path) -> tuple[dict, dict
             built[name] = VectorStore.build(vecs, records, manifest=expect)
             built[name].save(key_dir / f"faiss-{tag}")
         else:
-            from embeddings.milvus_store import MilvusStore
+            from embeddings.stores.milvus import MilvusStore
 
             built[name] = MilvusStore.build(vecs, records, manifest=expect, uri=uri, name=f"scale_{tag.replace('-', '_')}")
         t_build = time.perf_counter() - t0

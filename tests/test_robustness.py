@@ -189,7 +189,7 @@ SLOW_FSYNC_INDEX = (
 
 @pytest.mark.slow
 def test_killing_index_leaves_previous_index_usable(qa_home, retriever):
-    from embeddings.store import VectorStore
+    from embeddings.stores.faiss import VectorStore
 
     directory = Path(qa_home) / "index"
     manifests = sorted(directory.rglob("manifest.json"))

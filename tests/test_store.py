@@ -8,7 +8,8 @@ import os
 import numpy as np
 import pytest
 
-from embeddings.store import IndexCorrupt, IndexMismatch, IndexMissing, VectorStore
+from embeddings.stores import IndexCorrupt, IndexMismatch, IndexMissing
+from embeddings.stores.faiss import VectorStore
 
 
 def vectors(n: int, d: int = 16, seed: int = 0) -> np.ndarray:

@@ -17,9 +17,9 @@ import pytest
 pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
 
-from embeddings.milvus_store import MilvusStore, collection_name, filter_expression  # noqa: E402
-from embeddings.store import IndexCorrupt, IndexMismatch, IndexMissing, VectorStore  # noqa: E402
-from embeddings.stores import Store, StoreUnavailable, filter_ids, open_store  # noqa: E402
+from embeddings.stores import IndexCorrupt, IndexMismatch, IndexMissing, Store, StoreUnavailable, filter_ids, open_store  # noqa: E402
+from embeddings.stores.faiss import VectorStore  # noqa: E402
+from embeddings.stores.milvus import MilvusStore, collection_name, filter_expression  # noqa: E402
 
 MANIFEST = {"model": "fake/model-a", "model_fingerprint": "abc", "corpus_sha256": "c1" * 32, "unit_type": "paragraph/v1"}
 DOCS = ("A/HRC/1", "A/HRC/2", "E/CN.4/3")
@@ -187,6 +187,17 @@ def test_corruption_is_detected(backend, how):
         location.load(key, expect=MANIFEST)
 
 
+def test_build_then_save_at_its_key(backend, tmp_path):
+    """What `open_index` does on either backend: the key for a manifest, a build, a save there, a load from there."""
+    location, _ = backend
+    key = location.key_for(MANIFEST, tmp_path / "folder")
+    store = location.build(vectors(12), units(12), manifest=MANIFEST)
+    location.save(store, key)  # FAISS writes its folder; Milvus wrote the collection while building
+    assert location.address(key).endswith(str(key))
+    loaded = location.load(key, expect=MANIFEST)
+    assert loaded.units == units(12) and np.allclose(loaded.vectors(), vectors(12))
+
+
 def test_crash_during_build_keeps_previous_index(backend, monkeypatch):
     location, key = backend
     location.build(vectors(20, seed=1), units(20), manifest=MANIFEST, key=key)
@@ -220,7 +231,7 @@ def test_crash_during_build_keeps_previous_index(backend, monkeypatch):
 
 @pytest.mark.parametrize("kind", ["ivf", "hnsw"])
 def test_faiss_approximate_filters(monkeypatch, kind):
-    import embeddings.store as st
+    import embeddings.stores.faiss as st
 
     v = np.repeat(vectors(100, d=32, seed=9), 20, axis=0) + vectors(2000, d=32, seed=11) * 0.3  # topics, as embeddings
     v /= np.linalg.norm(v, axis=1, keepdims=True)
@@ -252,7 +263,7 @@ def test_open_store_parses_uris(tmp_path):
 
 
 def test_unreachable_server_is_a_clear_error(monkeypatch):
-    import embeddings.milvus_store as ms
+    import embeddings.stores.milvus as ms
 
     monkeypatch.setattr(ms, "TIMEOUT_S", 1.0)
     with pytest.raises(StoreUnavailable, match="cannot connect"):
@@ -288,6 +299,13 @@ def test_copy_of_a_faiss_store_searches_the_same(lite_uri):
     s2, i2 = copy.search(q, 20, filter={"lang": ["en"]})
     assert (i1 == i2).all() and np.allclose(s1, s2, atol=1e-5)
     assert copy.units == faiss_store.units and copy.manifest["model"] == MANIFEST["model"]
+
+
+def test_milvus_location_copies_another_store_in(lite_uri):
+    location, name = open_store(lite_uri), f"t_{uuid.uuid4().hex[:12]}"
+    location.save(VectorStore.build(vectors(30), units(30), manifest=MANIFEST), name)
+    loaded = location.load(name, expect=MANIFEST)
+    assert loaded.units == units(30) and np.allclose(loaded.vectors(), vectors(30))
 
 
 def test_milvus_bm25_with_the_jieba_analyzer(lite_uri):

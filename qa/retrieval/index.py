@@ -1,8 +1,9 @@
-"""Corpus → retrieval units → embeddings (cached by content hash) → a saved FAISS store per encoder.
+"""Corpus → retrieval units → embeddings (cached by content hash) → a saved vector store per encoder.
 
-`open_index` is the one entry point: it loads a saved store when its manifest matches the
-model and the corpus, and rebuilds (with a log line saying why) when the store is missing,
-built for another model or corpus, or fails its checksum.
+`open_index` is the one entry point: it opens the store `--store` names (FAISS files under the cache
+home by default, or Milvus; embeddings/stores/), loads the saved store when its manifest matches the
+model and the corpus, and rebuilds (with a log line saying why) when the store is missing, built for
+another model or corpus, or fails its checksum.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from pathlib import Path
 
 from embeddings.cache import EmbeddingCache
 from embeddings.encoders import Encoder, cache_home
-from embeddings.store import IndexMissing, IndexProblem, VectorStore
-from embeddings.stores import open_store
+from embeddings.stores import IndexMissing, IndexProblem, Store, open_store
 from qa.text import URL_RE
 from qa.types import Corpus, Paragraph, UnitKind
 
@@ -174,11 +174,11 @@ def _progress_printer(label: str, stream=None) -> Callable[[int, int], None]:
 
 def open_index(corpus: Corpus, encoder: Encoder, *, home: IndexHome | None = None, rebuild: bool = False,
                progress: Callable[[int, int], None] | None = None, quiet: bool = False,
-               store_uri: str | None = None) -> tuple[VectorStore, dict]:
+               store_uri: str | None = None) -> tuple[Store, dict]:
     """Load the saved store for (corpus, encoder) or build it. Returns the store and a build report.
 
     `store_uri` (`--store`): None for FAISS files under `home`, or `milvus://HOST:PORT` / a Milvus Lite
-    `*.db` path (embeddings/stores.py); the embedding cache stays under `home` either way.
+    `*.db` path (`embeddings.stores.open_store`); the embedding cache stays under `home` either way.
     """
     home = home or IndexHome.resolve()
     location = open_store(store_uri)
@@ -187,27 +187,22 @@ def open_index(corpus: Corpus, encoder: Encoder, *, home: IndexHome | None = Non
         "model": encoder.name, "model_fingerprint": encoder.fingerprint, "corpus_sha256": csum,
         "unit_type": UNIT_TYPE, "prompts": {"query": encoder.query_prompt, "passage": encoder.passage_prompt},
     }
-    directory = home.root / "index" / csum[:16] / _safe(encoder.name) if home.root else None
-    if location.backend == "milvus":
-        from embeddings.milvus_store import collection_name
-
-        directory = collection_name(expect)  # a collection (alias) name in Milvus
-    report: dict = {"model": encoder.name, "path": str(directory) if directory else None, "rebuilt_because": None,
+    folder = home.root / "index" / csum[:16] / _safe(encoder.name) if home.root else None
+    key = location.key_for(expect, folder)  # FAISS: that folder; Milvus: a collection name
+    report: dict = {"model": encoder.name, "path": location.address(key), "rebuilt_because": None,
                     "store": location.label}
-    if location.backend == "milvus":
-        report["path"] = f"{location.uri}#{directory}"
     if home.note:
         log.warning(home.note)
         report["note"] = home.note
-    if directory is not None and not rebuild:
+    if key is not None and not rebuild:
         try:
             t0 = time.perf_counter()
-            store = location.load(directory, expect=expect)
+            store = location.load(key, expect=expect)
             report.update(loaded=True, seconds=time.perf_counter() - t0, units=len(store.units))
             return store, report
         except IndexProblem as problem:
             if not isinstance(problem, IndexMissing):
-                log.warning("index at %s not used: %s; rebuilding", directory, problem.reason)
+                log.warning("index at %s not used: %s; rebuilding", key, problem.reason)
             report["rebuilt_because"] = problem.reason
     t0 = time.perf_counter()
     units = build_units(corpus)
@@ -218,16 +213,12 @@ def open_index(corpus: Corpus, encoder: Encoder, *, home: IndexHome | None = Non
                           dim=encoder.dim, encode=encoder.encode_passages, progress=progress)
     langs = {d.id: d.language for d in corpus.documents}
     records = [{**u.record(), "lang": langs.get(u.doc)} for u in units]  # lang: for store filters
-    if location.backend == "milvus":
-        store = location.build(vectors, records, manifest=expect, key=directory)
-        directory = None  # written as it was built
-    else:
-        store = VectorStore.build(vectors, records, manifest=expect)
-    if directory is not None:
+    store = location.build(vectors, records, manifest=expect)
+    if key is not None:
         try:
-            store.save(directory)
+            location.save(store, key)  # Milvus wrote it while building
         except OSError as exc:
-            log.warning("could not save the index to %s (%s); using it from memory", directory, exc.strerror)
+            log.warning("could not save the index to %s (%s); using it from memory", key, exc.strerror)
             report["path"] = None
     report.update(loaded=False, seconds=time.perf_counter() - t0, units=len(units),
                   embedded=cache.misses, reused=cache.hits)

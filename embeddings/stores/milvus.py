@@ -1,17 +1,18 @@
-"""A Milvus vector store (pymilvus): Milvus Lite in a local folder, or a Milvus Standalone / Distributed server.
+"""The Milvus vector store (pymilvus): Milvus Lite in a local folder, or a Milvus Standalone / Distributed server.
 
-Same contract as the FAISS `VectorStore`: one opaque JSON record per vector, inner product on
-L2-normalized float32 vectors, `search(queries, k, filter=...) -> (scores[nq, k], ids[nq, k])` with
-ids indexing `.units` (-1 = no hit), a manifest, and `IndexMissing` / `IndexMismatch` / `IndexCorrupt`
-on load.
+The `Store` contract of base.py: one opaque JSON record per vector, inner product on L2-normalized
+float32 vectors, `search(queries, k, filter=...) -> (scores[nq, k], ids[nq, k])` with ids indexing
+`.units` (-1 = no hit), a manifest, and `IndexMissing` / `IndexMismatch` / `IndexCorrupt` on load.
+`MilvusLocation` is its `StoreLocation` (`open_store("milvus://HOST:PORT")` or `open_store("PATH.db")`).
 
 One collection per (model, corpus), named from the manifest (`collection_name`). Rows: `id` (INT64
 primary key = position in `.units`), `vector` (FLOAT_VECTOR), `doc` (VARCHAR, the partition key, so a
 cluster shards by document and a `doc` filter prunes partitions), `kind` and `lang` (VARCHAR, copied from
 the record when present, with INVERTED indexes for filters), `record` (JSON, the record as given; the store
 never reads it), and optionally `text` + a BM25 `sparse` field for Milvus' own full-text search
-(jieba tokenizer). Vector index: FLAT (exact) up to `APPROX_THRESHOLD` rows, HNSW above (same
-parameters as FAISS), or IVF_FLAT / AUTOINDEX on request; metric IP.
+(jieba tokenizer). Vector index: FLAT (exact) up to `APPROX_THRESHOLD` rows, HNSW above (the HNSW
+parameters of base.py, which FAISS' "hnsw" kind uses too; FAISS itself turns to IVF there), or IVF_FLAT /
+AUTOINDEX on request; metric IP.
 
 Writes never touch the collection readers use: a build goes into a new physical collection
 `<name>__g<time>_<checksum>`, is flushed and counted, gets its manifest (a collection property holding
@@ -19,11 +20,14 @@ the row count and sha256 checksums over (id, record) pairs and over the vectors)
 alias `<name>` switched to it. A process killed mid-build leaves the alias on the previous, complete
 collection; the next build drops the orphan. One previous generation is kept so a process that loaded it
 keeps working; older ones are dropped.
+
+pymilvus is imported where it is used: it is an optional dependency (`report-qa[milvus]`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -31,20 +35,28 @@ import re
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import urlparse
 
 import numpy as np
 
-from embeddings.store import (
+from embeddings.stores.base import (
     APPROX_THRESHOLD,
+    FILTER_FIELDS,
     HNSW_EF_CONSTRUCTION,
     HNSW_EF_SEARCH,
     HNSW_M,
+    NO_SCORE,
     IndexCorrupt,
     IndexMissing,
-    _short,
+    Store,
+    StoreUnavailable,
+    abbreviate,
     check_manifest,
+    normalize_filter,
 )
-from embeddings.stores import FILTER_FIELDS, StoreUnavailable, normalize_filter
 
 log = logging.getLogger("report_qa")
 
@@ -61,7 +73,6 @@ FETCH_ROWS = 16_384  # rows per query when reading a collection back: Milvus's l
 VERIFY_VECTORS_MAX = 300_000
 VARCHAR_BYTES = {"doc": 1024, "kind": 64, "lang": 32}
 TEXT_BYTES = 65_535
-NO_SCORE = np.finfo(np.float32).min  # what FAISS reports for a missing hit
 TIMEOUT_S = float(os.environ.get("REPORT_QA_MILVUS_TIMEOUT", "20"))
 
 _CLIENTS: dict[tuple[str, str], object] = {}
@@ -109,7 +120,7 @@ def _varchar(record: dict, key: str) -> str:
     v = record.get(key) if isinstance(record, dict) else None
     s = "" if v is None else str(v)
     if len(s.encode()) > VARCHAR_BYTES[key]:
-        raise ValueError(f"record field {key!r} is longer than {VARCHAR_BYTES[key]} bytes: {_short(s)}")
+        raise ValueError(f"record field {key!r} is longer than {VARCHAR_BYTES[key]} bytes: {abbreviate(s)}")
     return s
 
 
@@ -146,9 +157,7 @@ def _client_uri(uri: str) -> str:
     """pymilvus' form of a store URI: milvus:// → http://, a Milvus Lite path → an absolute path ending in .db."""
     text = str(uri)
     if "://" in text:
-        from embeddings.stores import open_store
-
-        return open_store(text).uri
+        return server_location(text).uri
     return os.path.abspath(os.path.expanduser(text))
 
 
@@ -424,21 +433,10 @@ class MilvusStore:
     def search(self, queries: np.ndarray, k: int, *, filter: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         k = max(1, min(k, len(self.units), MAX_TOPK))
-        scores = np.full((len(queries), k), NO_SCORE, dtype=np.float32)
-        ids = np.full((len(queries), k), -1, dtype=np.int64)
-        if not self.units or not len(queries):
-            return scores, ids
         params = dict(self.manifest.get("index", {}).get("search") or {})
         if "ef" in params:
             params["ef"] = max(int(params["ef"]), k)
-        result = self.client.search(self.collection, data=queries, limit=k, filter=filter_expression(filter),
-                                    anns_field="vector", output_fields=["id"],
-                                    search_params={"metric_type": "IP", "params": params})
-        for qi, hits in enumerate(result):
-            for j, hit in enumerate(hits[:k]):
-                ids[qi, j] = hit["id"]
-                scores[qi, j] = hit["distance"]
-        return scores, ids
+        return self._search(queries, k, field="vector", filter=filter, search_params={"metric_type": "IP", "params": params})
 
     def search_text(self, queries: str | list[str], k: int, *, filter: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Milvus' BM25 over `record[text_field]` (built with `text_field=`): `(scores[nq, k], ids[nq, k])`."""
@@ -446,16 +444,22 @@ class MilvusStore:
             raise ValueError("this store was built without text_field; rebuild with text_field='text' for BM25")
         queries = [queries] if isinstance(queries, str) else list(queries)
         k = max(1, min(k, len(self.units) or 1, MAX_TOPK))
-        scores = np.full((len(queries), k), NO_SCORE, dtype=np.float32)
-        ids = np.full((len(queries), k), -1, dtype=np.int64)
-        if not self.units or not queries:
+        # abs: Milvus Lite reports BM25 as a negated distance
+        return self._search(queries, k, field="sparse", filter=filter, search_params={"metric_type": "BM25"}, score=abs)
+
+    def _search(self, data, k: int, *, field: str, filter: dict | None, search_params: dict,
+                score: Callable[[float], float] = float) -> tuple[np.ndarray, np.ndarray]:
+        """One Milvus search over `field`: `(scores[nq, k], ids[nq, k])`, padded with `NO_SCORE` / -1."""
+        scores = np.full((len(data), k), NO_SCORE, dtype=np.float32)
+        ids = np.full((len(data), k), -1, dtype=np.int64)
+        if not self.units or not len(data):
             return scores, ids
-        result = self.client.search(self.collection, data=queries, limit=k, filter=filter_expression(filter),
-                                    anns_field="sparse", output_fields=["id"], search_params={"metric_type": "BM25"})
+        result = self.client.search(self.collection, data=data, limit=k, filter=filter_expression(filter),
+                                    anns_field=field, output_fields=["id"], search_params=search_params)
         for qi, hits in enumerate(result):
             for j, hit in enumerate(hits[:k]):
                 ids[qi, j] = hit["id"]
-                scores[qi, j] = abs(hit["distance"])  # Milvus Lite reports BM25 as a negated distance
+                scores[qi, j] = score(hit["distance"])
         return scores, ids
 
     def vectors(self) -> np.ndarray:
@@ -500,3 +504,86 @@ def _fetch(client, collection: str, n: int, *, with_vectors: bool, with_records:
             vectors.extend(r["vector"] for r in rows)
     vecs = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), dim or -1) if with_vectors else None
     return np.asarray(ids, dtype=np.int64), records, vecs
+
+
+# --- locations -------------------------------------------------------------------------------------
+
+SERVER_SCHEMES = ("milvus", "milvuss", "http", "https", "tcp", "grpc")
+
+
+@dataclass(frozen=True)
+class MilvusLocation:
+    """A Milvus server (`uri` http(s)://HOST:PORT, `db_name` its database) or a Milvus Lite file (`uri` its path).
+
+    A store's key is its collection (alias) name, `collection_name(manifest)`.
+    """
+
+    uri: str
+    db_name: str = ""
+    backend: ClassVar[str] = "milvus"
+
+    @property
+    def label(self) -> str:
+        return f"milvus {self.uri}" + (f" db {self.db_name}" if self.db_name else "")
+
+    def key_for(self, manifest: dict, folder: Path | None = None) -> str:
+        """`collection_name(manifest)`; `folder` (where FAISS files would go) plays no part."""
+        return collection_name(manifest)
+
+    def address(self, key: str | Path | None) -> str:
+        return f"{self.uri}#{key}"
+
+    def load(self, key: str | Path, *, expect: dict | None = None) -> MilvusStore:
+        return MilvusStore.load(self.uri, name=str(key), expect=expect, db_name=self.db_name)
+
+    def build(self, vectors: np.ndarray, units: list[dict], *, manifest: dict, key: str | Path | None = None,
+              **options: Any) -> MilvusStore:
+        """Build a store in Milvus, written as it is built, under `key` (default `collection_name(manifest)`)."""
+        return MilvusStore.build(vectors, units, manifest=manifest, uri=self.uri,
+                                 name=str(key) if key is not None else None, db_name=self.db_name, **options)
+
+    def save(self, store: Store, key: str | Path) -> None:
+        """Nothing to do for a store built here under `key`; any other store is copied in."""
+        if isinstance(store, MilvusStore) and (store.uri, store.db_name, store.name) == (self.uri, self.db_name, str(key)):
+            return
+        MilvusStore.from_store(store, self.uri, name=str(key), db_name=self.db_name)
+
+
+def server_location(text: str) -> MilvusLocation:
+    """`milvus://HOST:PORT[/DB]` (or http://, https://, tcp://, grpc://; milvuss:// is https://) as a location.
+
+    Raises StoreUnavailable for another scheme, no host, a port that is not a number, or no pymilvus.
+    """
+    parsed = urlparse(text)
+    scheme = parsed.scheme.lower()
+    if scheme not in SERVER_SCHEMES:
+        raise StoreUnavailable(f"--store {text}: unknown scheme {scheme!r}; use milvus://HOST:PORT, "
+                               "a Milvus Lite file path ending in .db, or faiss")
+    if not parsed.hostname:
+        raise StoreUnavailable(f"--store {text}: give a host, e.g. milvus://localhost:19530")
+    try:
+        port = parsed.port or 19530
+    except ValueError:
+        raise StoreUnavailable(f"--store {text}: the port is not a number") from None
+    http = "https" if scheme in ("milvuss", "https") else "http"
+    _require_pymilvus(text)
+    return MilvusLocation(f"{http}://{parsed.hostname}:{port}", parsed.path.strip("/"))
+
+
+def lite_location(text: str) -> MilvusLocation:
+    """A Milvus Lite file (a path ending in .db, in a folder that exists) as a location. Raises StoreUnavailable."""
+    path = Path(text).expanduser()
+    if path.suffix != ".db":
+        raise StoreUnavailable(f"--store {text}: a Milvus Lite store is a path ending in .db "
+                               "(or use milvus://HOST:PORT, or faiss for the default)")
+    if not path.parent.is_dir():
+        raise StoreUnavailable(f"--store {text}: folder {path.parent} does not exist")
+    _require_pymilvus(text, lite=True)
+    return MilvusLocation(str(path.resolve()))
+
+
+def _require_pymilvus(text: str, *, lite: bool = False) -> None:
+    missing = [m for m in (("pymilvus", "milvus_lite") if lite else ("pymilvus",)) if importlib.util.find_spec(m) is None]
+    if missing:
+        raise StoreUnavailable(f"--store {text} needs {' and '.join(m.replace('_', '-') for m in missing)}: "
+                               "pip install 'report-qa[milvus]' (or pip install pymilvus milvus-lite)")

@@ -1,20 +1,24 @@
-"""A FAISS vector store for retrieval units, saved with a manifest and checked on load.
+"""The FAISS vector store: retrieval units in files under the cache home, saved with a manifest and checked on load.
 
 Exact inner product for small corpora; above `APPROX_THRESHOLD` vectors an inverted file (IVF: √n k-means
 lists, int8 codes, `IVF_NPROBE` lists searched) whose candidates are re-scored exactly from the full vectors
 (`IndexRefineFlat`, which also keeps them by id for stage 2 of retrieval). A flat scan takes 0.44 ms at 10k
 vectors and 6.4 ms at 100k (384-d, 2 cores), growing linearly; a corpus has ~11 units per paragraph, so the
-switch comes at ~4,500 paragraphs. IVF replaced HNSW as the default because collections repeat text (boilerplate
-sentences in many reports): on the benchmark's 10⁶ units, where each sentence recurs ~700 times with perturbed
-vectors, HNSW (M 32, efConstruction 80) found 0.69 (USE; min 0.0) and 0.82 (e5) of the exact top 600 units,
-IVF 0.96 and 0.89 in the same time, and it builds in ~40 s per encoder instead of ~3 min. Indexes built
-as "hnsw" still load and search. Files are written under content-addressed names and the
+switch comes at ~4,500 paragraphs. IVF is the default rather than HNSW because collections repeat text
+(boilerplate sentences in many reports): on the benchmark's 10⁶ units, where each sentence recurs ~700 times
+with perturbed vectors, HNSW (M 32, efConstruction 80) found 0.69 (USE; min 0.0) and 0.82 (e5) of the exact
+top 600 units, IVF 0.96 and 0.89 in the same time, and it builds in ~40 s per encoder instead of ~3 min.
+Indexes built as "hnsw" load and search too. Files are written under content-addressed names and the
 manifest is renamed into place last, so a process killed mid-write leaves the previous index
 usable. On load every file's checksum is verified and the manifest is compared with what the
 caller expects (model, corpus, unit type): a mismatch or a corrupt file raises, never passes.
 
 A unit is an opaque JSON-able record (a dict) stored beside its vector: the store never looks
-inside it; the caller decides what a unit is.
+inside it; the caller decides what a unit is. `FaissLocation` is the `StoreLocation` of these stores
+(`open_store(None)`): a store's key is its folder.
+
+`faiss` is imported where it is used: importing it costs ~0.15 s that a CLI start (`open_store`, `--help`)
+does not need.
 """
 
 from __future__ import annotations
@@ -24,38 +28,30 @@ import json
 import os
 import tempfile
 import time
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
-APPROX_THRESHOLD = 50_000
-HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 512
+from embeddings.stores.base import (
+    APPROX_THRESHOLD,
+    HNSW_EF_CONSTRUCTION,
+    HNSW_EF_SEARCH,
+    HNSW_M,
+    NO_SCORE,
+    IndexCorrupt,
+    IndexMissing,
+    check_manifest,
+    filter_ids,
+    normalize_filter,
+)
+
 IVF_NPROBE = 16  # lists an IVF search visits, of ~√n
 IVF_TRAIN_PER_LIST = 40  # k-means training points per list (FAISS warns below 39)
 MANIFEST = "manifest.json"
 FORMAT = "report-qa-index/1"
-
-
-class IndexProblem(Exception):
-    """The saved index cannot be used as it is; `reason` says why (it gets rebuilt)."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-class IndexMissing(IndexProblem):
-    pass
-
-
-class IndexMismatch(IndexProblem):
-    pass
-
-
-class IndexCorrupt(IndexProblem):
-    pass
 
 
 def _sha256(data: bytes) -> str:
@@ -64,8 +60,6 @@ def _sha256(data: bytes) -> str:
 
 def library_versions() -> dict[str, str]:
     """Library versions for the manifest, read from package metadata: importing torch only to ask costs seconds."""
-    from importlib.metadata import PackageNotFoundError, version
-
     import faiss
 
     versions = {"faiss": faiss.__version__, "numpy": np.__version__}
@@ -78,6 +72,8 @@ def library_versions() -> dict[str, str]:
 
 
 class VectorStore:
+    """A FAISS index with its units and manifest (see the module docstring)."""
+
     def __init__(self, index, units: list[dict], manifest: dict):
         self.index = index
         self.units = units
@@ -134,8 +130,6 @@ class VectorStore:
         it visits), else their vectors are scored exactly inside FAISS' storage."""
         import faiss
 
-        from embeddings.stores import filter_ids, normalize_filter
-
         columns = self.__dict__.setdefault("_filter_columns", {})
         chosen = self.__dict__.setdefault("_filter_cache", {})  # filter → (kept ids, FAISS selector, its bits)
         key = json.dumps(normalize_filter(filter), sort_keys=True, default=str)
@@ -155,7 +149,7 @@ class VectorStore:
             chosen[key] = (keep, selector, bits)
         if keep is None or len(keep) == len(self.units):
             return self.search(queries, k)
-        scores = np.full((len(queries), k), np.finfo(np.float32).min, dtype=np.float32)
+        scores = np.full((len(queries), k), NO_SCORE, dtype=np.float32)
         ids = np.full((len(queries), k), -1, dtype=np.int64)
         if not len(keep):
             return scores, ids
@@ -321,21 +315,6 @@ def _ivf(vectors: np.ndarray):
     return index
 
 
-def check_manifest(manifest: dict, fmt: str, expect: dict | None = None) -> None:
-    """Raise IndexMismatch unless the manifest is of format `fmt` and has every `expect` key with that value."""
-    if manifest.get("format") != fmt:
-        raise IndexMismatch(f"index format {manifest.get('format')!r}, expected {fmt!r}")
-    for key, want in (expect or {}).items():
-        have = manifest.get(key)
-        if have != want:
-            raise IndexMismatch(f"index built with {key}={_short(have)}, now {key}={_short(want)}")
-
-
-def _short(v) -> str:
-    s = str(v)
-    return s if len(s) <= 40 else s[:37] + "..."
-
-
 def _atomic_write(path: Path, data: bytes) -> None:
     """Temp file in the same folder, fsync, rename: readers see the old or the new file, never half."""
     fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", dir=path.parent)
@@ -348,3 +327,35 @@ def _atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@dataclass(frozen=True)
+class FaissLocation:
+    """FAISS stores as files (`--store faiss`, the default): a store's key is the folder it is saved in."""
+
+    backend: ClassVar[str] = "faiss"
+
+    @property
+    def label(self) -> str:
+        return "faiss"
+
+    def key_for(self, manifest: dict, folder: Path | None = None) -> Path | None:
+        """The folder given: FAISS files go where the caller keeps them (None: nowhere, the store stays in memory)."""
+        return Path(folder) if folder is not None else None
+
+    def address(self, key: str | Path | None) -> str | None:
+        return str(key) if key is not None else None
+
+    def load(self, key: str | Path, *, expect: dict | None = None) -> VectorStore:
+        return VectorStore.load(Path(key), expect=expect)
+
+    def build(self, vectors: np.ndarray, units: list[dict], *, manifest: dict, key: str | Path | None = None,
+              **options: Any) -> VectorStore:
+        """Build in memory; with a `key`, save it in that folder too."""
+        store = VectorStore.build(vectors, units, manifest=manifest, **options)
+        if key is not None:
+            self.save(store, key)
+        return store
+
+    def save(self, store: VectorStore, key: str | Path) -> None:
+        store.save(Path(key))
