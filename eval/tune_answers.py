@@ -50,10 +50,10 @@ class ReplayEngine:
 def grid() -> list[AnswerWeights]:
     out = []
     d = DEFAULT_WEIGHTS
-    for r0, overlap, intent, share, most, prior in itertools.product(
-            (0.5, 1.0, 2.0), (0.75, 1.5, 3.0), (0.6, 1.2, 2.4), (0.15, 1.0), (3, 4), (0.0, 1.0)):
+    for r0, overlap, intent, share, most, typed in itertools.product(
+            (1.0, 2.0, 3.0), (1.5, 3.0, 4.5), (0.3, 0.6, 1.2), (0.3, 1.0), (3, 4), (1, 2, 3)):
         out.append(replace(d, rank=(r0, 0.6 * r0), overlap=overlap, intent=intent, second_share=share,
-                           max_sentences=most, prior=prior))
+                           max_sentences=most, typed_quotes=typed))
     return out
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from qa.answer.chat import ChatSession, ask
 from qa.answer.extractive import COUNTRY_PARAGRAPHS
+from qa.answer.select import DEFAULT_WEIGHTS
 from qa.answer.i18n import cite
 from qa.answer.lookup import parse_lookup
 
@@ -43,8 +44,8 @@ def test_citations_are_exact_over_the_whole_evaluation_set(engine, questions, co
         if ans.covered:
             covered += 1
             sentences = [(x.paragraph, x.sentence) for x in ans.quotes if x.source == "paragraph"]
-            # 1–3 sentences, or a country question's one sentence from each of up to COUNTRY_PARAGRAPHS paragraphs
-            assert ans.quotes and (1 <= len(sentences) <= 3 or (
+            # 1–4 sentences, or a country question's one sentence from each of up to COUNTRY_PARAGRAPHS paragraphs
+            assert ans.quotes and (1 <= len(sentences) <= DEFAULT_WEIGHTS.max_sentences or (
                 len(sentences) <= COUNTRY_PARAGRAPHS and len({n for n, _ in sentences}) == len(sentences)))
         else:
             assert ans.message and not ans.quotes

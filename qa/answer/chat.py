@@ -172,3 +172,9 @@ def _reorder(hits: list, corpus, prior: Turn | None, places: list[tuple[str, ...
     for rank, h in enumerate(ordered, 1):
         h.rank = rank
     return ordered
+
+
+def ask(engine, question: str, *, history: list[str] | None = None, mode: Mode = "hybrid",
+        top_k: int = DEFAULT_TOP_K) -> Answer:
+    """One question in a fresh session that starts from `history` (the session is not kept)."""
+    return ChatSession(engine, mode, top_k, list(history or [])).ask(question)

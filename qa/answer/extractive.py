@@ -175,7 +175,8 @@ def build_answer(question: str, result: SearchResult, corpus: Corpus, *, lang: s
         paragraphs.append(cited_paragraph(doc, p, highlights=highlights, evidence_footnotes=h.footnotes, hit=h))
     if "link" in focus.intents:  # the footnote with the link answers "where can I read it?": it leads
         quotes.sort(key=lambda q: q.source != "footnote")
-    quoted = [(corpus.document(q.doc).paragraph(q.paragraph), q.start, q.end) for q in quotes if q.source == "paragraph"]
+    quoted = [(corpus.document(q.doc).paragraph(q.paragraph), q.start, q.end)
+              for q in quotes if q.source == "paragraph"][:weights.typed_quotes]
     lacking = absent_type(focus, quoted) if DECLINE_ABSENT_TYPE else None
     if lacking:  # on topic, but nothing quoted gives the date or number asked: say so, show what is there
         names = ", ".join(focus.names) or result.query

@@ -58,10 +58,18 @@ _INTENT_PATTERNS: dict[Intent, str] = {
 }
 _INTENTS = {k: re.compile(v, re.IGNORECASE) for k, v in _INTENT_PATTERNS.items()}
 
-DATE_RE = re.compile(r"\d{4}\s*年|\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|[一二三四五六七八九十]+月|\d{1,2}\s*日")
+_MONTHS = (r"january|february|march|april|may|june|july|august|september|october|november|december|"
+           r"janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[uû]t|septembre|octobre|novembre|d[ée]cembre|"
+           r"enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre|"
+           r"январ|феврал|март|апрел|ма[йя]|июн|июл|август|сентябр|октябр|ноябр|декабр|"
+           r"يناير|فبراير|مارس|أبريل|مايو|يونيو|يوليو|أغسطس|سبتمبر|أكتوبر|نوفمبر|ديسمبر")
+DATE_RE = re.compile(r"\d{4}\s*年|\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|[一二三四五六七八九十]+月|\d{1,2}\s*日|"
+                     r"(?<!\d)(?:19|20)\d{2}(?!\d)|\b(?:" + _MONTHS + r")", re.IGNORECASE)
 NUMBER_RE = re.compile(  # a count or an amount with its unit (not an ordinal 第…, a year or a session number)
     r"(?<![第\d])\d[\d,.]*\s*(?:%|％|个|名|次|项|份|万|亿|人|国|起|家|所|美元|欧元|瑞士法郎|天|周|场|篇|种|条|部|处|位|批|多)|"
-    r"(?<![第\d])[一二两三四五六七八九十百千万]+\s*(?:个|名|次|项|份|人|国|家|所|天|周|场|种|条|部|处|位|批)")
+    r"(?<![第\d])[一二两三四五六七八九十百千万]+\s*(?:个|名|次|项|份|人|国|家|所|天|周|场|种|条|部|处|位|批)|"
+    r"(?<![\d/.])(?!(?:19|20)\d{2}\b)\d[\d,. ]*\s*(?:%|per ?cent|pour cent|por ciento|процент|\$|"
+    r"[^\W\d_]{3,})", re.IGNORECASE)
 SYMBOL_RE = re.compile(r"\b[A-Z]{1,4}/(?:[A-Z0-9.]+/)*[A-Z0-9.]+(?:/[A-Za-z0-9.]+)*")
 _LIST_SEP = re.compile(r"[、;；]|和|及")  # Chinese lists names with 、 (and 和 before the last); ， joins clauses
 
@@ -72,16 +80,17 @@ class AnswerWeights:
     """How the answer stage chooses what to quote; chosen by cross-validation on the tuning set
     (`eval/tune_answers.py`). Sentence scores are in units of "says everything the question says"."""
 
-    rank: tuple[float, float] = (1.0, 0.6)  # the retriever's best and second-best sentence
-    overlap: float = 1.5  # share of what the question says (names in any of their forms, words) in the sentence
-    intent: float = 1.2  # the sentence can give what is asked: a date, a number, names, a link
+    rank: tuple[float, float] = (2.0, 1.2)  # the retriever's best and second-best sentence
+    overlap: float = 3.0  # share of what the question says (names in any of their forms, words) in the sentence
+    intent: float = 0.6  # the sentence can give what is asked: a date, a number, names, a link
     place: float = 1.5  # the sentence names the place the question names
-    second_share: float = 0.15  # a 2nd/3rd paragraph is quoted when its fused score is within this share of the top
-    max_sentences: int = 3  # paragraph sentences quoted at most (a country question: one per paragraph)
-    prior: float = 1.0  # a follow-up that refers back: the previous answer's paragraphs gain this many score spreads
+    second_share: float = 1.0  # a 2nd/3rd paragraph is quoted when its fused score is within this share of the top
+    max_sentences: int = 4  # paragraph sentences quoted at most (a country question: one per paragraph)
+    prior: float = 0.0  # a follow-up that refers back: the previous answer's paragraphs gain this many score spreads
     prior_quote: float = 0.4  # ... and searches the previous answer's first sentence at this weight
     prior_names: float = 0.5  # ... and the names in that sentence (places, bodies, terms) at this weight
     split_parts: bool = True  # a two-part question quotes the best paragraph for each half
+    typed_quotes: int = 2  # "how many"/"when"/"which ones" is declined when none of the first N quotes gives one
 
 
 DEFAULT_WEIGHTS = AnswerWeights()
