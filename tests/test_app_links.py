@@ -181,6 +181,8 @@ def test_browser_evaluation_tab_on_an_uploaded_file(server, context, tmp_path):
                            timeout=120000)
     status = page.inner_text("#rqa-eval-status")
     assert "4" in status and "my-questions.jsonl" in status
+    answers = page.inner_text("#rqa-eval-answers")
+    assert "answer accuracy" in answers and "overall" in answers and "language: fr" in answers
     overall = page.inner_text("#rqa-eval-overall")
     assert all(m in overall for m in ("dense", "lexical", "hybrid")) and "ndcg@10" in overall
     by_lang = page.inner_text("#rqa-eval-language")

@@ -146,6 +146,7 @@ def test_run_evaluation_is_the_cli_evaluation_with_progress(engine, tmp_path):
     head, rows = out.overall
     assert [r[0] for r in rows] == ["lexical", "hybrid"] and head[:2] == ["mode", "hit@1"]
     assert {r[0] for r in out.by_language[1]} == {"zh", "en", "fr"}
+    assert out.answers[0][:3] == ["group", "n", "answer accuracy"] and out.answers[1][0][:2] == ["overall", 3]  # 3 answerable
     assert {p.name for p in out.files} == {"metrics.json", "report.md", "qrels.txt", "hybrid.trec", "lexical.trec"}
     assert {p.name for p in out.plots} == {"recall_at_k.png", "ndcg_by_language.png"}
     metrics = json.loads(next(p for p in out.files if p.name == "metrics.json").read_text())

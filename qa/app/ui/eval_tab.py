@@ -45,6 +45,8 @@ class EvalOutput:
     plots: list[Path] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     followups: dict | None = None
+    answers: tuple[list[str], list[list]] | None = None  # answer accuracy (hybrid): overall, by language, by kind
+    declines: dict | None = None
 
 
 def _r(v) -> float | None:
@@ -57,6 +59,19 @@ def overall_table(results: dict) -> tuple[list[str], list[list]]:
     for m, r in results["modes"].items():
         o, a = r["overall"], r["abstention"]
         rows.append([m, *(_r(o[x]) for x in METRIC_COLUMNS), _r(a["precision"]), _r(a["recall"]), _r(a["f1"]), o["n"]])
+    return head, rows
+
+
+def answers_table(results: dict) -> tuple[list[str], list[list]] | None:
+    """Do the quoted sentences hold the fact? One row overall, then per language and per kind (hybrid)."""
+    a = results.get("answers")
+    if not a:
+        return None
+    head = ["group", "n", "answer accuracy", "first quote"]
+    rows = [["overall", a["overall"]["n"], _r(a["overall"]["accuracy"]), _r(a["overall"]["first_quote"])]]
+    for key, label in (("by_language", "language"), ("by_kind", "kind")):
+        for g, b in a[key].items():
+            rows.append([f"{label}: {g}", b["n"], _r(b["accuracy"]), _r(b["first_quote"])])
     return head, rows
 
 
@@ -133,6 +148,7 @@ def run_evaluation(engine, questions_file: str | None, modes: list[str],
         overall=overall_table(results), by_language=group_rows(results, "by_language"),
         by_kind=group_rows(results, "by_kind"), worst=worst, worst_mode=worst_mode,
         plots=[p for p in written if p.suffix == ".png"], files=files, followups=results.get("followups"),
+        answers=answers_table(results), declines=(results.get("answers") or {}).get("declines"),
     )
 
 
@@ -147,7 +163,7 @@ def run_tab(current: Callable[[], object], upload, modes, progress=gr.Progress()
         progress((done, total), desc="scoring and writing the report" if done + 1 >= total else f"searching: {label}",
                  unit="searches")
 
-    blank = [gr.update()] * 6
+    blank = [gr.update()] * 7
     try:
         progress(0, desc="loading questions")
         out = run_evaluation(current(), upload, modes, report)
@@ -162,7 +178,13 @@ def run_tab(current: Callable[[], object], upload, modes, progress=gr.Progress()
         c, s = out.followups["contextual"], out.followups["standalone"]
         status += (f"\n\nFollow-ups (hybrid): contextual nDCG@10 {c['ndcg@10']:.3f} vs standalone rewrites "
                    f"{s['ndcg@10']:.3f} (n={c['n']}).")
-    return [status, gr.update(value=_frame(out.overall), visible=True),
+    if out.declines:
+        d = out.declines
+        status += (f"\n\nAnswers (hybrid): “not covered” F1 {d['f1']:.3f}; {d['declined_unanswerable']} of "
+                   f"{d['unanswerable']} unanswerable questions declined, {d['declined_answerable']} of "
+                   f"{d['answerable']} answerable ones.")
+    answers = gr.update(value=_frame(out.answers), visible=True) if out.answers else gr.update(visible=False)
+    return [status, answers, gr.update(value=_frame(out.overall), visible=True),
             gr.update(value=_frame(out.by_language), visible=True), gr.update(value=_frame(out.by_kind), visible=True),
             gr.update(value=[(str(p), p.stem.replace("_", " ")) for p in out.plots], visible=True),
             gr.update(value=_frame(out.worst), visible=True,
@@ -173,7 +195,8 @@ def run_tab(current: Callable[[], object], upload, modes, progress=gr.Progress()
 def build_eval_tab(current: Callable[[], object]) -> None:
     """The "Evaluation" tab (call inside `with gr.Tabs()`); `current()` gives the engine in use when a run starts."""
     with gr.Tab("Evaluation", id="evaluation", elem_id="rqa-eval-tab"):
-        gr.Markdown("### Retrieval evaluation\nThe same evaluation as `python -m qa eval`: hit@1, Recall@k, MRR@10, "
+        gr.Markdown("### Evaluation\nThe same evaluation as `python -m qa eval`: answer accuracy (the quotes hold the "
+                    "gold answer spans), then hit@1, Recall@k, MRR@10, "
                     "nDCG@10 and “not covered” precision / recall for each retrieval mode, on the bundled questions "
                     f"(`{DEFAULT_QUESTIONS.parent.name}/{DEFAULT_QUESTIONS.name}`) or on a questions file you upload "
                     "(JSON lines: `{\"id\", \"lang\", \"question\", \"relevant\": [¶…], \"kind\", \"history\"}`).")
@@ -187,6 +210,8 @@ def build_eval_tab(current: Callable[[], object]) -> None:
         status = gr.Markdown("Upload a questions file or leave it empty for the bundled set, then **Run evaluation**.",
                              elem_id="rqa-eval-status")
         # The results stay hidden until a run fills them (an empty table would show only column numbers).
+        answers = gr.Dataframe(label="Answers: do the quoted sentences hold the fact? (hybrid)", interactive=False,
+                               elem_id="rqa-eval-answers", wrap=True, visible=False)
         overall = gr.Dataframe(label="Overall", interactive=False, elem_id="rqa-eval-overall", wrap=True,
                                visible=False)
         by_language = gr.Dataframe(label="By language", interactive=False, elem_id="rqa-eval-language", wrap=True,
@@ -199,5 +224,5 @@ def build_eval_tab(current: Callable[[], object]) -> None:
         files = gr.File(label="Downloads: metrics.json, report.md, TREC runs, qrels", file_count="multiple",
                         interactive=False, elem_id="rqa-eval-files", visible=False)
         run_btn.click(partial(run_tab, current), [upload, modes],
-                      [status, overall, by_language, by_kind, plots, worst, files],
+                      [status, answers, overall, by_language, by_kind, plots, worst, files],
                       api_visibility="private", concurrency_limit=1, concurrency_id="evaluation")
