@@ -23,6 +23,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from embeddings.errors import EncoderUnavailable
+from embeddings.vectors import clean_texts, normalize_rows
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 E5_ALIASES = {"e5", "e5-small", "multilingual-e5-small", DEFAULT_MODEL, "default"}
@@ -50,17 +51,6 @@ class Encoder(Protocol):
     def encode_queries(self, texts: list[str]) -> np.ndarray: ...
 
     def encode_passages(self, texts: list[str]) -> np.ndarray: ...
-
-
-def _clean(texts: list[str]) -> list[str]:
-    # Trailing whitespace and NULs change token ids without changing meaning.
-    return [" ".join(t.replace("\x00", " ").split()) or "." for t in texts]
-
-
-def _normalize(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    n = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.maximum(n, 1e-12)
 
 
 def weights_fingerprint(path: Path) -> str:
@@ -198,7 +188,7 @@ class SentenceTransformerEncoder:
         return pieces
 
     def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
-        texts = _clean(texts)
+        texts = clean_texts(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         flat, owner, weight = [], [], []
@@ -213,10 +203,10 @@ class SentenceTransformerEncoder:
                 normalize_embeddings=False, show_progress_bar=False,
             )
         if len(flat) == len(texts):
-            return _normalize(vecs)
+            return normalize_rows(vecs)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         np.add.at(out, np.array(owner), vecs * np.array(weight, dtype=np.float32)[:, None])
-        return _normalize(out)
+        return normalize_rows(out)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(list(texts), self.query_prompt)
@@ -243,11 +233,11 @@ class USEEncoder:
         self._lock = threading.Lock()
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        texts = _clean(texts)
+        texts = clean_texts(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
-            return _normalize(np.asarray(self._use.encode(texts)))
+            return normalize_rows(np.asarray(self._use.encode(texts)))
 
     encode_queries = _encode
     encode_passages = _encode

