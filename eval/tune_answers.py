@@ -51,7 +51,7 @@ def grid() -> list[AnswerWeights]:
     out = []
     d = DEFAULT_WEIGHTS
     for r0, overlap, intent, share, most, typed in itertools.product(
-            (1.0, 2.0, 3.0), (1.5, 3.0, 4.5), (0.3, 0.6, 1.2), (0.3, 1.0), (3, 4), (1, 2, 3)):
+            (2.0,), (3.0,), (0.6, 1.2), (1.0,), (4,), (1, 2, 3, 4)):
         out.append(replace(d, rank=(r0, 0.6 * r0), overlap=overlap, intent=intent, second_share=share,
                            max_sentences=most, typed_quotes=typed))
     return out

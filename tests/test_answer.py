@@ -10,9 +10,9 @@ import pytest
 
 from qa.answer.chat import ChatSession, ask
 from qa.answer.extractive import COUNTRY_PARAGRAPHS
-from qa.answer.select import DEFAULT_WEIGHTS
 from qa.answer.i18n import cite
 from qa.answer.lookup import parse_lookup
+from qa.answer.select import DEFAULT_WEIGHTS
 
 
 def check_exact(ans, corpus):

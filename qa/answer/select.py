@@ -90,7 +90,7 @@ class AnswerWeights:
     prior_quote: float = 0.4  # ... and searches the previous answer's first sentence at this weight
     prior_names: float = 0.5  # ... and the names in that sentence (places, bodies, terms) at this weight
     split_parts: bool = True  # a two-part question quotes the best paragraph for each half
-    typed_quotes: int = 2  # "how many"/"when"/"which ones" is declined when none of the first N quotes gives one
+    typed_quotes: int = 1  # "how many"/"when"/"which ones" is declined when none of the first N quotes gives one
 
 
 DEFAULT_WEIGHTS = AnswerWeights()
