@@ -67,12 +67,14 @@ TOPIC_WEIGHT = 0.5  # a longer question that refers back ("what did it recommend
 
 # Pronouns and demonstratives that point back to the previous answer, in the six languages.
 _BACK = re.compile(
-    r"它|它们|其|该|此|这项|这个|这些|这一|那项|那个|那些|上述|前述|此事|"
-    r"\b(?:it|its|they|them|their|that|this|these|those|there|he|she|him|her)\b|"
+    r"它|它们|他|她|他们|她们|其|该|此|这项|这个|这些|这一|那项|那个|那些|上述|前述|此事|两者|二者|"
+    r"\b(?:it|its|they|them|their|that|this|these|those|there|he|she|him|her|his|former|latter|both)\b|"
     r"\b(?:cela|ça|celui-ci|celle-ci|ceux-ci|celles-ci|ce|cette|ces|ils|elles|il|elle|leur|leurs|y|en|là)\b|"
-    r"\b(?:eso|ese|esa|esos|esas|esto|este|esta|estos|estas|ello|ellos|ellas|él|ella|allí|ahí|su|sus)\b|"
-    r"(?:^|\s)(?:это|этот|эта|эти|этого|этой|этих|этом|тот|та|те|он|она|они|оно|его|её|ее|их|там|него|неё|них)(?=\s|[?.,!]|$)|"
-    r"ذلك|هذا|هذه|تلك|هؤلاء|هناك|(?:^|\s)(?:هو|هي|هم)(?=\s|$)|ها\b",
+    r"\b(?:eso|ese|esa|esos|esas|esto|este|esta|estos|estas|ello|ellos|ellas|él|ella|allí|ahí|su|sus|dich[oa]s?|"
+    r"mism[oa]s?|aquel|aquella)\b|"
+    r"(?:^|\s)(?:это|этот|эта|эти|этого|этой|этих|этом|этим|этому|тот|та|те|он|она|они|оно|его|её|ее|их|им|ей|ему|"
+    r"ими|там|него|неё|них|ней|нему|данн\w+)(?=\s|[?.,!]|$)|"
+    r"ذلك|هذا|هذه|تلك|هؤلاء|هناك|(?:^|\s)(?:هو|هي|هم)(?=\s|$)|ها\b|هم\b|(?:عن|في|من|ب|ل|مع)ه\b",
     re.IGNORECASE,
 )
 
