@@ -9,7 +9,8 @@ import time
 import pytest
 
 from qa.ingest.pdf import extract_pages, layout, parse_pdf
-from qa.ingest.txt import CorpusError, parse
+from qa.ingest.structure import CorpusError
+from qa.ingest.txt import parse
 from tests.fixtures.compare import differences
 from tests.fixtures.typeset import build_all, bundled_report, english_report, make_document, typeset_pdf
 
