@@ -67,3 +67,7 @@ def test_readers_take_the_grammar_from_structure_not_from_txt(reader):
     assert "qa.ingest.structure" in imported
     assert not {"qa.ingest.txt", "qa.ingest.pdf", "qa.ingest.files"} & imported
 
+
+def test_ingest_imports_nothing_from_embeddings():
+    for path in INGEST.glob("*.py"):
+        assert not [m for m in _imports(path) if m == "embeddings" or m.startswith("embeddings.")], path.name

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from qa.errors import UserError
 from qa.ingest.files import KINDS
+from qa.ingest.library import with_library
 from qa.types import Corpus, Document
 
 log = logging.getLogger("report_qa")
@@ -45,30 +46,6 @@ def upload_limit() -> int:
     except ImportError:  # pragma: no cover - limits.py is optional
         return MAX_BYTES
     return min(MAX_BYTES, MAX_UPLOAD_BYTES)
-
-
-def app_corpus(paths: list[str | Path] | None = None, *, library=None) -> Corpus:
-    """What the app serves: the bundled report(s) (or `paths`) plus every readable report in the library. A damaged
-    library entry is skipped with a warning instead of stopping the app."""
-    from qa.ingest.files import load_corpus
-
-    corpus = load_corpus(paths or None)
-    return Corpus(corpus.documents + _library_documents(library, {d.id for d in corpus.documents}))
-
-
-def _library_documents(library, taken: set[str]) -> list[Document]:
-    from qa.ingest.library import Library, LibraryError
-
-    library = library or Library()
-    docs = []
-    for e in library.entries():
-        if e.id in taken:
-            continue
-        try:
-            docs.append(library.document(e.id))
-        except LibraryError as exc:
-            log.warning("library: %s", exc)
-    return docs
 
 
 def doc_label(doc: Document) -> str:
@@ -117,7 +94,7 @@ class LiveEngine:
         return getattr(self.current(), name)
 
     def wanted_corpus(self) -> Corpus:
-        return Corpus(list(self.base) + _library_documents(self.library, {d.id for d in self.base}))
+        return with_library(self.base, self.library)
 
     def refresh(self, progress: Callable[[int, int], None] | None = None) -> tuple[object, bool]:
         """Rebuild over the bundled report(s) + the library when they differ from what is loaded; swap it in.

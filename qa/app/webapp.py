@@ -310,11 +310,11 @@ def serve(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     try:
         from qa.app import serving
-        from qa.app.library_tab import app_corpus
         from qa.app.loading import EngineHandle
+        from qa.ingest.library import load_corpus_with_library
 
         plan = serving.prepare(args)  # sign-in / exposure check first: a refused start loads nothing
-        corpus = app_corpus(args.paths)  # the bundled report (or PATHs) + the library (REPORT_QA_LIBRARY)
+        corpus = load_corpus_with_library(args.paths)  # the bundled report (or PATHs) + the library (REPORT_QA_LIBRARY)
         from embeddings.stores import open_store
 
         open_store(getattr(args, "store", None))  # a bad --store fails here, before anything loads

@@ -20,9 +20,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from embeddings.cache import EmbeddingCache
-from embeddings.encoders import Encoder, cache_home
+from embeddings.encoders import Encoder
 from embeddings.store import IndexMissing, IndexProblem, VectorStore
 from embeddings.stores import open_store
+from qa.paths import cache_home
 from qa.text import URL_RE
 from qa.types import Corpus, Paragraph, UnitKind
 
