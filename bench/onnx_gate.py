@@ -77,7 +77,7 @@ def main(argv=None) -> int:
     from embeddings.e5_restore import READY, restore_e5
     from embeddings.encoders import DEFAULT_MODEL, SentenceTransformerEncoder, cache_home
     from qa.evaluation.evalset import load_questions
-    from qa.ingest.txt import load_corpus
+    from qa.ingest import load_corpus
     from qa.retrieval.index import build_units
 
     path = restore_e5(cache_home() / "models")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from embeddings.encoders import DEFAULT_MODEL, load_encoder
 from embeddings.errors import EncoderUnavailable
-from qa.ingest.txt import load_corpus
+from qa.ingest import load_corpus
 from qa.retrieval.bridge import Bridge
 from qa.retrieval.fusion import FusionConfig
 from qa.retrieval.index import IndexHome, open_index

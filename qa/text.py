@@ -1,4 +1,5 @@
-"""Text helpers every stage shares: CJK detection, the question's language, sentence spans, web addresses.
+"""Text helpers every stage shares: CJK detection, the language of a question or a report, sentence spans,
+web addresses.
 
 Sentence spans are computed here and nowhere else: the index stores them with its units, and the
 answer stage slices quotes with the same spans, so a quoted sentence is always verbatim.
@@ -42,7 +43,7 @@ _ACCENTS = {"fr": set("àâçèéêëîïôùûüœ"), "es": set("áéíñóúü
 
 
 def detect_language(text: str) -> Language:
-    """zh, ar, ru, en, fr or es (the six UN languages); en when nothing else fits."""
+    """zh, ar, ru, en, fr or es (the six UN languages) of a question or a report's text; en when nothing else fits."""
     letters = [ch for ch in text if ch.isalpha() or is_cjk(ch)]
     if not letters:
         return "en"
@@ -86,7 +87,3 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         if e > s:
             out.append((s, e))
     return out
-
-
-def split_sentences(text: str) -> list[str]:
-    return [text[s:e] for s, e in sentence_spans(text)]

@@ -167,7 +167,7 @@ def english_pdf(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def corpus():
-    from qa.ingest.txt import load_corpus
+    from qa.ingest import load_corpus
 
     return load_corpus()
 

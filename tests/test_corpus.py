@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from qa.ingest.txt import CorpusError, join_lines, load_corpus, load_document, parse
+from qa.ingest import load_corpus
+from qa.ingest.structure import CorpusError, join_lines
+from qa.ingest.txt import load_document, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "data" / "ohchr-2020-h1.zh.txt"
@@ -197,7 +199,6 @@ def test_subsection_and_paragraph_with_the_same_number():
         ("Just some prose without numbers.\n", "no numbered paragraphs"),
         ("1. One.\n2. Two.\n4. Four is here after two.\n", "out of order"),
         ("1. One.\n2. Two.\n2. Two again, a duplicate.\n", "out of order"),
-        ("1. A claim.1 More text.\n", "footnote marker 1"),
     ],
 )
 def test_bad_text_raises_clear_error(text, message):
@@ -205,14 +206,23 @@ def test_bad_text_raises_clear_error(text, message):
         parse(text)
 
 
-def test_real_report_with_a_footnote_removed_is_rejected(tmp_path):
+def test_marker_without_footnote_text_is_a_warning():
+    d = parse("1. A claim.1 More text.\n")
+    assert d.paragraph(1).footnotes == [1] and d.footnotes == []
+    assert "¶1: footnote marker 1 has no footnote text in the page's footnote block" in d.warnings
+
+
+def test_real_report_with_a_footnote_removed_warns(tmp_path):
     text = REPORT.read_text(encoding="utf-8")
     broken = re.sub(r"\n 5 见 www\.ohchr\.org/EN/HRBodies/SP/Pages/COVID-19-and-Special-Procedures\.aspx。 \n", "\n", text)
     assert broken != text
     path = tmp_path / "r.txt"
     path.write_text(broken, encoding="utf-8")
-    with pytest.raises(CorpusError, match=r"footnote marker 5 in ¶18"):
-        load_document(path)
+    doc = load_document(path)
+    assert [w for w in doc.warnings if "footnote marker" in w] == [
+        "¶18: footnote marker 5 has no footnote text in the page's footnote block"]
+    assert doc.footnote(5) is None and 5 in doc.paragraph(18).footnotes
+    assert len(doc.paragraphs) == 136 and len(doc.footnotes) == 31
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -244,7 +254,6 @@ def test_cli_human_summary():
         (b"\xff\xfe\x00bad", "not UTF-8"),
         (b"No paragraphs here.\n", "no numbered paragraphs"),
         (b"1. One.\n3. Three, skipping two.\n", "out of order"),
-        (b"1. Text.1 More.\n", "no footnote text"),
     ],
 )
 def test_cli_bad_input_one_line_exit_2(tmp_path, content, message):
@@ -255,6 +264,14 @@ def test_cli_bad_input_one_line_exit_2(tmp_path, content, message):
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in r.stderr
+
+
+def test_cli_marker_without_footnote_text_is_a_warning(tmp_path):
+    path = tmp_path / "input.txt"
+    path.write_bytes(b"1. Text.1 More.\n")
+    r = run_cli("corpus", str(path))
+    assert r.returncode == 0, r.stderr
+    assert "warning: ¶1: footnote marker 1 has no footnote text" in r.stdout
 
 
 def test_default_corpus_is_the_bundled_report():

@@ -8,7 +8,7 @@ import zipfile
 import pytest
 
 from qa.ingest.docx import Numbering, _safe_xml, format_number, parse_docx
-from qa.ingest.txt import CorpusError
+from qa.ingest.structure import CorpusError
 from tests.fixtures.compare import differences
 from tests.fixtures.typeset import build_all, bundled_report, english_report, make_document, write_docx
 

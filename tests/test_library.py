@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import zipfile
 from pathlib import Path
@@ -86,6 +87,18 @@ def test_corpus_with_library_has_the_bundled_report_and_the_added_ones(lib, fixt
     assert [d.id for d in corpus.documents][1:] == ["A-79-123-en"]
     assert corpus.documents[0].id == bundled_report().id
     assert differences(english_report(), corpus.documents[1]) == []
+
+
+def test_corpus_with_library_skips_a_damaged_entry_with_a_warning(lib, fixtures, caplog):
+    bad = lib.add(fixtures["en_pdf"]).entry
+    good = lib.add(fixtures["zh_docx"]).entry
+    (lib.root / bad.id / "document.json").write_text("{cut off", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="report_qa"):
+        corpus = load_corpus_with_library()
+    assert [d.id for d in corpus.documents] == [bundled_report().id, good.id]
+    (message,) = [r.getMessage() for r in caplog.records if bad.id in r.getMessage()]
+    assert message.startswith(f"library: library entry {bad.id} is damaged (")
+    assert message.endswith(f"remove it (qa remove {bad.id}) and add the file again")
 
 
 def test_language_versions(lib, fixtures):

@@ -21,7 +21,7 @@ QUESTION = "How many judges did the Office in Freedonia train in 2024?"
 
 @pytest.fixture(scope="module")
 def bundled():
-    from qa.ingest.txt import load_corpus
+    from qa.ingest import load_corpus
 
     return load_corpus().documents[0]
 

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from qa.answer.chat import ask
 from qa.answer.guard import MAX_QUESTION_CHARS, BadQuestion, clean_question
 from qa.answer.lookup import parse_lookup
-from qa.ingest.txt import CorpusError, parse
+from qa.ingest.structure import CorpusError
+from qa.ingest.txt import parse
 from qa.retrieval.lexical import tokenize
 from qa.text import detect_language
 

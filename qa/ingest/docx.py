@@ -13,19 +13,23 @@ python-docx (MIT) opens the package and resolves its parts; the WordprocessingML
 - Unnumbered text after a numbered paragraph (sub-items, quotes) continues that paragraph; text before
   the first heading or paragraph is front matter (the title comes from the `Title` style or the
   document properties). Warnings name the Word paragraph and the report paragraph.
+
+`check_zip` refuses a package whose ZIP directory promises too much (a zip bomb) before any part is
+inflated; `_BodyReader` reads the body one Word paragraph at a time; `assemble_document`
+(`qa.ingest.structure`) makes the `Document` by the rules all readers share.
 """
 
 from __future__ import annotations
 
 import re
+import zipfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qa.ingest.pdf import SYMBOL_RE
-from qa.ingest.txt import NUMBERED_RE, CorpusError, _footnote_urls, ends_complete, guess_language, join_lines
-from qa.types import Document, Footnote, Marker, Paragraph
+from qa.ingest.structure import NUMBERED_RE, SYMBOL_RE, CorpusError, assemble_document, ends_complete, join_lines
+from qa.types import Document, Marker, Paragraph
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
@@ -33,11 +37,15 @@ MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
 _SKIP = {W + "del", W + "moveFrom", W + "txbxContent", MC + "Fallback", W + "instrText", W + "delText",
          W + "footnoteRef", W + "endnoteRef", W + "pPr", W + "rPr"}
 
+MAX_UNZIPPED = 200 * 1024 * 1024      # a Word file's parts together, uncompressed
+MAX_RATIO = 100                       # uncompressed / compressed size of one ZIP member
+MAX_MEMBERS = 5000
+
 Progress = Callable[[int, int], None]
 
 
 def _safe_xml(blob: bytes):
-    from lxml import etree
+    from lxml import etree  # loaded with the first Word file (python-docx's parser), not at start-up
 
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True)
     return etree.fromstring(blob, parser)
@@ -289,8 +297,31 @@ class DocxParts:
     language: str
 
 
+def check_zip(path: Path, *, max_unzipped: int = MAX_UNZIPPED, max_ratio: int = MAX_RATIO,
+              max_members: int = MAX_MEMBERS) -> None:
+    """Refuse a ZIP whose directory promises too much (a zip bomb) before inflating any of it."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise CorpusError(f"{path.name}: the Word file is damaged or cut off ({exc})") from exc
+    if len(infos) > max_members:
+        raise CorpusError(f"{path.name}: refused: {len(infos)} parts inside the Word file (at most {max_members})")
+    total = sum(i.file_size for i in infos)
+    if total > max_unzipped:
+        raise CorpusError(f"{path.name}: refused: the Word file unpacks to {total / 2**20:.0f} MB "
+                          f"(at most {max_unzipped / 2**20:.0f} MB); it may be a zip bomb")
+    for i in infos:
+        if i.file_size > 1_000_000 and i.file_size > max_ratio * max(i.compress_size, 1):
+            raise CorpusError(f"{path.name}: refused: part {i.filename} is compressed {i.file_size // max(i.compress_size, 1)}:1 "
+                              f"(at most {max_ratio}:1); it may be a zip bomb")
+    names = {i.filename for i in infos}
+    if "word/document.xml" not in names and not any(n.endswith("document.xml") for n in names):
+        raise CorpusError(f"{path.name}: a ZIP file without a Word document inside")
+
+
 def open_docx(path: Path) -> DocxParts:
-    import docx
+    import docx  # python-docx loads with the first Word file, not at start-up
     from docx.opc.constants import RELATIONSHIP_TYPE as RT
     from docx.opc.exceptions import PackageNotFoundError
 
@@ -339,137 +370,155 @@ def _footnote_texts(root, links: dict[str, str]) -> tuple[dict[str, str], list[s
     return texts, urls
 
 
-def _paragraph_elements(body, warnings: list[str]):
-    """Block-level paragraphs in reading order (content controls opened; tables skipped with a warning)."""
+def _paragraph_elements(body):
+    """Block-level paragraphs and tables in reading order (content controls opened)."""
     for el in body:
-        if el.tag == W + "p":
+        if el.tag in (W + "p", W + "tbl"):
             yield el
         elif el.tag == W + "sdt":
             content = el.find(W + "sdtContent")
             if content is not None:
-                yield from _paragraph_elements(content, warnings)
-        elif el.tag == W + "tbl":
-            yield el
+                yield from _paragraph_elements(content)
 
 
 def parse_docx(path: str | Path, *, doc_id: str, title: str = "", language: str = "",
                progress: Progress | None = None) -> Document:
     """Parse a Word report. Raises `CorpusError` with a one-line reason on input it cannot use."""
-    from qa.ingest.files import check_zip
-
     path = Path(path)
     check_zip(path)   # a zip bomb is refused before any part is inflated
     parts = open_docx(path)
     try:
-        return _parse(parts, path, doc_id=doc_id, title=title, language=language, progress=progress)
+        return _parse(parts, doc_id=doc_id, title=title, language=language, progress=progress)
     except CorpusError as exc:
         raise CorpusError(f"{path.name}: {exc}") from exc
 
 
-def _parse(parts: DocxParts, path: Path, *, doc_id: str, title: str, language: str,
-           progress: Progress | None) -> Document:
-    styles = read_styles(parts.styles)
-    numbering = Numbering.from_xml(parts.numbering)
+def _parse(parts: DocxParts, *, doc_id: str, title: str, language: str, progress: Progress | None) -> Document:
     fn_text, fn_links = _footnote_texts(parts.footnotes, parts.footnote_links)
-    warnings: list[str] = []
-    paragraphs: list[Paragraph] = []
-    path_heads: list[str] = []
-    fn_number: dict[str, int] = {}
-    holder: dict[int, int] = {}
-    front_title = ""
-    stopped = False
-    elements = list(_paragraph_elements(parts.body, warnings))
+    reader = _BodyReader(read_styles(parts.styles), Numbering.from_xml(parts.numbering))
+    elements = list(_paragraph_elements(parts.body))
     for k, el in enumerate(elements, start=1):
-        where = f"Word paragraph {k}" + (f" (after ¶{paragraphs[-1].n})" if paragraphs else "")
+        reader.read(el, k)
+    if progress:
+        progress(len(elements), len(elements))
+    footnotes = {n: fn_text[fid] for fid, n in reader.fn_number.items() if fid in fn_text}
+    doc = assemble_document(
+        doc_id, reader.paragraphs, footnotes,
+        expected="neither list-numbered nor typed '1.', '2.' …", footnote_place="in the footnotes part",
+        title=title or reader.front_title or parts.title, language=language or (parts.language or "")[:2].lower(),
+        links=fn_links, warnings=reader.warnings)
+    symbols = Counter(t for h in parts.headers for t in h.split() if SYMBOL_RE.match(t))
+    doc.meta = {"date": parts.created, "detected_symbol": symbols.most_common(1)[0][0] if symbols else None}
+    return doc
+
+
+def _out_of_order(n: int, expected: int, where: str) -> CorpusError:
+    return CorpusError(f"paragraph numbers out of order: found ¶{n} after ¶{expected - 1} ({where}); "
+                       "paragraphs must run 1, 2, 3 …")
+
+
+@dataclass
+class _Block:
+    """One Word paragraph as shown: list label and text, the footnotes it cites, its heading level and style."""
+
+    text: str
+    refs: list[tuple[int, int]]     # (footnote number, offset in text)
+    label: str
+    level: int | None
+    style: str
+
+
+@dataclass
+class _BodyReader:
+    """Reads the body's Word paragraphs in order into numbered report paragraphs under their headings."""
+
+    styles: dict[str, StyleInfo]
+    numbering: Numbering
+    paragraphs: list[Paragraph] = field(default_factory=list)
+    heads: list[str] = field(default_factory=list)        # the heading path above the current paragraph
+    fn_number: dict[str, int] = field(default_factory=dict)   # footnote id → number, in reference order
+    warnings: list[str] = field(default_factory=list)
+    front_title: str = ""
+    stopped: bool = False     # numbering restarted (an annex): the rest is not read
+
+    def read(self, el, k: int) -> None:
+        """Read the `k`-th block of the body (a paragraph or a table)."""
+        where = f"Word paragraph {k}" + (f" (after ¶{self.paragraphs[-1].n})" if self.paragraphs else "")
         if el.tag == W + "tbl":
-            if paragraphs:
-                warnings.append(f"{where}: a table is not read")
-            continue
+            if self.paragraphs:
+                self.warnings.append(f"{where}: a table is not read")
+            return
+        block = self._block(el, where)   # always: list counters and footnote numbers advance as Word's do
+        if self.stopped or (not block.text and not block.refs):
+            return
+        if block.level is not None and block.level < 9 and block.text:
+            self._heading(block, where)
+        elif not self._numbered(block, where) and not self._continuation(block):
+            if self.paragraphs or self.heads:
+                self.warnings.append(f"{where}: text outside any numbered paragraph skipped: '{block.text[:40]}'")
+            elif "title" in block.style.lower() and not self.front_title:
+                self.front_title = block.text
+
+    def _block(self, el, where: str) -> _Block:
+        """The paragraph's label (list numbering), text and footnote references, and its heading level."""
         ppr = el.find(W + "pPr")
-        style_num, level, style_name = _resolve(styles, _val(ppr, "pStyle"))
+        style_num, level, style_name = _resolve(self.styles, _val(ppr, "pStyle"))
         own_outline = _val(ppr, "outlineLvl") if ppr is not None else None
         if own_outline is not None and int(own_outline) < 9:
             level = int(own_outline)
         num = _num_pr(ppr) or style_num
-        label, suffix = numbering.label(*num) if num and num[0] != "0" else ("", "")
+        label, suffix = self.numbering.label(*num) if num and num[0] != "0" else ("", "")
         run = _runs(el)
         sep = "" if suffix == "nothing" else " "
         full = (label + sep if label else "") + run.text
         shift = len(full) - len(run.text)
-        text, _ = _clean(full)
         omap = _offset_map(full)
         refs = []
         for fid, off, custom in run.refs:
             if custom:
-                warnings.append(f"{where}: a footnote with its own mark (not numbered) is not read")
+                self.warnings.append(f"{where}: a footnote with its own mark (not numbered) is not read")
                 continue
-            if fid not in fn_number:
-                fn_number[fid] = len(fn_number) + 1
-            refs.append((fn_number[fid], omap[off + shift]))
-        if stopped or (not text and not refs):
-            continue
-        if level is not None and level < 9 and text:
-            depth = min(level, 2)
-            path_heads = path_heads[:depth] + [text]
-            for n, _ in refs:
-                warnings.append(f"{where}: footnote {n} is cited in a heading; it is attached to no paragraph")
-            continue
-        m = NUMBERED_RE.match(text)
-        n = int(m.group(1)) if m else None
+            self.fn_number.setdefault(fid, len(self.fn_number) + 1)
+            refs.append((self.fn_number[fid], omap[off + shift]))
+        return _Block(_clean(full)[0], refs, label, level, style_name)
+
+    def _heading(self, block: _Block, where: str) -> None:
+        """Level 0 is a chapter, 1 a section, 2 and deeper a subsection."""
+        self.heads = self.heads[:min(block.level, 2)] + [block.text]
+        for n, _ in block.refs:
+            self.warnings.append(f"{where}: footnote {n} is cited in a heading; it is attached to no paragraph")
+
+    def _numbered(self, block: _Block, where: str) -> bool:
+        """A new numbered paragraph (by its list label, or a typed number in sequence). False when it is none."""
+        m = NUMBERED_RE.match(block.text)
+        if m is None:
+            return False
+        n, label, paragraphs = int(m.group(1)), block.label, self.paragraphs
         expected = paragraphs[-1].n + 1 if paragraphs else 1
-        if n is not None and not label and n > expected and paragraphs and ends_complete(paragraphs[-1].text):
-            raise CorpusError(f"paragraph numbers out of order: found ¶{n} after ¶{expected - 1} "
-                              f"({where}); paragraphs must run 1, 2, 3 …")
-        if n is not None and (label.rstrip(".").isdigit() if label else n == expected):
-            if n != expected:
-                if n == 1 and paragraphs:
-                    warnings.append(f"{where}: paragraph numbering restarts at 1 (an annex?); the rest is not read")
-                    stopped = True
-                    continue
-                raise CorpusError(f"paragraph numbers out of order: found ¶{n} after ¶{expected - 1} "
-                                  f"({where}); paragraphs must run 1, 2, 3 …")
-            body = m.group(2)
-            cut = m.start(2)
-            markers = [Marker(fn, max(off - cut, 0)) for fn, off in refs]
-            paragraphs.append(Paragraph(n, body.rstrip(), list(path_heads), [mk.n for mk in markers], markers))
-            for mk in markers:
-                holder[mk.n] = n
-            continue
-        if paragraphs and path_heads == paragraphs[-1].section:
-            p = paragraphs[-1]
-            joined = join_lines(p.text, text)
-            base = len(joined) - len(text)
-            p.text = joined
-            for fn, off in refs:
-                p.markers.append(Marker(fn, base + off))
-                p.footnotes.append(fn)
-                holder[fn] = p.n
-            continue
-        if not paragraphs and not path_heads:
-            if "title" in style_name.lower() and not front_title:
-                front_title = text
-            continue
-        warnings.append(f"{where}: text outside any numbered paragraph skipped: '{text[:40]}'")
-    if progress:
-        progress(len(elements), len(elements))
-    if not paragraphs:
-        raise CorpusError("no numbered paragraphs found (neither list-numbered nor typed '1.', '2.' …); "
-                          "is this a UN report?")
-    by_number = {n: fid for fid, n in fn_number.items()}
-    footnotes = []
-    for n in sorted(by_number):
-        text = fn_text.get(by_number[n])
-        if text is None:
-            warnings.append(f"¶{holder.get(n)}: footnote {n} has no text in the footnotes part")
-            continue
-        footnotes.append(Footnote(n, text, holder.get(n), _footnote_urls(text, fn_links)))
-    for p in paragraphs:
-        p.markers = [Marker(mk.n, min(mk.offset, len(p.text))) for mk in p.markers]
-        if not p.section:
-            warnings.append(f"¶{p.n} has no section heading above it")
-    language = language or (parts.language or "")[:2].lower() or guess_language("\n".join(p.text for p in paragraphs))
-    title = title or front_title or parts.title or next((p.section[0] for p in paragraphs if p.section), doc_id)
-    symbols = Counter(t for h in parts.headers for t in h.split() if SYMBOL_RE.match(t))
-    doc = Document(doc_id, title, language, paragraphs, footnotes, warnings)
-    doc.meta = {"date": parts.created, "detected_symbol": symbols.most_common(1)[0][0] if symbols else None}
-    return doc
+        if not label and n > expected and paragraphs and ends_complete(paragraphs[-1].text):
+            raise _out_of_order(n, expected, where)
+        if not (label.rstrip(".").isdigit() if label else n == expected):
+            return False
+        if n != expected:
+            if n == 1 and paragraphs:
+                self.warnings.append(f"{where}: paragraph numbering restarts at 1 (an annex?); the rest is not read")
+                self.stopped = True
+                return True
+            raise _out_of_order(n, expected, where)
+        cut = m.start(2)
+        markers = [Marker(fn, max(off - cut, 0)) for fn, off in block.refs]
+        paragraphs.append(Paragraph(n, m.group(2).rstrip(), list(self.heads), [mk.n for mk in markers], markers))
+        return True
+
+    def _continuation(self, block: _Block) -> bool:
+        """Unnumbered text under the same headings as the last paragraph (sub-items, quotes) continues it."""
+        if not self.paragraphs or self.heads != self.paragraphs[-1].section:
+            return False
+        p = self.paragraphs[-1]
+        joined = join_lines(p.text, block.text)
+        base = len(joined) - len(block.text)
+        p.text = joined
+        for fn, off in block.refs:
+            p.markers.append(Marker(fn, base + off))
+            p.footnotes.append(fn)
+        return True

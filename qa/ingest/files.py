@@ -1,26 +1,34 @@
-"""Which reader for which file, and the checks every file passes before a reader sees it.
+"""Which reader for which file, the checks every file passes before a reader sees it, and the corpus.
 
 `load_document(path)` sends `.pdf` to `qa.ingest.pdf`, `.docx` to `qa.ingest.docx` and `.txt` to
 `qa.ingest.txt`, after `check_file`: the file exists and is not empty, is within the size limit, its
-content is what its extension says (magic bytes, not the name), and a Word file is a sane ZIP (member
-count, total uncompressed size and compression ratio checked from the directory before anything is
-inflated, so a zip bomb is refused unread). `safe_name` refuses names that could leave a folder (`../`).
+content is what its extension says (magic bytes, not the name), and a Word file is a sane ZIP
+(`qa.ingest.docx.check_zip`: member count, total uncompressed size and compression ratio checked from the
+directory before anything is inflated, so a zip bomb is refused unread). `safe_name` refuses names that
+could leave a folder (`../`). `load_corpus(paths)` reads several files, or with none the bundled report(s)
+(`REPORT_QA_DATA`, else `qa/data`); `qa.ingest.library.load_corpus_with_library` adds the library's reports.
 """
 
 from __future__ import annotations
 
+import os
 import re
-import zipfile
 from collections.abc import Callable
+from importlib.resources import files
 from pathlib import Path
 
-from qa.ingest.txt import CorpusError
+from qa.ingest import txt
+from qa.ingest.docx import check_zip, parse_docx
+from qa.ingest.pdf import parse_pdf
+from qa.ingest.structure import CorpusError, doc_id_for
 from qa.types import Corpus, Document
 
+__all__ = ["KINDS", "MAX_BYTES", "check_file", "check_zip", "default_paths", "load_corpus", "load_document",
+           "safe_name", "sniff"]
+
+DATA_DIR = Path(str(files("qa") / "data"))   # the bundled report(s)
+
 MAX_BYTES = 50 * 1024 * 1024          # the largest report file accepted
-MAX_UNZIPPED = 200 * 1024 * 1024      # a Word file's parts together, uncompressed
-MAX_RATIO = 100                       # uncompressed / compressed size of one ZIP member
-MAX_MEMBERS = 5000
 KINDS = {".pdf": "pdf", ".docx": "docx", ".txt": "txt"}
 _KIND_NAMES = {"pdf": "a PDF", "docx": "a Word (.docx) file", "zip": "a ZIP archive (not a Word file)",
                "txt": "plain text", "binary": "binary data", "doc": "an old Word (.doc) file",
@@ -68,29 +76,6 @@ def safe_name(name: str) -> str:
     return name
 
 
-def check_zip(path: Path, *, max_unzipped: int = MAX_UNZIPPED, max_ratio: int = MAX_RATIO,
-              max_members: int = MAX_MEMBERS) -> None:
-    """Refuse a ZIP whose directory promises too much (a zip bomb) before inflating any of it."""
-    try:
-        with zipfile.ZipFile(path) as z:
-            infos = z.infolist()
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise CorpusError(f"{path.name}: the Word file is damaged or cut off ({exc})") from exc
-    if len(infos) > max_members:
-        raise CorpusError(f"{path.name}: refused: {len(infos)} parts inside the Word file (at most {max_members})")
-    total = sum(i.file_size for i in infos)
-    if total > max_unzipped:
-        raise CorpusError(f"{path.name}: refused: the Word file unpacks to {total / 2**20:.0f} MB "
-                          f"(at most {max_unzipped / 2**20:.0f} MB); it may be a zip bomb")
-    for i in infos:
-        if i.file_size > 1_000_000 and i.file_size > max_ratio * max(i.compress_size, 1):
-            raise CorpusError(f"{path.name}: refused: part {i.filename} is compressed {i.file_size // max(i.compress_size, 1)}:1 "
-                              f"(at most {max_ratio}:1); it may be a zip bomb")
-    names = {i.filename for i in infos}
-    if "word/document.xml" not in names and not any(n.endswith("document.xml") for n in names):
-        raise CorpusError(f"{path.name}: a ZIP file without a Word document inside")
-
-
 def check_file(path: str | Path, *, max_bytes: int = MAX_BYTES) -> str:
     """The reader kind for `path` ('pdf', 'docx' or 'txt') once the file passed the checks."""
     path = Path(path)
@@ -119,30 +104,20 @@ def check_file(path: str | Path, *, max_bytes: int = MAX_BYTES) -> str:
     return kind
 
 
-def doc_id_for(path: Path) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", path.stem).strip("-") or "doc"
-
-
 def load_document(path: str | Path, *, doc_id: str | None = None, title: str = "", language: str = "",
                   max_bytes: int = MAX_BYTES, progress: Progress | None = None) -> Document:
     """Parse a .pdf, .docx or .txt report into a `Document` (same rules and JSON for all three)."""
     path = Path(path)
     kind = check_file(path, max_bytes=max_bytes)
     if kind == "txt":
-        from qa.ingest import txt
-
         doc = txt.load_document(path)
         if doc_id:
             doc.id = doc_id
         doc.title = title or doc.title
         doc.language = language or doc.language
     elif kind == "pdf":
-        from qa.ingest.pdf import parse_pdf
-
         doc = parse_pdf(path, doc_id=doc_id or doc_id_for(path), title=title, language=language, progress=progress)
     else:
-        from qa.ingest.docx import parse_docx
-
         doc = parse_docx(path, doc_id=doc_id or doc_id_for(path), title=title, language=language, progress=progress)
     doc.meta.setdefault("source", path.name)
     doc.meta.setdefault("format", kind)
@@ -151,8 +126,23 @@ def load_document(path: str | Path, *, doc_id: str | None = None, title: str = "
     return doc
 
 
-def load_corpus(paths: list[str | Path] | None = None) -> Corpus:
-    """Like `qa.ingest.txt.load_corpus`, for any mix of .pdf, .docx and .txt files."""
-    from qa.ingest import txt
+def default_paths() -> list[Path]:
+    """The bundled report texts: `REPORT_QA_DATA`, else the package's `qa/data`."""
+    data_dir = Path(os.environ.get("REPORT_QA_DATA") or DATA_DIR)
+    if not data_dir.is_dir():
+        raise CorpusError(f"data folder {data_dir} is missing; restore data/ from the repository or pass a report PATH")
+    paths = sorted(data_dir.glob("*.txt"))
+    if not paths:
+        raise CorpusError(f"no report texts (*.txt) in {data_dir}; restore data/ from the repository or pass a report PATH")
+    return paths
 
-    return txt.load_corpus(paths, load=load_document)
+
+def load_corpus(paths: list[str | Path] | None = None) -> Corpus:
+    """The documents of `paths` (any mix of .pdf, .docx and .txt), or with none the bundled report(s).
+    Two documents with one id are refused."""
+    docs = [load_document(p) for p in (paths or default_paths())]
+    ids = [d.id for d in docs]
+    dup = {i for i in ids if ids.count(i) > 1}
+    if dup:
+        raise CorpusError(f"two documents share the id {sorted(dup)[0]!r}; give each its own file name or sidecar id")
+    return Corpus(docs)

@@ -13,15 +13,18 @@ leaves only that hidden folder, which readers ignore and the next writer deletes
 (same sha256) again changes nothing. Documents with one symbol in several languages are versions of
 one report: `versions(symbol)` lists them, and adding one warns when paragraph counts differ.
 
-`load_corpus_with_library()` is the corpus the engine and app use: the bundled report(s) plus every
-library document. Indexing stays incremental because `qa.retrieval.index.open_index` embeds through the
-content-hash cache: a corpus with one new report embeds only that report's texts.
+`load_corpus_with_library()` is the corpus the CLI and the app serve: the bundled report(s) plus every
+readable library document (a damaged entry is skipped with a warning); `with_library(documents)` adds the
+library to other documents. Indexing stays incremental because `qa.retrieval.index.open_index` embeds
+through the content-hash cache: a corpus with one new report embeds only that report's texts.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -31,11 +34,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from qa.errors import UserError
-from qa.ingest.files import MAX_BYTES, check_file, load_document, safe_name
+from qa.ingest.files import MAX_BYTES, check_file, load_corpus, load_document, safe_name
+from qa.paths import library_dir
 from qa.types import Corpus, Document, Footnote, Marker, Paragraph
 
-LIBRARY_ENV = "REPORT_QA_LIBRARY"
+log = logging.getLogger("report_qa.library")
+
 FORMAT = 1
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 LOCK_TIMEOUT_S = 120.0
@@ -46,13 +53,6 @@ AddProgress = Callable[[float, str], None]
 
 class LibraryError(UserError):
     """A library operation that cannot be done; the message says why and what to do."""
-
-
-def library_dir() -> Path:
-    from embeddings.encoders import cache_home
-
-    env = os.environ.get(LIBRARY_ENV)
-    return Path(env) if env else cache_home() / "library"
 
 
 # -------------------------------------------------------------------------------------- JSON records
@@ -219,8 +219,6 @@ class Library:
 
     # -- writing
     def _lock(self):
-        from filelock import FileLock, Timeout
-
         self.root.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.root / ".lock"), timeout=LOCK_TIMEOUT_S)
         try:
@@ -345,8 +343,6 @@ class Library:
 
 def _disk_full(exc: BaseException, root: Path, name: str) -> LibraryError | None:
     """A LibraryError for "no space left" / "quota exceeded" (nothing was kept), else None."""
-    import errno
-
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return LibraryError(f"the disk is full ({root}): {name} was not added and nothing of it was kept; "
                             "free some space (or ask the server's administrator) and try again")
@@ -395,14 +391,24 @@ def version_warnings(corpus: Corpus) -> list[str]:
     return out
 
 
-def load_corpus_with_library(paths: list[str | Path] | None = None, *, library: Library | None = None) -> Corpus:
-    """The bundled report(s) (or `paths`) plus every report in the library, ids unique."""
-    from qa.ingest.files import load_corpus
+def with_library(documents: list[Document], library: Library | None = None) -> Corpus:
+    """`documents` plus every readable report in the library whose id is not taken yet. A damaged library
+    entry is skipped with a warning (logged), so one bad entry never stops the CLI or the app."""
+    library = library or Library()
+    docs, taken = list(documents), {d.id for d in documents}
+    for e in library.entries():
+        if e.id in taken:
+            continue
+        try:
+            docs.append(library.document(e.id))
+        except LibraryError as exc:
+            log.warning("library: %s", exc)
+            continue
+        taken.add(e.id)
+    return Corpus(docs)
 
-    corpus = load_corpus(paths)
-    ids = {d.id for d in corpus.documents}
-    for doc in (library or Library()).documents():
-        if doc.id not in ids:
-            corpus.documents.append(doc)
-            ids.add(doc.id)
-    return corpus
+
+def load_corpus_with_library(paths: list[str | Path] | None = None, *, library: Library | None = None) -> Corpus:
+    """The corpus the CLI and the app serve: the bundled report(s) (or `paths`) plus the library's reports; the
+    bundled report always loads, a damaged library entry is skipped with a warning."""
+    return with_library(load_corpus(paths or None).documents, library)

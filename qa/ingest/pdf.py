@@ -12,10 +12,11 @@ Steps, each a pure function over plain records:
    symbols (`A/75/36`; the most frequent one becomes `meta["symbol"]`).
 4. The footnote area is what lies under a short horizontal rule in a smaller font (without a rule:
    the smaller-font rows at the page foot that start with a number).
-5. Body rows go through the text parser's own paragraph / heading state machine (`qa.ingest.txt`), so
-   paragraph numbering, sections and continuation across pages follow exactly the same rules as for
-   text; footnote rows through its footnote-block rules. Superscript markers are carried to the
-   paragraph offset where they sat. Warnings name the page and the paragraph.
+5. Body rows go through the paragraph / heading state machine of `qa.ingest.structure`, the one the text
+   reader uses, so paragraph numbering, sections and continuation across pages follow exactly the same
+   rules as for text; footnote rows through its footnote-block rules. Superscript markers are carried to
+   the paragraph offset where they sat. Warnings name the page and the paragraph.
+6. `assemble_document` (`qa.ingest.structure`) makes the `Document`, by the rules all readers share.
 """
 
 from __future__ import annotations
@@ -26,25 +27,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qa.ingest.txt import (
+from qa.ingest.structure import (
     CHAPTER_RE,
     FOOTNOTE_LINE_RE,
     NUMBERED_RE,
     ROMAN_CHAPTER_RE,
     SECTION_RE,
+    SYMBOL_RE,
     CorpusError,
-    _body_line,
-    _footnote_line,
-    _footnote_urls,
-    _State,
-    guess_language,
+    LineState,
+    assemble_document,
+    body_line,
+    footnote_line,
     join_lines,
 )
-from qa.types import Document, Footnote, Marker, Paragraph
+from qa.types import Document, Marker, Paragraph
 
 Progress = Callable[[int, int], None]
 
-SYMBOL_RE = re.compile(r"^(?=[A-Z][A-Za-z0-9.()/-]*\d)[A-Z]{1,8}(?:\.\d+)?(?:/[A-Za-z0-9.()-]+)+$")
 _FURNITURE_TOKEN = re.compile(
     r"^(?:\d{1,4}(?:/\d{1,4})?|-\s?\d{1,4}\s?-|\(?[A-Z]\)|(?:GE|NY|V|E)\.\d{2}-\d{4,6}|\d{2}-\d{4,6}(?:X)?"
     r"|\d{6}|\*\d{7,}\*|[Pp]age|[Pp]ágina|[Pp]ag\.?)$"
@@ -98,7 +98,7 @@ class PdfInfo:
 # ------------------------------------------------------------------------------------------ reading
 
 def _pdfplumber_pages(path: Path, progress: Progress | None = None) -> tuple[list[PageData], PdfInfo]:
-    import pdfplumber
+    import pdfplumber  # an optional second backend (installed with the test extra), so imported on use
     from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
     from pdfminer.pdfparser import PDFSyntaxError
     from pdfminer.psexceptions import PSException
@@ -147,7 +147,7 @@ def _pdfplumber_pages(path: Path, progress: Progress | None = None) -> tuple[lis
 def _pdfium_pages(path: Path, progress: Progress | None = None) -> tuple[list[PageData], PdfInfo]:
     import ctypes
 
-    import pypdfium2 as pdfium
+    import pypdfium2 as pdfium  # PDFium loads with the first PDF, not at start-up
     import pypdfium2.raw as raw
 
     try:
@@ -404,7 +404,7 @@ def _merge_headings(rows: list[Row]) -> list[Row]:
     return out
 
 
-def _footnotes(st: _State, rows: list[Row], warnings: list[str]) -> None:
+def _footnotes(st: LineState, rows: list[Row], warnings: list[str]) -> None:
     for r in rows:
         text = r.text
         numbered = bool(r.markers and r.markers[0][1] == 0)
@@ -415,13 +415,37 @@ def _footnotes(st: _State, rows: list[Row], warnings: list[str]) -> None:
             fn = st.open_footnote
             fn.text = join_lines(fn.text, text)
             continue
-        if not _footnote_line(st, text, text):
+        if not footnote_line(st, text, text):
             warnings.append(f"page {r.page}: footnote-area text not understood, skipped: '{text[:40]}'")
+
+
+def _row_markers(r: Row, last_marker: int, known: set[int], where: str,
+                 warnings: list[str]) -> tuple[str, list[tuple[int, int]], int]:
+    """Which of a row's superscripts are footnote markers: the next numbers, among the footnotes the pages
+    carry. Returns the row's text (any other superscript put back as text), the markers as (number, offset)
+    and the last marker number so far."""
+    text, shift, accepted = r.text, 0, []
+    for digits, off in r.markers:
+        n = int(digits)
+        if n > last_marker and (n == last_marker + 1 or n in known):
+            if n != last_marker + 1:
+                warnings.append(f"page {r.page}: footnote marker {n} follows marker {last_marker}; "
+                                f"{', '.join(map(str, range(last_marker + 1, n)))} not found")
+            accepted.append((n, off + shift))
+            last_marker = n
+        else:
+            warnings.append(f"page {r.page}, {where}: superscript {digits} is not the next footnote marker "
+                            f"(expected {last_marker + 1}); kept as text")
+            text = text[:off + shift] + digits + text[off + shift:]
+            shift += len(digits)
+    return text, accepted, last_marker
 
 
 def parse_layout(lay: Layout, *, doc_id: str, title: str = "", language: str = "",
                  links: list[str] | None = None) -> Document:
-    st = _State()
+    """The document of a page layout: footnote rows, then body rows through the line state machine, each
+    superscript marker carried to the paragraph offset where it sat."""
+    st = LineState()
     warnings = list(lay.warnings)
     _footnotes(st, lay.notes, warnings)
     st.open_footnote = None
@@ -429,28 +453,16 @@ def parse_layout(lay: Layout, *, doc_id: str, title: str = "", language: str = "
     rows = _merge_headings(lay.body)
     lines = [r.text for r in rows]
     markers: dict[int, list[Marker]] = {}
+    marker_pages: dict[int, int] = {}
     last_marker = 0
     front: list[Row] = []
     for i, r in enumerate(rows):
-        # Which superscripts are footnote markers: the next numbers, among the footnotes the pages carry.
-        text, shift, accepted = r.text, 0, []
-        for digits, off in r.markers:
-            n = int(digits)
-            if n > last_marker and (n == last_marker + 1 or n in known):
-                if n != last_marker + 1:
-                    warnings.append(f"page {r.page}: footnote marker {n} follows marker {last_marker}; "
-                                    f"{', '.join(map(str, range(last_marker + 1, n)))} not found")
-                accepted.append((n, off + shift))
-                last_marker = n
-            else:
-                where = f"¶{st.current.n}" if st.current else "the front matter"
-                warnings.append(f"page {r.page}, {where}: superscript {digits} is not the next footnote marker "
-                                f"(expected {last_marker + 1}); kept as text")
-                text = text[:off + shift] + digits + text[off + shift:]
-                shift += len(digits)
+        where = f"¶{st.current.n}" if st.current else "the front matter"
+        text, accepted, last_marker = _row_markers(r, last_marker, known, where, warnings)
+        marker_pages.update((n, r.page) for n, _ in accepted)
         before, before_len, n_warn = st.current, len(st.current.text) if st.current else 0, len(st.warnings)
         try:
-            _body_line(st, text, text, lines, i)
+            body_line(st, text, text, lines, i)
         except CorpusError as exc:
             raise CorpusError(re.sub(r"\(line \d+\)", f"(page {r.page})", str(exc))) from exc
         for k in range(n_warn, len(st.warnings)):
@@ -470,36 +482,18 @@ def parse_layout(lay: Layout, *, doc_id: str, title: str = "", language: str = "
             for n, _ in accepted:
                 warnings.append(f"page {r.page}: footnote marker {n} sits in a heading or outside any paragraph "
                                 f"('{text[:30]}'); the footnote is attached to no paragraph")
-    if not st.paragraphs:
-        raise CorpusError("no numbered paragraphs found (expected paragraphs starting '1.', '2.' …); "
-                          "is this a UN report?")
     warnings += st.warnings
-    paragraphs, holder = [], {}
+    paragraphs = []
     for rp in st.paragraphs:
         clean = rp.text.strip()
         lead = len(rp.text) - len(rp.text.lstrip())
         mk = [Marker(m.n, min(max(m.offset - lead, 0), len(clean))) for m in markers.get(id(rp), [])]
-        for m in mk:
-            holder[m.n] = rp.n
         paragraphs.append(Paragraph(rp.n, clean, list(rp.section), [m.n for m in mk], mk))
-    footnotes = []
-    for n in sorted(st.footnotes):
-        ftext = re.sub(r"[ \t]{2,}", " ", st.footnotes[n].text).strip()
-        if n not in holder:
-            warnings.append(f"footnote {n} has no marker in any paragraph")
-        footnotes.append(Footnote(n, ftext, holder.get(n), _footnote_urls(ftext, links or [])))
-    missing = sorted(set(holder) - set(st.footnotes))
-    if missing:
-        n = missing[0]
-        warnings.append(f"¶{holder[n]}: footnote marker {n} has no footnote text at the foot of the page")
-    for p in paragraphs:
-        if not p.section:
-            warnings.append(f"¶{p.n} has no section heading above it")
-    body_text = "\n".join(p.text for p in paragraphs)
-    language = language or guess_language(body_text)
-    if not title:
-        title = _front_title(front) or next((p.section[0] for p in paragraphs if p.section), doc_id)
-    return Document(doc_id, title, language, paragraphs, footnotes, warnings)
+    return assemble_document(
+        doc_id, paragraphs, {n: fn.text for n, fn in st.footnotes.items()},
+        expected="expected paragraphs starting '1.', '2.' …", footnote_place="at the foot of the page",
+        title=title or _front_title(front), language=language, links=links, warnings=warnings,
+        marker_pages=marker_pages)
 
 
 def _front_title(front: list[Row]) -> str:

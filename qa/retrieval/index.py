@@ -21,8 +21,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from embeddings.cache import EmbeddingCache
-from embeddings.encoders import Encoder, cache_home
+from embeddings.encoders import Encoder
 from embeddings.stores import IndexMissing, IndexProblem, Store, open_store
+from qa.paths import cache_home
 from qa.text import URL_RE
 from qa.types import Corpus, Paragraph, UnitKind
 

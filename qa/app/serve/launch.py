@@ -36,10 +36,10 @@ from qa.app.serve.limits import (
 )
 from qa.app.serve.memory import start_trimmer, tune_malloc
 from qa.app.ui.loading import EngineHandle
-from qa.app.ui.reports import app_corpus
 from qa.app.ui.webapp import CSS, HEAD, build_app, offline_theme
 from qa.engine import load_engine
 from qa.errors import USER_ERRORS
+from qa.ingest.library import load_corpus_with_library
 from qa.retrieval.index import configure_logging
 
 log = logging.getLogger("report_qa")
@@ -196,7 +196,7 @@ def serve(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     try:
         plan = prepare(args)  # sign-in / exposure check first: a refused start loads nothing
-        corpus = app_corpus(args.paths)  # the bundled report (or PATHs) + the library (REPORT_QA_LIBRARY)
+        corpus = load_corpus_with_library(args.paths)  # the bundled report (or PATHs) + the library (REPORT_QA_LIBRARY)
         open_store(getattr(args, "store", None))  # a bad --store fails here, before anything loads
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)

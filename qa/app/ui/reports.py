@@ -26,8 +26,8 @@ from qa.app.ui.markup import escape_md
 from qa.app.ui.render import paragraph_html
 from qa.engine import rebuild_engine
 from qa.errors import UserError
-from qa.ingest.files import KINDS, MAX_BYTES, load_corpus, safe_name
-from qa.ingest.library import Library, LibraryError
+from qa.ingest.files import KINDS, MAX_BYTES, safe_name
+from qa.ingest.library import Library, with_library
 from qa.text import detect_language
 from qa.types import Corpus, Document
 
@@ -44,26 +44,6 @@ def upload_limit() -> int:
     """Bytes one uploaded report may have: the app's upload limit (qa/app/serve/limits.py), never above the
     library's own (qa/ingest/files.py, 50 MB)."""
     return min(MAX_BYTES, MAX_UPLOAD_BYTES)
-
-
-def app_corpus(paths: list[str | Path] | None = None, *, library=None) -> Corpus:
-    """What the app serves: the bundled report(s) (or `paths`) plus every readable report in the library. A damaged
-    library entry is skipped with a warning instead of stopping the app."""
-    corpus = load_corpus(paths or None)
-    return Corpus(corpus.documents + _library_documents(library, {d.id for d in corpus.documents}))
-
-
-def _library_documents(library, taken: set[str]) -> list[Document]:
-    library = library or Library()
-    docs = []
-    for e in library.entries():
-        if e.id in taken:
-            continue
-        try:
-            docs.append(library.document(e.id))
-        except LibraryError as exc:
-            log.warning("library: %s", exc)
-    return docs
 
 
 def doc_label(doc: Document) -> str:
@@ -107,7 +87,7 @@ class LiveEngine:
         return self.current().corpus
 
     def wanted_corpus(self) -> Corpus:
-        return Corpus(list(self.base) + _library_documents(self.library, {d.id for d in self.base}))
+        return with_library(self.base, self.library)
 
     def refresh(self, progress: Callable[[int, int], None] | None = None) -> tuple[object, bool]:
         """Rebuild over the bundled report(s) + the library when they differ from what is loaded; swap it in.
