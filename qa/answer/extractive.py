@@ -179,8 +179,9 @@ def build_answer(question: str, result: SearchResult, corpus: Corpus, *, lang: s
               for q in quotes if q.source == "paragraph"][:weights.typed_quotes]
     lacking = absent_type(focus, quoted) if DECLINE_ABSENT_TYPE else None
     if lacking:  # on topic, but nothing quoted gives the date or number asked: say so, show what is there
-        names = ", ".join(focus.names) or result.query
-        message = lab["mentions_not"].format(names=names, what=lab[f"what_{lacking}"])
+        what = lab[f"what_{lacking}"]
+        message = (lab["mentions_not"].format(names=", ".join(focus.names), what=what) if focus.names
+                   else lab["gives_not"].format(what=what))
         for cp in paragraphs:
             cp.highlights = []
         return Answer(question, result.query, lang, False, "search", related=paragraphs, message=message,

@@ -26,14 +26,14 @@ _INTENT_PATTERNS: dict[Intent, str] = {
     "when": r"何时|什么时候|哪一?天|哪一?年|几月|哪个月|日期|\bwhen\b|what date|which year|what year|\bquand\b|"
             r"à quelle date|quelle date|en quelle année|quel jour|cu[aá]ndo|en qu[eé] (?:fecha|año|mes)|qu[eé] d[ií]a|"
             r"когда|в каком (?:году|месяце)|какого числа|какую дату|متى|في أي (?:عام|سنة|تاريخ|شهر)|ما تاريخ",
-    "how_many": r"多少|几个|几名|几次|几项|几家|数量|数目|how many|how much|number of|combien|quel nombre|"
+    "how_many": r"多少|(?<!哪)几(?:个|名|次|项|家)|数量|数目|how many|how much|number of|combien|quel nombre|"
                 r"cu[aá]nt[oa]s?|qu[eé] n[uú]mero|сколько|какое число|какое количество|\bكم\b|عدد",
     "names": r"哪些|哪几|哪个国家|哪国|谁|\bwho\b|\bwhom\b|which (?:countries|states|countr|organi|bodies|entities|"
              r"partners|agencies)|what countries|\bqui\b|quels (?:pays|[ée]tats|partenaires|organismes)|quel pays|"
              r"qu[eé] pa[ií]ses|qui[eé]n(?:es)?|cu[aá]les|какие (?:страны|государства|организации|органы)|\bкто\b|"
              r"какая страна|أي (?:الدول|البلدان|دولة|بلد)|ما (?:الدول|البلدان)|\bمن\b (?:هم|هي|هو)|من الذي",
     # names in the plural ("which companies", "the names of"): the answer is a list of names
-    "list": r"哪些(?:国家|公司|企业|机构|组织|成员|人|代表|缔约国)|哪几(?:个|家|位|名)|名字|名称|姓名|"
+    "list": r"哪些(?:国家|公司|企业|机构|组织|成员|代表|缔约国)|哪几(?:个|家|位|名)|名字|名称|姓名|"
             r"which (?:countries|states|companies|firms|agencies|organi[sz]ations|members|people|persons|bodies|"
             r"entities|fellows|speakers)|what are the names|names of|\bnamed?\b|"
             r"quels (?:pays|[ée]tats|entreprises|soci[ée]t[ée]s|organismes|membres)|quelles (?:entreprises|organisations)|"

@@ -38,6 +38,7 @@ PLACE_KINDS = ("place", "region")
 BRIDGE_LANGS = ("en", "fr", "es", "ru", "ar")
 MAX_PHRASE = 8
 PREFIX = 5
+PREFIX_LANGS = ("ru", "ar")  # languages whose names inflect beyond what the stemmer undoes
 # CLDR codes that are not countries or territories a question names as a place.
 _NOT_PLACES = {"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"}
 # CLDR world regions worth bridging (Africa, the Americas, Asia, Europe, Oceania and their parts).
@@ -261,7 +262,10 @@ class Bridge:
                         break
                 else:
                     tok, s, e = toks[i]
-                    cid = self.prefixes[lang].get(tok[:PREFIX]) if len(tok) >= PREFIX else None
+                    # inflected names (Беларусь/Беларуси) only: in en/fr/es a prefix joins unrelated words
+                    # ("countries" and "counter-terrorism")
+                    inflected = lang in PREFIX_LANGS and len(tok) >= PREFIX
+                    cid = self.prefixes[lang].get(tok[:PREFIX]) if inflected else None
                     if cid:
                         found.append(self._entity(cid, question[s:e], s, e))
                     i += 1
