@@ -63,7 +63,7 @@ def load_engine(corpus: Corpus | None = None, *, model: str | None = None, use_s
                 store_uri: str | None = None, candidates: Depth | None = None) -> Engine:
     """The default engine: e5-small (or `model`) + USE-multilingual + BM25 over the corpus.
 
-    `store_uri` picks the vector store (`--store`): None = FAISS files, or Milvus (embeddings/stores.py).
+    `store_uri` picks the vector store (`--store`): None = FAISS files, or Milvus (embeddings/stores/).
     `candidates` (`--candidates`): how many candidates each signal fetches in a collection searched in two
     stages (more: closer to exhaustive scoring, slower), or "all" to score every paragraph.
     """

@@ -58,7 +58,7 @@ def candidates_value(text: str) -> int | str:
 
 
 def store_option(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """--store: where the vector indexes live (embeddings/stores.py); --candidates: how deep a large collection
+    """--store: where the vector indexes live (embeddings/stores/); --candidates: how deep a large collection
     (over `SAMPLE_SIZE` paragraphs) is searched."""
     p.add_argument("--store", metavar="URI", default=os.environ.get("REPORT_QA_STORE"),
                    help="vector store: milvus://HOST:PORT (a Milvus server), PATH.db (Milvus Lite, local) or faiss "
