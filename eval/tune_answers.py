@@ -1,6 +1,6 @@
 """Choose the answer stage's sentence weights by k-fold cross-validation on the tuning set.
 
-    python eval/tune_answers.py [--questions eval/questions.jsonl eval/tuning-2.jsonl] [--folds 5]
+    python eval/tune_answers.py [--questions eval/questions.jsonl eval/tuning-2.jsonl eval/tuning-3.jsonl] [--folds 5]
 
 Retrieval does not depend on these weights, so every search is made once and replayed; each grid point
 then re-builds the answers. For each fold the best grid point on the other folds is scored on the held-out
@@ -50,16 +50,14 @@ class ReplayEngine:
 def grid() -> list[AnswerWeights]:
     out = []
     d = DEFAULT_WEIGHTS
-    for r0, overlap, intent, share, most, typed in itertools.product(
-            (2.0,), (3.0,), (0.6, 1.2), (1.0,), (4,), (1, 2, 3, 4)):
-        out.append(replace(d, rank=(r0, 0.6 * r0), overlap=overlap, intent=intent, second_share=share,
-                           max_sentences=most, typed_quotes=typed))
+    for prior, quote, names in itertools.product((0.0, 0.25, 0.5, 1.0), (0.0, 0.4), (0.5, 1.0)):
+        out.append(replace(d, prior=prior, prior_quote=quote, prior_names=names))
     return out
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--questions", nargs="+", default=["eval/questions.jsonl", "eval/tuning-2.jsonl"])
+    ap.add_argument("--questions", nargs="+", default=["eval/questions.jsonl", "eval/tuning-2.jsonl", "eval/tuning-3.jsonl"])
     ap.add_argument("--folds", type=int, default=5)
     args = ap.parse_args()
     questions = [q for path in args.questions for q in load_questions(path)]

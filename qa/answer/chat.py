@@ -16,6 +16,7 @@ from qa.answer.lookup import parse_lookup
 from qa.answer.select import DEFAULT_WEIGHTS, OFFICE, AnswerWeights, Focus, parts, refers_to_place
 from qa.errors import UserError
 from qa.retrieval.bridge import PLACE_KINDS
+from qa.retrieval.retriever import SearchResult
 from qa.text import detect_language
 from qa.types import MODES, Mode
 
@@ -73,12 +74,26 @@ class ChatSession:
             ans = lookup_answer(text, lookup, corpus, lang=lang)
             ans.notice = notice
             return ans
-        retriever = self.engine.retriever
+        result, focus = self.search(text, lang=lang)
+        ans = build_answer(text, result, corpus, lang=lang, notice=notice, shown=self.top_k, focus=focus,
+                           weights=self.weights)
+        self.history = (self.history + [ans.question])[-MAX_HISTORY:]
+        self.turns = (self.turns + [_turn_of(ans)])[-MAX_HISTORY:]
+        return ans
+
+    def search(self, text: str, *, lang: str | None = None, depth: int = SEARCH_DEPTH) -> tuple[SearchResult, Focus]:
+        """The ranked paragraphs for a question in this conversation, and what it asks (its `Focus`).
+
+        A follow-up searches the earlier topic with its own words; one that refers back ("when was it adopted?",
+        "那项呼吁") also searches the previous answer's first sentence and the names in it, and "that country"
+        takes the place that sentence names. A two-part question puts the best paragraph of each half first.
+        The history is not changed (`ask` records the turn)."""
+        lang = lang or detect_language(text)
+        corpus, retriever, w = self.engine.corpus, self.engine.retriever, self.weights
         prior = self._previous_turn()
         query, also = followup_queries(self.history, text, retriever.entities)
         back = (prior is not None and (refers_back(text) or is_elliptical(text))
                 and not _names_new_place(retriever, text, query))
-        w = self.weights
         carried = _names_in(retriever, prior.quote) if back and prior.quote else []
         if back and prior.quote and w.prior_quote:
             also = also + [(prior.quote, w.prior_quote)]
@@ -86,21 +101,17 @@ class ChatSession:
             also = also + [(" ".join(dict.fromkeys(f for e in carried for f in e.zh)), w.prior_names)]
         focus = Focus.of(text, query, retriever.entities(query, lang if query == text else None))
         new_places = Focus.of(text, text, retriever.entities(text, lang)).places if prior else []
-        if back and not new_places and refers_to_place(text):  # "that country": the place the last answer named
+        if back and not new_places and refers_to_place(text, lang):  # "that country": the place last named
             new_places = [tuple(e.zh) for e in carried if e.kind in PLACE_KINDS]
             focus = replace(focus, places=new_places or focus.places)
-        result = retriever.search(query, mode=self.mode, top_k=max(self.top_k, SEARCH_DEPTH), also=also,
-                                  docs=self.docs)
-        result.hits = _reorder(result.hits, corpus, prior if back else None, new_places, self.weights.prior)
+            query = " ".join([query, *(forms[0] for forms in new_places)])  # searched as if it were named
+        result = retriever.search(query, mode=self.mode, top_k=max(self.top_k, depth), also=also, docs=self.docs)
+        result.hits = _reorder(result.hits, corpus, prior if back else None, new_places, w.prior)
         halves = parts(text) if w.split_parts else [text]
         if len(halves) == 2:  # "what did X say, and what did Y do?": the best paragraph for each half is quoted
             leaders = [retriever.search(h, mode=self.mode, top_k=1, docs=self.docs).hits[:1] for h in halves]
             result.hits = _with_leaders(result.hits, [h[0] for h in leaders if h])
-        ans = build_answer(text, result, corpus, lang=lang, notice=notice, shown=self.top_k, focus=focus,
-                           weights=self.weights)
-        self.history = (self.history + [ans.question])[-MAX_HISTORY:]
-        self.turns = (self.turns + [_turn_of(ans)])[-MAX_HISTORY:]
-        return ans
+        return result, focus
 
     def _previous_turn(self) -> Turn | None:
         """The last answer, from this session or, when the history came from outside (the API), asked again."""

@@ -129,9 +129,12 @@ _PLACE_REF = re.compile(
     re.IGNORECASE)
 
 
-def refers_to_place(question: str) -> bool:
-    """Whether a follow-up points to a place named before ("that country", "there", "该国")."""
-    return bool(_PLACE_REF.search(question))
+_PLACE_REF_FR = re.compile(r"\by\b|\bl[àa]\b", re.IGNORECASE)  # "Le HCDH y a-t-il …": y = there (French only)
+
+
+def refers_to_place(question: str, lang: str | None = None) -> bool:
+    """Whether a follow-up points to a place named before ("that country", "there", "该国", French "y")."""
+    return bool(_PLACE_REF.search(question) or (lang == "fr" and _PLACE_REF_FR.search(question)))
 
 
 _CONJ = re.compile(r"\s+(?:and|as well as|et|ainsi que|y|e|así como|и|а также)\s+|\s+و|和|以及|及其|，|,|;|；|[?？]\s*(?=\S)",

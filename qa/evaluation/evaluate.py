@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer.followup import followup_queries
+from qa.answer.chat import ChatSession
 from qa.evaluation.answers import answers_markdown, evaluate_answers
 from qa.evaluation.evalset import Question, Run
 from qa.evaluation.metrics import hit_at_k, mrr_at_k, ndcg_at_k, recall_at_k
@@ -20,25 +20,39 @@ METRICS = ("hit@1", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
 CURVE_K = tuple(range(1, 11))
 
 
+@dataclass
+class _Engine:
+    """What `ChatSession` needs of an engine, from a retriever alone."""
+
+    retriever: Retriever
+
+    @property
+    def corpus(self):
+        return self.retriever.corpus
+
+
 def make_run(retriever: Retriever, questions: list[Question], mode: str, *, depth: int = 100,
              standalone: bool = False, progress: Callable[[str], None] | None = None) -> Run:
-    """Search every question in one mode. Follow-ups search their contextual query (or the standalone rewrite).
+    """Search every question in one mode, as the chat does: in a fresh session that has asked its earlier turns
+    (`ChatSession.search`), or, with `standalone`, a follow-up's standalone rewrite alone.
 
     `progress(label)` is called before each question (the app's Evaluation tab drives its progress bar with it).
     """
     run = Run(mode)
+    engine = _Engine(retriever)
     for q in questions:
         if progress:
             progress(f"{mode}{' (standalone)' if standalone else ''}: {q.id}")
-        also: list[tuple[str, float]] = []
+        session = ChatSession(engine, mode, docs=[q.doc] if q.doc else None)
         if standalone and q.standalone:
-            query = q.standalone
+            res, _ = session.search(q.standalone, depth=depth)
         else:
-            query, also = followup_queries(q.history, q.question, retriever.entities)
-        res = retriever.search(query, mode=mode, top_k=depth, also=also)
+            for earlier in q.history:
+                session.ask(earlier)
+            res, _ = session.search(q.question, depth=depth)
         run.ranked[q.id] = [(h.doc, h.paragraph, h.score) for h in res.hits]
         run.abstained[q.id] = res.abstained
-        run.queries[q.id] = query
+        run.queries[q.id] = res.query
     return run
 
 
@@ -116,17 +130,6 @@ def compare(rows_a: list[dict], rows_b: list[dict], metric: str = "ndcg@10", *, 
         p = float(res.pvalue)
     return {"metric": metric, "mean_diff": round(float((xa - xb).mean()) if len(ids) else 0.0, 4),
             "p_value": round(p, 4), "n": len(ids)}
-
-
-@dataclass
-class _Engine:
-    """What `ChatSession` needs of an engine, from a retriever alone."""
-
-    retriever: Retriever
-
-    @property
-    def corpus(self):
-        return self.retriever.corpus
 
 
 def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], *, k: int = 10,
