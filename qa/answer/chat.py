@@ -91,8 +91,8 @@ class ChatSession:
         lang = lang or detect_language(text)
         corpus, retriever, w = self.engine.corpus, self.engine.retriever, self.weights
         prior = self._previous_turn()
-        query, also = followup_queries(self.history, text, retriever.entities)
-        back = (prior is not None and (refers_back(text) or is_elliptical(text))
+        query, also = followup_queries(self.history, text, retriever.entities, lang)
+        back = (prior is not None and (refers_back(text, lang) or is_elliptical(text))
                 and not _names_new_place(retriever, text, query))
         carried = _names_in(retriever, prior.quote) if back and prior.quote else []
         if back and prior.quote and w.prior_quote:

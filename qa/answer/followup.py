@@ -69,7 +69,7 @@ TOPIC_WEIGHT = 0.5  # a longer question that refers back ("what did it recommend
 _BACK = re.compile(
     r"它|它们|他|她|他们|她们|其|该|此|这项|这个|这些|这一|那项|那个|那些|上述|前述|此事|两者|二者|"
     r"\b(?:it|its|they|them|their|that|this|these|those|there|he|she|him|her|his|former|latter|both)\b|"
-    r"\b(?:cela|ça|celui-ci|celle-ci|ceux-ci|celles-ci|ce|cette|ces|ils|elles|il|elle|leur|leurs|y|en|là)\b|"
+    r"\b(?:cela|ça|celui-ci|celle-ci|ceux-ci|celles-ci|cette|ces|ils|elles|elle|leur|leurs)\b|"
     r"\b(?:eso|ese|esa|esos|esas|esto|este|esta|estos|estas|ello|ellos|ellas|él|ella|allí|ahí|su|sus|dich[oa]s?|"
     r"mism[oa]s?|aquel|aquella)\b|"
     r"(?:^|\s)(?:это|этот|эта|эти|этого|этой|этих|этом|этим|этому|тот|та|те|он|она|они|оно|его|её|ее|их|им|ей|ему|"
@@ -79,9 +79,12 @@ _BACK = re.compile(
 )
 
 
-def refers_back(question: str) -> bool:
+_BACK_FR = re.compile(r"\b(?:ce|il|y|en|là)\b", re.IGNORECASE)  # French only: in Spanish "en", "y" are "in", "and"
+
+
+def refers_back(question: str, lang: str | None = None) -> bool:
     """Whether the question points back to something said before ("When was it adopted?", "那项呼吁…")."""
-    return bool(_BACK.search(question))
+    return bool(_BACK.search(question) or (lang == "fr" and _BACK_FR.search(question)))
 
 
 def swap_places(topic: str, question: str, entities: Callable[[str], list] | None) -> str:
@@ -97,8 +100,8 @@ def swap_places(topic: str, question: str, entities: Callable[[str], list] | Non
     return re.sub(r"\s+", " ", topic).strip()
 
 
-def followup_queries(history: list[str], question: str, entities: Callable[[str], list] | None = None
-                     ) -> tuple[str, list[tuple[str, float]]]:
+def followup_queries(history: list[str], question: str, entities: Callable[[str], list] | None = None,
+                     lang: str | None = None) -> tuple[str, list[tuple[str, float]]]:
     """The main query and weighted extra queries for a question in a conversation.
 
     A follow-up searches the earlier topic joined to its own words; when it names a new place, the
@@ -113,6 +116,6 @@ def followup_queries(history: list[str], question: str, entities: Callable[[str]
         return q, []
     topic = contextual_query(history[:-1], history[-1])
     if not is_elliptical(q):
-        return (q, [(topic, TOPIC_WEIGHT)]) if refers_back(q) else (q, [])
+        return (q, [(topic, TOPIC_WEIGHT)]) if refers_back(q, lang) else (q, [])
     main = f"{swap_places(topic, q, entities)} {q}"
     return main, [(q, FOLLOWUP_OWN_WEIGHT)]
