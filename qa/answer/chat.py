@@ -13,7 +13,7 @@ from qa.answer.extractive import Answer, build_answer, lookup_answer
 from qa.answer.followup import followup_queries, is_elliptical, refers_back
 from qa.answer.guard import clean_question
 from qa.answer.lookup import parse_lookup
-from qa.answer.select import DEFAULT_WEIGHTS, OFFICE, AnswerWeights, Focus, parts, refers_to_place
+from qa.answer.select import DEFAULT_WEIGHTS, OFFICE, AnswerWeights, Focus, bare, parts, refers_to_place
 from qa.errors import UserError
 from qa.retrieval.bridge import PLACE_KINDS
 from qa.retrieval.retriever import SearchResult
@@ -106,7 +106,8 @@ class ChatSession:
             focus = replace(focus, places=new_places or focus.places)
             query = " ".join([query, *(forms[0] for forms in new_places)])  # searched as if it were named
         result = retriever.search(query, mode=self.mode, top_k=max(self.top_k, depth), also=also, docs=self.docs)
-        result.hits = _reorder(result.hits, corpus, prior if back else None, new_places, w.prior)
+        boost = w.prior_bare if back and is_elliptical(text) and bare(text) else w.prior
+        result.hits = _reorder(result.hits, corpus, prior if back else None, new_places, boost)
         halves = parts(text) if w.split_parts else [text]
         if len(halves) == 2:  # "what did X say, and what did Y do?": the best paragraph for each half is quoted
             leaders = [retriever.search(h, mode=self.mode, top_k=1, docs=self.docs).hits[:1] for h in halves]

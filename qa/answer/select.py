@@ -89,6 +89,7 @@ class AnswerWeights:
     prior: float = 0.0  # a follow-up that refers back: the previous answer's paragraphs gain this many score spreads
     prior_quote: float = 0.0  # ... and searches the previous answer's first sentence at this weight
     prior_names: float = 0.5  # ... and the names in that sentence (places, bodies, terms) at this weight
+    prior_bare: float = 1.0  # a bare follow-up ("From how many countries?", "А где?"): the previous answer's ¶ gain this
     split_parts: bool = True  # a two-part question quotes the best paragraph for each half
     typed_quotes: int = 1  # "how many"/"when"/"which ones" is declined when none of the first N quotes gives one
 
@@ -165,6 +166,18 @@ def parts(question: str) -> list[str]:
             if best is None or balance < best[0]:
                 best = (balance, left, right)
     return [q] if best is None else [best[1], best[2]]
+
+
+BARE_WORDS = 2
+
+
+def bare(question: str) -> bool:
+    """A follow-up that only asks ("When?", "依据的是哪项决议？", "Il y a un lien ?"): nothing but question words,
+    what kind of answer it wants and at most BARE_WORDS other words, so its answer is about what was just said."""
+    q = question
+    for rx in (*_INTENTS.values(), _QWORD, _FILLER):
+        q = rx.sub(" ", q)
+    return content_size(q) <= BARE_WORDS
 
 
 def intents(question: str) -> set[Intent]:
