@@ -266,8 +266,11 @@ def rows_of(page: PageData) -> list[Row]:
 
 
 def _overlaps(small: Row, big: Row) -> bool:
+    """The small glyphs sit over the row, or just before it: a footnote's own raised number, set before a tab
+    (office suites put the number at the margin and the text at a tab stop)."""
     lo, hi = min(c.x0 for c in big.chars), max(c.x1 for c in big.chars)
-    return all(lo - 2 * big.size <= c.x0 <= hi + 2 * big.size for c in small.chars)
+    left = 6 * big.size if len(small.chars) <= 3 and all(c.text.isdigit() for c in small.chars) else 2 * big.size
+    return all(lo - left <= c.x0 <= hi + 2 * big.size for c in small.chars)
 
 
 def _compose(row: Row) -> None:
@@ -445,7 +448,7 @@ def parse_layout(lay: Layout, *, doc_id: str, title: str = "", language: str = "
                  links: list[str] | None = None) -> Document:
     """The document of a page layout: footnote rows, then body rows through the line state machine, each
     superscript marker carried to the paragraph offset where it sat."""
-    st = LineState()
+    st = LineState(tolerate_numbering=True)
     warnings = list(lay.warnings)
     _footnotes(st, lay.notes, warnings)
     st.open_footnote = None
@@ -456,9 +459,18 @@ def parse_layout(lay: Layout, *, doc_id: str, title: str = "", language: str = "
     marker_pages: dict[int, int] = {}
     last_marker = 0
     front: list[Row] = []
+    columns = _number_columns(rows)
     for i, r in enumerate(rows):
         where = f"¶{st.current.n}" if st.current else "the front matter"
         text, accepted, last_marker = _row_markers(r, last_marker, known, where, warnings)
+        touching = _TOUCHING_NUMBER.match(text)
+        if (touching and int(touching.group(1)) == st.next_paragraph and not st.paragraph_open()
+                and _starts_by_layout(r, rows[i + 1] if i + 1 < len(rows) else None, columns)):
+            # "21.2019 年": the list number touches the text (the tab was only a gap between glyphs).
+            k = touching.end()
+            text = text[:k] + " " + text[k:]
+            accepted = [(n, o + 1 if o >= k else o) for n, o in accepted]
+            lines[i] = text
         marker_pages.update((n, r.page) for n, _ in accepted)
         before, before_len, n_warn = st.current, len(st.current.text) if st.current else 0, len(st.warnings)
         try:
@@ -494,6 +506,24 @@ def parse_layout(lay: Layout, *, doc_id: str, title: str = "", language: str = "
         expected="expected paragraphs starting '1.', '2.' …", footnote_place="at the foot of the page",
         title=title or _front_title(front), language=language, links=links, warnings=warnings,
         marker_pages=marker_pages)
+
+
+_TOUCHING_NUMBER = re.compile(r"^(\d{1,3})\.(?=\d)")
+
+
+def _number_columns(rows: list[Row]) -> set[tuple[int, int]]:
+    """The left edges (rounded, per page) where numbered paragraphs start on the pages."""
+    return {(r.page, round(r.x0)) for r in rows if NUMBERED_RE.match(r.text)}
+
+
+def _starts_by_layout(r: Row, nxt: Row | None, columns: set[tuple[int, int]]) -> bool:
+    """Whether a row starts a numbered paragraph by its geometry: it begins where other numbered paragraphs
+    begin (on its page), at the page's left margin, or the row after it hangs indented under its text."""
+    if any(r.page == page and abs(r.x0 - x) <= 1.5 for page, x in columns):
+        return True
+    if nxt is not None and nxt.page == r.page and nxt.x0 > r.x0 + 0.8 * r.size:
+        return True
+    return False
 
 
 def _front_title(front: list[Row]) -> str:
