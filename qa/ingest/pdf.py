@@ -473,6 +473,7 @@ def parse_layout(lay: Layout, *, doc_id: str, title: str = "", language: str = "
             lines[i] = text
         marker_pages.update((n, r.page) for n, _ in accepted)
         before, before_len, n_warn = st.current, len(st.current.text) if st.current else 0, len(st.warnings)
+        st.line_bold = r.bold
         try:
             body_line(st, text, text, lines, i)
         except CorpusError as exc:

@@ -148,6 +148,8 @@ class LineState:
     # False: a paragraph number out of sequence refuses the report (text input, where the numbers are the
     # text). True: it becomes a warning and reading goes on (PDF input, where numbers are found by layout).
     tolerate_numbering: bool = False
+    # Whether the line being read is set like a heading (bold), where the reader knows; None: judged by its text.
+    line_bold: bool | None = None
 
     @property
     def next_paragraph(self) -> int:
@@ -242,7 +244,8 @@ def body_line(st: LineState, line: str, raw: str, lines: list[str], i: int) -> N
             st.current = RawParagraph(n, nm.group(2).rstrip(), st.heads.path(), raw.endswith((" ", "\t")))
             st.paragraphs.append(st.current)
             return
-        if st.paragraphs and not st.paragraph_open() and not _looks_like_heading(line) and st.tolerate_numbering:
+        heading_like = _looks_like_heading(line) if st.line_bold is None else st.line_bold
+        if st.paragraphs and not st.paragraph_open() and not heading_like and st.tolerate_numbering:
             last = st.paragraphs[-1].n
             if last < n <= last + MAX_NUMBERING_GAP:
                 missing = f"¶{last + 1}" + (f"–¶{n - 1}" if n - 1 > last + 1 else "")
