@@ -49,3 +49,25 @@ def test_docx_variant_reads_exactly(tmp_path, name):
     doc = parse_docx(docx_variant(name, tmp_path / f"{name}.docx"), doc_id="v")
     assert differences(ref, doc) == []
     assert doc.warnings == []
+
+
+@pytest.fixture(scope="module")
+def un_layout():
+    return parse_pdf(variant_pdf("un_layout"), doc_id="v")
+
+
+def test_un_layout_reads_exactly(un_layout):
+    """Masthead, agenda item and summary box on page 1, a table of contents with dot leaders, the symbol on
+    alternating sides (right on odd pages, left on even ones), footers with the job number, the GE. number and
+    a bar code line on page 1."""
+    assert _same(variant_report("un_layout"), un_layout) == []
+    assert un_layout.warnings == []
+    assert un_layout.meta["detected_symbol"] == "A/79/123"
+
+
+def test_un_layout_furniture_stays_out_of_the_text(un_layout):
+    text = " ".join(p.text for p in un_layout.paragraphs) + " ".join(f.text for f in un_layout.footnotes)
+    for furniture in ("A/79/123", "24-15432", "GE.24", "*2415432*", "Distr.: General", "Summary", "Contents",
+                      "provisional agenda", "........"):
+        assert furniture not in text
+    assert un_layout.paragraph(1).section == ["I. Introduction"]
