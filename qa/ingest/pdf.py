@@ -38,6 +38,7 @@ from qa.ingest.structure import (
     LineState,
     assemble_document,
     body_line,
+    ends_complete,
     footnote_line,
     join_lines,
 )
@@ -74,6 +75,7 @@ class PageData:
     chars: list[Char]
     rules: list[tuple[float, float, float]]    # (x0, x1, y from the top) of horizontal strokes
     links: list[str] = field(default_factory=list)
+    vrules: list[tuple[float, float, float]] = field(default_factory=list)   # (x, top, bottom) of vertical strokes
 
 
 @dataclass
@@ -87,6 +89,7 @@ class Row:
     markers: list[tuple[str, int]] = field(default_factory=list)   # (superscript digits, offset in text)
     bold: bool = False
     x0: float = 0.0
+    table: bool = False     # inside a ruled table: a vertical stroke crosses the row between its glyphs
 
 
 @dataclass
@@ -129,7 +132,11 @@ def _pdfplumber_pages(path: Path, progress: Progress | None = None) -> tuple[lis
             rules += [(r["x0"], r["x1"], (r["top"] + r["bottom"]) / 2) for r in page.rects
                       if r["bottom"] - r["top"] < 1.5 and r["x1"] - r["x0"] > 10]
             links = [h["uri"] for h in page.hyperlinks if h.get("uri")]
-            pages.append(PageData(i, float(page.width), float(page.height), chars, rules, links))
+            vrules = [(ln["x0"], ln["top"], ln["bottom"]) for ln in page.lines
+                      if abs(ln["x0"] - ln["x1"]) < 1.5 and ln["bottom"] - ln["top"] > 5]
+            vrules += [((r["x0"] + r["x1"]) / 2, r["top"], r["bottom"]) for r in page.rects
+                       if r["x1"] - r["x0"] < 1.5 and r["bottom"] - r["top"] > 5]
+            pages.append(PageData(i, float(page.width), float(page.height), chars, rules, links, vrules))
             if progress:
                 progress(i, n_pages)
         return pages, PdfInfo(n_pages, dict(pdf.metadata or {}))
@@ -186,11 +193,13 @@ def _pdfium_pages(path: Path, progress: Progress | None = None) -> tuple[list[Pa
                 n = raw.FPDFText_GetFontInfo(tp, k, buf, 256, None)
                 font = buf.raw[: max(n - 1, 0)].decode("latin-1", "replace")
                 chars.append(Char(ch, left, right, height - y.value, round(raw.FPDFText_GetFontSize(tp, k), 2), font))
-            rules = []
+            rules, vrules = [], []
             for obj in page.get_objects(filter=[raw.FPDF_PAGEOBJ_PATH]):
                 left, bottom, right, top = obj.get_bounds()
                 if top - bottom < 1.5 and right - left > 10:
                     rules.append((left, right, height - (top + bottom) / 2))
+                elif right - left < 1.5 and top - bottom > 5:
+                    vrules.append(((left + right) / 2, height - top, height - bottom))
             links = []
             pos, link = ctypes.c_int(0), raw.FPDF_LINK()
             while raw.FPDFLink_Enumerate(page, pos, link):
@@ -201,7 +210,7 @@ def _pdfium_pages(path: Path, progress: Progress | None = None) -> tuple[list[Pa
                         ubuf = ctypes.create_string_buffer(size)
                         raw.FPDFAction_GetURIPath(pdf, action, ubuf, size)
                         links.append(ubuf.raw[: size - 1].decode("utf-8", "replace"))
-            pages.append(PageData(i + 1, width, height, chars, rules, links))
+            pages.append(PageData(i + 1, width, height, chars, rules, links, vrules))
             if progress:
                 progress(i + 1, len(pdf))
         meta = {k: v for k, v in pdf.get_metadata_dict().items() if v}
@@ -334,6 +343,7 @@ def layout(pages: list[PageData]) -> Layout:
         rows = rows_of(p)
         for r in rows:
             _compose(r)
+            r.table = _in_table(r, p)
         page_rows.append([r for r in rows if r.text or r.markers])
     # Running headers / footers: rows in the page bands that repeat (digits masked) or are all page furniture.
     band: Counter = Counter()
@@ -354,6 +364,13 @@ def layout(pages: list[PageData]) -> Layout:
         body += kept[:split]
         notes += kept[split:]
     return Layout(body, notes, symbols, body_size, warnings)
+
+
+def _in_table(r: Row, p: PageData) -> bool:
+    """Inside a ruled table of two columns or more: three vertical strokes or more (cell borders) at different
+    places span the row's baseline. (A box around one block, such as a summary box, has two.)"""
+    xs = {round(x) for x, top, bottom in p.vrules if top - 2 <= r.baseline <= bottom + 2}
+    return len(xs) >= 3
 
 
 def _in_band(r: Row, p: PageData) -> bool:
@@ -394,6 +411,7 @@ def _merge_headings(rows: list[Row]) -> list[Row]:
     for r in rows:
         prev = out[-1] if out else None
         if (prev is not None and prev.bold and r.bold and prev.page == r.page and not r.markers
+                and not prev.table and not r.table and not ANNEX_RE.match(prev.text)
                 and not prev.markers and r.baseline - prev.baseline < 2.6 * max(prev.size, r.size)
                 and not _starts_structure(r.text)):
             bare = CHAPTER_RE.match(prev.text) and not (CHAPTER_RE.match(prev.text).group(2) or "").strip()
@@ -460,7 +478,23 @@ def parse_layout(lay: Layout, *, doc_id: str, title: str = "", language: str = "
     last_marker = 0
     front: list[Row] = []
     columns = _number_columns(rows)
+    para_x = 0.0          # the left edge of the open paragraph's rows
+    table_rows = 0
     for i, r in enumerate(rows):
+        if r.table:
+            table_rows += 1
+            if i + 1 == len(rows) or not rows[i + 1].table:
+                after = f", after ¶{st.paragraphs[-1].n}" if st.paragraphs else ""
+                warnings.append(f"page {r.page}{after}: a table ({table_rows} rows) is not read into any paragraph")
+                table_rows = 0
+            continue
+        if st.paragraphs and ANNEX_RE.match(r.text) and (r.bold or not st.paragraph_open()):
+            warnings.append(f"page {r.page}: '{r.text}' and what follows are not read (after ¶{st.paragraphs[-1].n}; "
+                            "an annex numbers its paragraphs anew)")
+            break
+        if (st.current is not None and para_x and r.x0 < para_x - 0.8 * r.size and ends_complete(st.current.text)
+                and not NUMBERED_RE.match(r.text)):
+            st.current = None     # a row left of a finished paragraph's text (a caption, a note) does not continue it
         where = f"¶{st.current.n}" if st.current else "the front matter"
         text, accepted, last_marker = _row_markers(r, last_marker, known, where, warnings)
         touching = _TOUCHING_NUMBER.match(text)
@@ -479,9 +513,14 @@ def parse_layout(lay: Layout, *, doc_id: str, title: str = "", language: str = "
         except CorpusError as exc:
             raise CorpusError(re.sub(r"\(line \d+\)", f"(page {r.page})", str(exc))) from exc
         for k in range(n_warn, len(st.warnings)):
-            where = f"page {r.page}" + (f", ¶{st.current.n}" if st.current else "")
+            where = f"page {r.page}" + (f", ¶{st.current.n}" if st.current else
+                                        f", after ¶{st.paragraphs[-1].n}" if st.paragraphs else "")
             st.warnings[k] = re.sub(r"^line \d+", where, st.warnings[k])
         cur = st.current
+        if cur is not None and cur is not before:
+            para_x = r.x0
+        elif cur is not None and r.x0 < para_x or not para_x:
+            para_x = r.x0
         if cur is not None and cur is not before and st.paragraphs and st.paragraphs[-1] is cur:
             m = NUMBERED_RE.match(text)
             start = m.start(2) if m else 0
@@ -509,6 +548,8 @@ def parse_layout(lay: Layout, *, doc_id: str, title: str = "", language: str = "
         marker_pages=marker_pages)
 
 
+ANNEX_RE = re.compile(r"^(?:Annex(?:es)?|ANNEX(?:ES)?|Annexe|Anexo|Приложение|附件[一二三四五六七八九十]*|المرفق)"
+                      r"(?:\s+[IVXLC\d]+)?\s*$")
 _TOUCHING_NUMBER = re.compile(r"^(\d{1,3})\.(?=\d)")
 
 

@@ -71,3 +71,18 @@ def test_un_layout_furniture_stays_out_of_the_text(un_layout):
                       "provisional agenda", "........"):
         assert furniture not in text
     assert un_layout.paragraph(1).section == ["I. Introduction"]
+
+
+def test_table_and_annex_are_warned_about_by_page_and_paragraph():
+    """A ruled table after ¶7 (and its caption) stays out of ¶7; the annex, whose numbering restarts at 1, is not
+    read into ¶20. Both are said, with page and paragraph."""
+    doc = parse_pdf(variant_pdf("annex_table"), doc_id="v")
+    assert _same(variant_report("annex_table"), doc) == []
+    assert doc.warnings == [
+        "page 1, after ¶7: a table (6 rows) is not read into any paragraph",
+        "page 3: 'Annex' and what follows are not read (after ¶20; an annex numbers its paragraphs anew)",
+        "page 1, after ¶7: text outside any numbered paragraph skipped: 'Table 1'",
+        "page 1, after ¶7: text outside any numbered paragraph skipped: 'Visits to places of detention, 2024'",
+    ]
+    assert "Fredville central prison, visited" not in doc.paragraph(20).text
+    assert "Detainees" not in doc.paragraph(7).text
