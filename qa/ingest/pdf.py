@@ -338,6 +338,14 @@ def layout(pages: list[PageData]) -> Layout:
     if not all_chars:
         raise CorpusError("no text layer; OCR is not supported (this looks like a scanned PDF)")
     body_size = _size_of(all_chars)
+    n_pages = len(pages)
+    split_pages, two_column = [], []
+    for p in pages:
+        parts = _columns(p, body_size)
+        if len(parts) > 1:
+            two_column.append(p.number)
+        split_pages += parts
+    pages = split_pages
     page_rows = []
     for p in pages:
         rows = rows_of(p)
@@ -350,7 +358,7 @@ def layout(pages: list[PageData]) -> Layout:
     for p, rows in zip(pages, page_rows, strict=True):
         for key in {_mask(r.text) for r in rows if _in_band(r, p)}:
             band[key] += 1
-    repeat_min = max(2, round(0.25 * len(pages)))
+    repeat_min = max(2, round(0.25 * n_pages))
     symbols: Counter = Counter()
     body, notes, warnings = [], [], []
     for p, rows in zip(pages, page_rows, strict=True):
@@ -363,7 +371,59 @@ def layout(pages: list[PageData]) -> Layout:
         split = _footnote_split(kept, p, body_size)
         body += kept[:split]
         notes += kept[split:]
+    if two_column:
+        warnings.append(f"{_page_list(two_column)}: set in two columns; each page is read left column first, "
+                        "then right")
     return Layout(body, notes, symbols, body_size, warnings)
+
+
+def _page_list(numbers: list[int]) -> str:
+    if len(numbers) == 1:
+        return f"page {numbers[0]}"
+    if numbers == list(range(numbers[0], numbers[-1] + 1)):
+        return f"pages {numbers[0]}–{numbers[-1]}"
+    return "pages " + ", ".join(map(str, numbers))
+
+
+def _columns(p: PageData, body_size: float) -> list[PageData]:
+    """The page as one column, or as its left and right column where a gutter runs down its middle: an x band,
+    in the middle of the page, that no glyph of the text area crosses, with text on both sides of it over
+    the same stretch of the page."""
+    text = [c for c in p.chars if not c.text.isspace() and 0.085 * p.height <= c.baseline <= 0.925 * p.height]
+    if len(text) < 200:
+        return [p]
+    lo, hi = int(0.3 * p.width), int(0.7 * p.width)
+    covered = [False] * (hi - lo + 1)
+    for c in text:
+        for x in range(max(int(c.x0), lo), min(int(c.x1) + 1, hi + 1)):
+            covered[x - lo] = True
+    best, run, start = None, 0, 0
+    for k, cov in enumerate(covered + [True]):
+        if not cov:
+            if run == 0:
+                start = k
+            run += 1
+        else:
+            if run >= 0.8 * body_size and (best is None or run > best[1]):
+                best = (start, run)
+            run = 0
+    if best is None:
+        return [p]
+    gutter = lo + best[0] + best[1] / 2
+    left = [c.baseline for c in text if c.x1 < gutter]
+    right = [c.baseline for c in text if c.x0 > gutter]
+    if not (0.2 * len(text) <= len(left) <= 0.8 * len(text)):
+        return [p]
+    overlap = min(max(left), max(right)) - max(min(left), min(right))
+    if overlap < 0.5 * min(max(left) - min(left), max(right) - min(right)):
+        return [p]
+
+    def side(left: bool) -> PageData:
+        keep = (lambda x: x < gutter) if left else (lambda x: x >= gutter)
+        return PageData(p.number, p.width, p.height, [c for c in p.chars if keep((c.x0 + c.x1) / 2)],
+                        [r for r in p.rules if keep((r[0] + r[1]) / 2)], list(p.links) if left else [],
+                        [v for v in p.vrules if keep(v[0])])
+    return [side(True), side(False)]
 
 
 def _in_table(r: Row, p: PageData) -> bool:

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from qa.ingest.docx import parse_docx
-from qa.ingest.pdf import parse_pdf
+from qa.ingest.pdf import extract_pages, layout, parse_pdf
 from tests.fixtures.compare import differences
 from tests.fixtures.office_pdfs import DOCX_VARIANTS, docx_variant, variant_pdf, variant_report
 
@@ -86,3 +86,19 @@ def test_table_and_annex_are_warned_about_by_page_and_paragraph():
     ]
     assert "Fredville central prison, visited" not in doc.paragraph(20).text
     assert "Detainees" not in doc.paragraph(7).text
+
+
+def test_two_column_pages_are_read_column_by_column_and_said():
+    doc = parse_pdf(variant_pdf("two_columns"), doc_id="v")
+    assert _same(variant_report("two_columns"), doc) == []
+    assert doc.warnings == ["pages 1–2: set in two columns; each page is read left column first, then right"]
+
+
+def test_footnote_continuing_on_the_next_page_is_one_footnote():
+    path = variant_pdf("long_note")
+    lay = layout(extract_pages(path)[0])
+    assert {r.page for r in lay.notes if "Article" in r.text} == {1, 2}     # the note does run onto page 2
+    doc = parse_pdf(path, doc_id="v")
+    assert _same(variant_report("long_note"), doc) == []
+    assert doc.warnings == []
+    assert doc.footnotes[3].text.endswith("its reports and its follow-up procedures.")
