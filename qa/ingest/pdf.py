@@ -539,6 +539,7 @@ def parse_layout(lay: Layout, *, doc_id: str, title: str = "", language: str = "
     front: list[Row] = []
     columns = _number_columns(rows)
     para_x = 0.0          # the left edge of the open paragraph's rows
+    pending = ""          # a paragraph number alone on its row, waiting for its text
     table_rows = 0
     for i, r in enumerate(rows):
         if r.table:
@@ -557,6 +558,13 @@ def parse_layout(lay: Layout, *, doc_id: str, title: str = "", language: str = "
             st.current = None     # a row left of a finished paragraph's text (a caption, a note) does not continue it
         where = f"¶{st.current.n}" if st.current else "the front matter"
         text, accepted, last_marker = _row_markers(r, last_marker, known, where, warnings)
+        if _BARE_NUMBER.match(text) and int(text[:-1]) == st.next_paragraph and not st.paragraph_open():
+            pending = text      # the paragraph breaks (across a page, say) right after its number
+            continue
+        if pending:
+            text, k = f"{pending} {text}", len(pending) + 1
+            accepted = [(n, o + k) for n, o in accepted]
+            lines[i], pending = text, ""
         touching = _TOUCHING_NUMBER.match(text)
         if (touching and int(touching.group(1)) == st.next_paragraph and not st.paragraph_open()
                 and _starts_by_layout(r, rows[i + 1] if i + 1 < len(rows) else None, columns)):
@@ -610,6 +618,7 @@ def parse_layout(lay: Layout, *, doc_id: str, title: str = "", language: str = "
 
 ANNEX_RE = re.compile(r"^(?:Annex(?:es)?|ANNEX(?:ES)?|Annexe|Anexo|Приложение|附件[一二三四五六七八九十]*|المرفق)"
                       r"(?:\s+[IVXLC\d]+)?\s*$")
+_BARE_NUMBER = re.compile(r"^\d{1,4}\.$")
 _TOUCHING_NUMBER = re.compile(r"^(\d{1,3})\.(?=\d)")
 
 

@@ -5,11 +5,12 @@ numbering is not whole, the warnings name the page and the paragraph."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import pytest
 
 from qa.ingest.docx import parse_docx
-from qa.ingest.pdf import extract_pages, layout, parse_pdf
+from qa.ingest.pdf import Char, Layout, Row, extract_pages, layout, parse_layout, parse_pdf
 from tests.fixtures.compare import differences
 from tests.fixtures.office_pdfs import DOCX_VARIANTS, docx_variant, variant_pdf, variant_report
 
@@ -102,3 +103,23 @@ def test_footnote_continuing_on_the_next_page_is_one_footnote():
     assert _same(variant_report("long_note"), doc) == []
     assert doc.warnings == []
     assert doc.footnotes[3].text.endswith("its reports and its follow-up procedures.")
+
+
+def _rows(*items):
+    """Layout rows (page, x0, text) for parse_layout: one glyph per row is enough for the parser."""
+    out = []
+    for k, (page, x0, text) in enumerate(items):
+        c = Char(text[:1], x0, x0 + 5, 100 + 12 * k, 11.0, "Regular")
+        out.append(Row(page, 100 + 12 * k, 11.0, [c], text=text, x0=x0))
+    return out
+
+
+def test_paragraph_breaking_right_after_its_number():
+    """Page 1 ends with "2." alone (the paragraph's text starts on page 2): ¶2 keeps its number and its text."""
+    body = _rows((1, 100, "1. The first paragraph is complete."), (1, 100, "2."),
+                 (2, 100, "The second paragraph starts on the next page"), (2, 100, "and ends here."),
+                 (2, 100, "3. The third one."))
+    doc = parse_layout(Layout(body, [], Counter(), 11.0, []), doc_id="t")
+    assert [(p.n, p.text) for p in doc.paragraphs] == [
+        (1, "The first paragraph is complete."), (2, "The second paragraph starts on the next page and ends here."),
+        (3, "The third one.")]
