@@ -3,10 +3,12 @@
 Steps, each a pure function over plain records:
 
 1. `extract_pages` (pdfplumber, MIT; `backend="pdfium"` reads the same records with pypdfium2):
-   every upright glyph with its box, baseline, size and font; horizontal rules; link targets.
+   every upright glyph with its box, baseline, size and font; horizontal and vertical strokes; link targets.
 2. `rows_of`: glyphs grouped into text rows by baseline. A cluster of small glyphs raised above the
    row below it (smaller size, higher baseline) is that row's superscript: footnote markers are found
-   this way, not by guessing from digit sequences.
+   this way, not by guessing from digit sequences (a footnote's own number, set before a tab as office
+   suites do, joins its row too). A page with a gutter down its middle is read as two columns, left first.
+   Rows inside a ruled table (three cell borders or more) are marked.
 3. Page furniture is dropped: rows in the top or bottom band that repeat across pages once digits are
    masked, or that consist only of page numbers, job numbers (`GE.20-10717 (C)`), dates and document
    symbols (`A/75/36`; the most frequent one becomes `meta["symbol"]`).
@@ -15,7 +17,12 @@ Steps, each a pure function over plain records:
 5. Body rows go through the paragraph / heading state machine of `qa.ingest.structure`, the one the text
    reader uses, so paragraph numbering, sections and continuation across pages follow exactly the same
    rules as for text; footnote rows through its footnote-block rules. Superscript markers are carried to
-   the paragraph offset where they sat. Warnings name the page and the paragraph.
+   the paragraph offset where they sat. Layout settles what text alone cannot: a list number touching its
+   text ("21.2019 年") counts where the row starts like the other numbered rows or hangs; a number alone on
+   its row joins the text after it; a row left of a finished paragraph does not continue it; bold type
+   tells a heading. A numbering gap or an out-of-order number, a table and an annex (its numbering
+   restarts) are warnings, and reading goes on; only a report with no numbered paragraph is refused.
+   Warnings name the page and the paragraph.
 6. `assemble_document` (`qa.ingest.structure`) makes the `Document`, by the rules all readers share.
 """
 
