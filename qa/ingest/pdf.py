@@ -547,6 +547,7 @@ def parse_layout(lay: Layout, *, doc_id: str, title: str = "", language: str = "
     columns = _number_columns(rows)
     para_x = 0.0          # the left edge of the open paragraph's rows
     pending = ""          # a paragraph number alone on its row, waiting for its text
+    in_contents = False
     table_rows = 0
     for i, r in enumerate(rows):
         if r.table:
@@ -556,6 +557,13 @@ def parse_layout(lay: Layout, *, doc_id: str, title: str = "", language: str = "
                 warnings.append(f"page {r.page}{after}: a table ({table_rows} rows) is not read into any paragraph")
                 table_rows = 0
             continue
+        if not st.paragraphs and CONTENTS_RE.match(r.text):
+            in_contents = True      # a table of contents: its entries are not headings
+            continue
+        if in_contents:
+            if _CONTENTS_ENTRY.search(r.text) or _CONTENTS_PAGE.match(r.text):
+                continue
+            in_contents = False
         if st.paragraphs and ANNEX_RE.match(r.text) and (r.bold or not st.paragraph_open()):
             warnings.append(f"page {r.page}: '{r.text}' and what follows are not read (after ¶{st.paragraphs[-1].n}; "
                             "an annex numbers its paragraphs anew)")
@@ -625,6 +633,10 @@ def parse_layout(lay: Layout, *, doc_id: str, title: str = "", language: str = "
 
 ANNEX_RE = re.compile(r"^(?:Annex(?:es)?|ANNEX(?:ES)?|Annexe|Anexo|Приложение|附件[一二三四五六七八九十]*|المرفق)"
                       r"(?:\s+[IVXLC\d]+)?\s*$")
+CONTENTS_RE = re.compile(r"^(?:Contents|CONTENTS|Table of contents|Table des matières|Índice|Содержание|目录|目次|"
+                         r"المحتويات)\s*$")
+_CONTENTS_ENTRY = re.compile(r"(?:\.{3,}|…{2,}|\s)\s*[\divxlc]{1,4}$")     # "I. Introduction ....... 3"
+_CONTENTS_PAGE = re.compile(r"^(?:Page|Pages|页次|页码|Página|Стр\.|الصفحة)\s*$")
 _BARE_NUMBER = re.compile(r"^\d{1,4}\.$")
 _TOUCHING_NUMBER = re.compile(r"^(\d{1,3})\.(?=\d)")
 

@@ -123,3 +123,10 @@ def test_paragraph_breaking_right_after_its_number():
     assert [(p.n, p.text) for p in doc.paragraphs] == [
         (1, "The first paragraph is complete."), (2, "The second paragraph starts on the next page and ends here."),
         (3, "The third one.")]
+
+
+def test_table_of_contents_without_dot_leaders_gives_no_headings():
+    """Contents entries ("I. Introduction    3") are not taken for the report's chapters and sections."""
+    doc = parse_pdf(variant_pdf("toc_plain"), doc_id="v")
+    assert _same(variant_report("toc_plain"), doc) == []
+    assert doc.warnings == []
