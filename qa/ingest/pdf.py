@@ -545,6 +545,9 @@ def parse_layout(lay: Layout, *, doc_id: str, title: str = "", language: str = "
     last_marker = 0
     front: list[Row] = []
     columns = _number_columns(rows)
+    right: dict[int, float] = {}      # the right edge of the text on each page
+    for r in rows:
+        right[r.page] = max(right.get(r.page, 0.0), _x1(r))
     para_x = 0.0          # the left edge of the open paragraph's rows
     pending = ""          # a paragraph number alone on its row, waiting for its text
     in_contents = False
@@ -582,7 +585,8 @@ def parse_layout(lay: Layout, *, doc_id: str, title: str = "", language: str = "
             lines[i], pending = text, ""
         touching = _TOUCHING_NUMBER.match(text)
         if (touching and int(touching.group(1)) == st.next_paragraph and not st.paragraph_open()
-                and _starts_by_layout(r, rows[i + 1] if i + 1 < len(rows) else None, columns)):
+                and _starts_by_layout(r, rows[i - 1] if i else None, rows[i + 1] if i + 1 < len(rows) else None,
+                                      columns, right)):
             # "21.2019 年": the list number touches the text (the tab was only a gap between glyphs).
             k = touching.end()
             text = text[:k] + " " + text[k:]
@@ -646,14 +650,21 @@ def _number_columns(rows: list[Row]) -> set[tuple[int, int]]:
     return {(r.page, round(r.x0)) for r in rows if NUMBERED_RE.match(r.text)}
 
 
-def _starts_by_layout(r: Row, nxt: Row | None, columns: set[tuple[int, int]]) -> bool:
-    """Whether a row starts a numbered paragraph by its geometry: it begins where other numbered paragraphs
-    begin (on its page), at the page's left margin, or the row after it hangs indented under its text."""
-    if any(r.page == page and abs(r.x0 - x) <= 1.5 for page, x in columns):
-        return True
+def _x1(r: Row) -> float:
+    return max((c.x1 for c in r.chars), default=r.x0)
+
+
+def _starts_by_layout(r: Row, prev: Row | None, nxt: Row | None, columns: set[tuple[int, int]],
+                      right: dict[int, float]) -> bool:
+    """Whether a row whose number touches its text ("21.2019 年", or "2.5 million" in running text) starts a
+    numbered paragraph by its geometry: the row after it hangs indented under its text; or it begins where
+    other numbered paragraphs begin on its page and the row before it stops short of the right edge (the
+    last line of a paragraph; a justified line inside one runs to the edge)."""
     if nxt is not None and nxt.page == r.page and nxt.x0 > r.x0 + 0.8 * r.size:
         return True
-    return False
+    column = any(r.page == page and abs(r.x0 - x) <= 1.5 for page, x in columns)
+    short = prev is None or _x1(prev) < right.get(prev.page, 0.0) - 2 * prev.size
+    return column and short
 
 
 def _front_title(front: list[Row]) -> str:

@@ -253,8 +253,9 @@ def body_line(st: LineState, line: str, raw: str, lines: list[str], i: int) -> N
                 st.paragraphs.append(st.current)
                 st.warnings.append(f"line {i + 1}: ¶{n} follows ¶{last}; {missing} not found (numbering gap)")
                 return
-            st.warnings.append(f"line {i + 1}: ¶{n} follows ¶{last} (out of order); its text is kept in ¶{last}")
-            st.current = st.paragraphs[-1]
+            if n <= last:
+                st.warnings.append(f"line {i + 1}: ¶{n} follows ¶{last} (out of order); its text is kept in ¶{last}")
+            st.current = st.paragraphs[-1]     # a larger jump is running text ("2019. …" at a line start)
         elif st.paragraphs and not st.paragraph_open() and not _looks_like_heading(line):
             raise CorpusError(
                 f"paragraph numbers out of order: found ¶{n} after ¶{st.paragraphs[-1].n} "

@@ -106,11 +106,14 @@ def test_footnote_continuing_on_the_next_page_is_one_footnote():
 
 
 def _rows(*items):
-    """Layout rows (page, x0, text) for parse_layout: one glyph per row is enough for the parser."""
+    """Layout rows (page, x0, text[, x1]) for parse_layout: a first and a last glyph per row are enough for the
+    parser; x1 (where the row stops) defaults to a full justified line."""
     out = []
-    for k, (page, x0, text) in enumerate(items):
-        c = Char(text[:1], x0, x0 + 5, 100 + 12 * k, 11.0, "Regular")
-        out.append(Row(page, 100 + 12 * k, 11.0, [c], text=text, x0=x0))
+    for k, (page, x0, text, *x1) in enumerate(items):
+        end = x1[0] if x1 else 500
+        chars = [Char(text[:1], x0, x0 + 5, 100 + 12 * k, 11.0, "Regular"),
+                 Char(text[-1:], end - 5, end, 100 + 12 * k, 11.0, "Regular")]
+        out.append(Row(page, 100 + 12 * k, 11.0, chars, text=text, x0=x0))
     return out
 
 
@@ -130,3 +133,20 @@ def test_table_of_contents_without_dot_leaders_gives_no_headings():
     doc = parse_pdf(variant_pdf("toc_plain"), doc_id="v")
     assert _same(variant_report("toc_plain"), doc) == []
     assert doc.warnings == []
+
+
+def test_a_year_or_decimal_at_a_line_start_is_never_a_paragraph_number():
+    body = _rows((1, 100, "1. The Council met twice in March."), (1, 100, "2019. was the year of the first session."),
+                 (1, 100, "2.5 million people were affected."), (1, 100, "2. The second paragraph."))
+    doc = parse_layout(Layout(body, [], Counter(), 11.0, []), doc_id="t")
+    assert [p.n for p in doc.paragraphs] == [1, 2]
+    assert doc.paragraph(1).text == ("The Council met twice in March. 2019. was the year of the first session. "
+                                     "2.5 million people were affected.")
+    assert not [w for w in doc.warnings if "follows" in w]
+
+
+def test_out_of_order_number_is_a_warning_and_the_rest_is_read():
+    body = _rows((1, 100, "1. One."), (1, 100, "2. Two."), (2, 100, "2. Two again."), (2, 100, "3. Three."))
+    doc = parse_layout(Layout(body, [], Counter(), 11.0, []), doc_id="t")
+    assert [p.n for p in doc.paragraphs] == [1, 2, 3]
+    assert "page 2, ¶2: ¶2 follows ¶2 (out of order); its text is kept in ¶2" in doc.warnings
