@@ -45,11 +45,13 @@ def test_numbering_gap_is_a_warning_with_page_and_paragraph():
 
 @pytest.mark.parametrize("name", list(DOCX_VARIANTS))
 def test_docx_variant_reads_exactly(tmp_path, name):
-    """Typed numbers, tracked changes and a comment (the accepted text), a NOTEREF field and hyperlinks in footnotes."""
+    """Typed numbers (one left out: a warning, the rest read), tracked changes and a comment (the accepted text),
+    a NOTEREF field and hyperlinks in footnotes."""
     ref = DOCX_VARIANTS[name][0]()
     doc = parse_docx(docx_variant(name, tmp_path / f"{name}.docx"), doc_id="v")
     assert differences(ref, doc) == []
-    assert doc.warnings == []
+    expected = {"gap": ["Word paragraph 14 (after ¶7): ¶9 follows ¶7; ¶8 not found (numbering gap)"]}
+    assert doc.warnings == expected.get(name, [])
 
 
 @pytest.fixture(scope="module")
