@@ -214,6 +214,15 @@ def cmd_add(args: argparse.Namespace) -> int:
     results = [library.add(f, symbol=args.symbol, title=args.title, language=args.language, progress=progress)
                for f in args.files]
     out: dict = {"library": str(library.root), "added": [r.summary() for r in results]}
+    if not args.json:   # the parse summary and its warnings come before the report joins the index
+        for r in results:
+            s = r.summary()
+            verb_ = "added" if r.added else "unchanged"
+            print(f"{verb_} {s['id']}  [{s['language']}] {s['symbol'] or '(no symbol)'}  {s['title'][:70]}")
+            print(f"  {s['paragraphs']} paragraphs, {s['footnotes']} footnotes from {s['source']} ({s['format']}) "
+                  f"in {s['seconds']:.1f} s")
+            for w in s["warnings"] + s["notes"]:
+                print(f"  note: {w}", flush=True)
     index_reports: list[dict] = []
     if not args.no_index and any(r.added for r in results):
         engine = _engine(args, quiet=quiet)   # only the new reports' texts are embedded (content-hash cache)
@@ -223,14 +232,6 @@ def cmd_add(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(out)
         return 0
-    for r in results:
-        s = r.summary()
-        verb_ = "added" if r.added else "unchanged"
-        print(f"{verb_} {s['id']}  [{s['language']}] {s['symbol'] or '(no symbol)'}  {s['title'][:70]}")
-        print(f"  {s['paragraphs']} paragraphs, {s['footnotes']} footnotes from {s['source']} ({s['format']}) "
-              f"in {s['seconds']:.1f} s")
-        for w in s["warnings"] + s["notes"]:
-            print(f"  note: {w}")
     for rep in index_reports:
         print(f"  index {rep['model']}: {rep['units']} units, {rep.get('embedded', 0)} embedded, "
               f"{rep.get('reused', 0)} reused from cache, {rep['seconds']:.1f} s")

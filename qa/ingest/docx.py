@@ -28,7 +28,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qa.ingest.structure import NUMBERED_RE, SYMBOL_RE, CorpusError, assemble_document, ends_complete, join_lines
+from qa.ingest.structure import (
+    MAX_NUMBERING_GAP,
+    NUMBERED_RE,
+    SYMBOL_RE,
+    CorpusError,
+    assemble_document,
+    ends_complete,
+    join_lines,
+)
 from qa.types import Document, Marker, Paragraph
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -412,11 +420,6 @@ def _parse(parts: DocxParts, *, doc_id: str, title: str, language: str, progress
     return doc
 
 
-def _out_of_order(n: int, expected: int, where: str) -> CorpusError:
-    return CorpusError(f"paragraph numbers out of order: found ¶{n} after ¶{expected - 1} ({where}); "
-                       "paragraphs must run 1, 2, 3 …")
-
-
 @dataclass
 class _Block:
     """One Word paragraph as shown: list label and text, the footnotes it cites, its heading level and style."""
@@ -495,8 +498,9 @@ class _BodyReader:
             return False
         n, label, paragraphs = int(m.group(1)), block.label, self.paragraphs
         expected = paragraphs[-1].n + 1 if paragraphs else 1
-        if not label and n > expected and paragraphs and ends_complete(paragraphs[-1].text):
-            raise _out_of_order(n, expected, where)
+        gap = paragraphs and expected < n < expected + MAX_NUMBERING_GAP
+        if not label and gap and ends_complete(paragraphs[-1].text):
+            label = f"{n}."     # a typed number past a gap: taken, with a warning below
         if not (label.rstrip(".").isdigit() if label else n == expected):
             return False
         if n != expected:
@@ -504,7 +508,12 @@ class _BodyReader:
                 self.warnings.append(f"{where}: paragraph numbering restarts at 1 (an annex?); the rest is not read")
                 self.stopped = True
                 return True
-            raise _out_of_order(n, expected, where)
+            if not gap:     # a number already used: its text continues the paragraph before
+                self.warnings.append(f"{where}: ¶{n} follows ¶{expected - 1} (out of order); its text is kept in "
+                                     f"¶{expected - 1}")
+                return False
+            missing = f"¶{expected}" + (f"–¶{n - 1}" if n - 1 > expected else "")
+            self.warnings.append(f"{where}: ¶{n} follows ¶{expected - 1}; {missing} not found (numbering gap)")
         cut = m.start(2)
         markers = [Marker(fn, max(off - cut, 0)) for fn, off in block.refs]
         paragraphs.append(Paragraph(n, m.group(2).rstrip(), list(self.heads), [mk.n for mk in markers], markers))

@@ -3,10 +3,12 @@
 Steps, each a pure function over plain records:
 
 1. `extract_pages` (pdfplumber, MIT; `backend="pdfium"` reads the same records with pypdfium2):
-   every upright glyph with its box, baseline, size and font; horizontal rules; link targets.
+   every upright glyph with its box, baseline, size and font; horizontal and vertical strokes; link targets.
 2. `rows_of`: glyphs grouped into text rows by baseline. A cluster of small glyphs raised above the
    row below it (smaller size, higher baseline) is that row's superscript: footnote markers are found
-   this way, not by guessing from digit sequences.
+   this way, not by guessing from digit sequences (a footnote's own number, set before a tab as office
+   suites do, joins its row too). A page with a gutter down its middle is read as two columns, left first.
+   Rows inside a ruled table (three cell borders or more) are marked.
 3. Page furniture is dropped: rows in the top or bottom band that repeat across pages once digits are
    masked, or that consist only of page numbers, job numbers (`GE.20-10717 (C)`), dates and document
    symbols (`A/75/36`; the most frequent one becomes `meta["symbol"]`).
@@ -15,7 +17,12 @@ Steps, each a pure function over plain records:
 5. Body rows go through the paragraph / heading state machine of `qa.ingest.structure`, the one the text
    reader uses, so paragraph numbering, sections and continuation across pages follow exactly the same
    rules as for text; footnote rows through its footnote-block rules. Superscript markers are carried to
-   the paragraph offset where they sat. Warnings name the page and the paragraph.
+   the paragraph offset where they sat. Layout settles what text alone cannot: a list number touching its
+   text ("21.2019 年") counts where the row starts like the other numbered rows or hangs; a number alone on
+   its row joins the text after it; a row left of a finished paragraph does not continue it; bold type
+   tells a heading. A numbering gap or an out-of-order number, a table and an annex (its numbering
+   restarts) are warnings, and reading goes on; only a report with no numbered paragraph is refused.
+   Warnings name the page and the paragraph.
 6. `assemble_document` (`qa.ingest.structure`) makes the `Document`, by the rules all readers share.
 """
 
@@ -38,6 +45,7 @@ from qa.ingest.structure import (
     LineState,
     assemble_document,
     body_line,
+    ends_complete,
     footnote_line,
     join_lines,
 )
@@ -74,6 +82,7 @@ class PageData:
     chars: list[Char]
     rules: list[tuple[float, float, float]]    # (x0, x1, y from the top) of horizontal strokes
     links: list[str] = field(default_factory=list)
+    vrules: list[tuple[float, float, float]] = field(default_factory=list)   # (x, top, bottom) of vertical strokes
 
 
 @dataclass
@@ -87,6 +96,7 @@ class Row:
     markers: list[tuple[str, int]] = field(default_factory=list)   # (superscript digits, offset in text)
     bold: bool = False
     x0: float = 0.0
+    table: bool = False     # inside a ruled table: a vertical stroke crosses the row between its glyphs
 
 
 @dataclass
@@ -129,7 +139,11 @@ def _pdfplumber_pages(path: Path, progress: Progress | None = None) -> tuple[lis
             rules += [(r["x0"], r["x1"], (r["top"] + r["bottom"]) / 2) for r in page.rects
                       if r["bottom"] - r["top"] < 1.5 and r["x1"] - r["x0"] > 10]
             links = [h["uri"] for h in page.hyperlinks if h.get("uri")]
-            pages.append(PageData(i, float(page.width), float(page.height), chars, rules, links))
+            vrules = [(ln["x0"], ln["top"], ln["bottom"]) for ln in page.lines
+                      if abs(ln["x0"] - ln["x1"]) < 1.5 and ln["bottom"] - ln["top"] > 5]
+            vrules += [((r["x0"] + r["x1"]) / 2, r["top"], r["bottom"]) for r in page.rects
+                       if r["x1"] - r["x0"] < 1.5 and r["bottom"] - r["top"] > 5]
+            pages.append(PageData(i, float(page.width), float(page.height), chars, rules, links, vrules))
             if progress:
                 progress(i, n_pages)
         return pages, PdfInfo(n_pages, dict(pdf.metadata or {}))
@@ -186,11 +200,13 @@ def _pdfium_pages(path: Path, progress: Progress | None = None) -> tuple[list[Pa
                 n = raw.FPDFText_GetFontInfo(tp, k, buf, 256, None)
                 font = buf.raw[: max(n - 1, 0)].decode("latin-1", "replace")
                 chars.append(Char(ch, left, right, height - y.value, round(raw.FPDFText_GetFontSize(tp, k), 2), font))
-            rules = []
+            rules, vrules = [], []
             for obj in page.get_objects(filter=[raw.FPDF_PAGEOBJ_PATH]):
                 left, bottom, right, top = obj.get_bounds()
                 if top - bottom < 1.5 and right - left > 10:
                     rules.append((left, right, height - (top + bottom) / 2))
+                elif right - left < 1.5 and top - bottom > 5:
+                    vrules.append(((left + right) / 2, height - top, height - bottom))
             links = []
             pos, link = ctypes.c_int(0), raw.FPDF_LINK()
             while raw.FPDFLink_Enumerate(page, pos, link):
@@ -201,7 +217,7 @@ def _pdfium_pages(path: Path, progress: Progress | None = None) -> tuple[list[Pa
                         ubuf = ctypes.create_string_buffer(size)
                         raw.FPDFAction_GetURIPath(pdf, action, ubuf, size)
                         links.append(ubuf.raw[: size - 1].decode("utf-8", "replace"))
-            pages.append(PageData(i + 1, width, height, chars, rules, links))
+            pages.append(PageData(i + 1, width, height, chars, rules, links, vrules))
             if progress:
                 progress(i + 1, len(pdf))
         meta = {k: v for k, v in pdf.get_metadata_dict().items() if v}
@@ -266,8 +282,11 @@ def rows_of(page: PageData) -> list[Row]:
 
 
 def _overlaps(small: Row, big: Row) -> bool:
+    """The small glyphs sit over the row, or just before it: a footnote's own raised number, set before a tab
+    (office suites put the number at the margin and the text at a tab stop)."""
     lo, hi = min(c.x0 for c in big.chars), max(c.x1 for c in big.chars)
-    return all(lo - 2 * big.size <= c.x0 <= hi + 2 * big.size for c in small.chars)
+    left = 6 * big.size if len(small.chars) <= 3 and all(c.text.isdigit() for c in small.chars) else 2 * big.size
+    return all(lo - left <= c.x0 <= hi + 2 * big.size for c in small.chars)
 
 
 def _compose(row: Row) -> None:
@@ -326,18 +345,27 @@ def layout(pages: list[PageData]) -> Layout:
     if not all_chars:
         raise CorpusError("no text layer; OCR is not supported (this looks like a scanned PDF)")
     body_size = _size_of(all_chars)
+    n_pages = len(pages)
+    split_pages, two_column = [], []
+    for p in pages:
+        parts = _columns(p, body_size)
+        if len(parts) > 1:
+            two_column.append(p.number)
+        split_pages += parts
+    pages = split_pages
     page_rows = []
     for p in pages:
         rows = rows_of(p)
         for r in rows:
             _compose(r)
+            r.table = _in_table(r, p)
         page_rows.append([r for r in rows if r.text or r.markers])
     # Running headers / footers: rows in the page bands that repeat (digits masked) or are all page furniture.
     band: Counter = Counter()
     for p, rows in zip(pages, page_rows, strict=True):
         for key in {_mask(r.text) for r in rows if _in_band(r, p)}:
             band[key] += 1
-    repeat_min = max(2, round(0.25 * len(pages)))
+    repeat_min = max(2, round(0.25 * n_pages))
     symbols: Counter = Counter()
     body, notes, warnings = [], [], []
     for p, rows in zip(pages, page_rows, strict=True):
@@ -350,7 +378,66 @@ def layout(pages: list[PageData]) -> Layout:
         split = _footnote_split(kept, p, body_size)
         body += kept[:split]
         notes += kept[split:]
+    if two_column:
+        warnings.append(f"{_page_list(two_column)}: set in two columns; each page is read left column first, "
+                        "then right")
     return Layout(body, notes, symbols, body_size, warnings)
+
+
+def _page_list(numbers: list[int]) -> str:
+    if len(numbers) == 1:
+        return f"page {numbers[0]}"
+    if numbers == list(range(numbers[0], numbers[-1] + 1)):
+        return f"pages {numbers[0]}–{numbers[-1]}"
+    return "pages " + ", ".join(map(str, numbers))
+
+
+def _columns(p: PageData, body_size: float) -> list[PageData]:
+    """The page as one column, or as its left and right column where a gutter runs down its middle: an x band,
+    in the middle of the page, that no glyph of the text area crosses, with text on both sides of it over
+    the same stretch of the page."""
+    text = [c for c in p.chars if not c.text.isspace() and 0.085 * p.height <= c.baseline <= 0.925 * p.height]
+    if len(text) < 200:
+        return [p]
+    lo, hi = int(0.3 * p.width), int(0.7 * p.width)
+    covered = [False] * (hi - lo + 1)
+    for c in text:
+        for x in range(max(int(c.x0), lo), min(int(c.x1) + 1, hi + 1)):
+            covered[x - lo] = True
+    best, run, start = None, 0, 0
+    for k, cov in enumerate(covered + [True]):
+        if not cov:
+            if run == 0:
+                start = k
+            run += 1
+        else:
+            if run >= 0.8 * body_size and (best is None or run > best[1]):
+                best = (start, run)
+            run = 0
+    if best is None:
+        return [p]
+    gutter = lo + best[0] + best[1] / 2
+    left = [c.baseline for c in text if c.x1 < gutter]
+    right = [c.baseline for c in text if c.x0 > gutter]
+    if not (0.2 * len(text) <= len(left) <= 0.8 * len(text)):
+        return [p]
+    overlap = min(max(left), max(right)) - max(min(left), min(right))
+    if overlap < 0.5 * min(max(left) - min(left), max(right) - min(right)):
+        return [p]
+
+    def side(left: bool) -> PageData:
+        keep = (lambda x: x < gutter) if left else (lambda x: x >= gutter)
+        return PageData(p.number, p.width, p.height, [c for c in p.chars if keep((c.x0 + c.x1) / 2)],
+                        [r for r in p.rules if keep((r[0] + r[1]) / 2)], list(p.links) if left else [],
+                        [v for v in p.vrules if keep(v[0])])
+    return [side(True), side(False)]
+
+
+def _in_table(r: Row, p: PageData) -> bool:
+    """Inside a ruled table of two columns or more: three vertical strokes or more (cell borders) at different
+    places span the row's baseline. (A box around one block, such as a summary box, has two.)"""
+    xs = {round(x) for x, top, bottom in p.vrules if top - 2 <= r.baseline <= bottom + 2}
+    return len(xs) >= 3
 
 
 def _in_band(r: Row, p: PageData) -> bool:
@@ -391,6 +478,7 @@ def _merge_headings(rows: list[Row]) -> list[Row]:
     for r in rows:
         prev = out[-1] if out else None
         if (prev is not None and prev.bold and r.bold and prev.page == r.page and not r.markers
+                and not prev.table and not r.table and not ANNEX_RE.match(prev.text)
                 and not prev.markers and r.baseline - prev.baseline < 2.6 * max(prev.size, r.size)
                 and not _starts_structure(r.text)):
             bare = CHAPTER_RE.match(prev.text) and not (CHAPTER_RE.match(prev.text).group(2) or "").strip()
@@ -445,7 +533,7 @@ def parse_layout(lay: Layout, *, doc_id: str, title: str = "", language: str = "
                  links: list[str] | None = None) -> Document:
     """The document of a page layout: footnote rows, then body rows through the line state machine, each
     superscript marker carried to the paragraph offset where it sat."""
-    st = LineState()
+    st = LineState(tolerate_numbering=True)
     warnings = list(lay.warnings)
     _footnotes(st, lay.notes, warnings)
     st.open_footnote = None
@@ -456,19 +544,70 @@ def parse_layout(lay: Layout, *, doc_id: str, title: str = "", language: str = "
     marker_pages: dict[int, int] = {}
     last_marker = 0
     front: list[Row] = []
+    columns = _number_columns(rows)
+    right: dict[int, float] = {}      # the right edge of the text on each page
+    for r in rows:
+        right[r.page] = max(right.get(r.page, 0.0), _x1(r))
+    para_x = 0.0          # the left edge of the open paragraph's rows
+    pending = ""          # a paragraph number alone on its row, waiting for its text
+    in_contents = False
+    table_rows = 0
     for i, r in enumerate(rows):
+        if r.table:
+            table_rows += 1
+            if i + 1 == len(rows) or not rows[i + 1].table:
+                after = f", after ¶{st.paragraphs[-1].n}" if st.paragraphs else ""
+                warnings.append(f"page {r.page}{after}: a table ({table_rows} rows) is not read into any paragraph")
+                table_rows = 0
+            continue
+        if not st.paragraphs and CONTENTS_RE.match(r.text):
+            in_contents = True      # a table of contents: its entries are not headings
+            continue
+        if in_contents:
+            if _CONTENTS_ENTRY.search(r.text) or _CONTENTS_PAGE.match(r.text):
+                continue
+            in_contents = False
+        if st.paragraphs and ANNEX_RE.match(r.text) and (r.bold or not st.paragraph_open()):
+            warnings.append(f"page {r.page}: '{r.text}' and what follows are not read (after ¶{st.paragraphs[-1].n}; "
+                            "an annex numbers its paragraphs anew)")
+            break
+        if (st.current is not None and para_x and r.x0 < para_x - 0.8 * r.size and ends_complete(st.current.text)
+                and not NUMBERED_RE.match(r.text)):
+            st.current = None     # a row left of a finished paragraph's text (a caption, a note) does not continue it
         where = f"¶{st.current.n}" if st.current else "the front matter"
         text, accepted, last_marker = _row_markers(r, last_marker, known, where, warnings)
+        if _BARE_NUMBER.match(text) and int(text[:-1]) == st.next_paragraph and not st.paragraph_open():
+            pending = text      # the paragraph breaks (across a page, say) right after its number
+            continue
+        if pending:
+            text, k = f"{pending} {text}", len(pending) + 1
+            accepted = [(n, o + k) for n, o in accepted]
+            lines[i], pending = text, ""
+        touching = _TOUCHING_NUMBER.match(text)
+        if (touching and int(touching.group(1)) == st.next_paragraph and not st.paragraph_open()
+                and _starts_by_layout(r, rows[i - 1] if i else None, rows[i + 1] if i + 1 < len(rows) else None,
+                                      columns, right)):
+            # "21.2019 年": the list number touches the text (the tab was only a gap between glyphs).
+            k = touching.end()
+            text = text[:k] + " " + text[k:]
+            accepted = [(n, o + 1 if o >= k else o) for n, o in accepted]
+            lines[i] = text
         marker_pages.update((n, r.page) for n, _ in accepted)
         before, before_len, n_warn = st.current, len(st.current.text) if st.current else 0, len(st.warnings)
+        st.line_bold = r.bold
         try:
             body_line(st, text, text, lines, i)
         except CorpusError as exc:
             raise CorpusError(re.sub(r"\(line \d+\)", f"(page {r.page})", str(exc))) from exc
         for k in range(n_warn, len(st.warnings)):
-            where = f"page {r.page}" + (f", ¶{st.current.n}" if st.current else "")
+            where = f"page {r.page}" + (f", ¶{st.current.n}" if st.current else
+                                        f", after ¶{st.paragraphs[-1].n}" if st.paragraphs else "")
             st.warnings[k] = re.sub(r"^line \d+", where, st.warnings[k])
         cur = st.current
+        if cur is not None and cur is not before:
+            para_x = r.x0
+        elif cur is not None and r.x0 < para_x or not para_x:
+            para_x = r.x0
         if cur is not None and cur is not before and st.paragraphs and st.paragraphs[-1] is cur:
             m = NUMBERED_RE.match(text)
             start = m.start(2) if m else 0
@@ -494,6 +633,38 @@ def parse_layout(lay: Layout, *, doc_id: str, title: str = "", language: str = "
         expected="expected paragraphs starting '1.', '2.' …", footnote_place="at the foot of the page",
         title=title or _front_title(front), language=language, links=links, warnings=warnings,
         marker_pages=marker_pages)
+
+
+ANNEX_RE = re.compile(r"^(?:Annex(?:es)?|ANNEX(?:ES)?|Annexe|Anexo|Приложение|附件[一二三四五六七八九十]*|المرفق)"
+                      r"(?:\s+[IVXLC\d]+)?\s*$")
+CONTENTS_RE = re.compile(r"^(?:Contents|CONTENTS|Table of contents|Table des matières|Índice|Содержание|目录|目次|"
+                         r"المحتويات)\s*$")
+_CONTENTS_ENTRY = re.compile(r"(?:\.{3,}|…{2,}|\s)\s*[\divxlc]{1,4}$")     # "I. Introduction ....... 3"
+_CONTENTS_PAGE = re.compile(r"^(?:Page|Pages|页次|页码|Página|Стр\.|الصفحة)\s*$")
+_BARE_NUMBER = re.compile(r"^\d{1,4}\.$")
+_TOUCHING_NUMBER = re.compile(r"^(\d{1,3})\.(?=\d)")
+
+
+def _number_columns(rows: list[Row]) -> set[tuple[int, int]]:
+    """The left edges (rounded, per page) where numbered paragraphs start on the pages."""
+    return {(r.page, round(r.x0)) for r in rows if NUMBERED_RE.match(r.text)}
+
+
+def _x1(r: Row) -> float:
+    return max((c.x1 for c in r.chars), default=r.x0)
+
+
+def _starts_by_layout(r: Row, prev: Row | None, nxt: Row | None, columns: set[tuple[int, int]],
+                      right: dict[int, float]) -> bool:
+    """Whether a row whose number touches its text ("21.2019 年", or "2.5 million" in running text) starts a
+    numbered paragraph by its geometry: the row after it hangs indented under its text; or it begins where
+    other numbered paragraphs begin on its page and the row before it stops short of the right edge (the
+    last line of a paragraph; a justified line inside one runs to the edge)."""
+    if nxt is not None and nxt.page == r.page and nxt.x0 > r.x0 + 0.8 * r.size:
+        return True
+    column = any(r.page == page and abs(r.x0 - x) <= 1.5 for page, x in columns)
+    short = prev is None or _x1(prev) < right.get(prev.page, 0.0) - 2 * prev.size
+    return column and short
 
 
 def _front_title(front: list[Row]) -> str:

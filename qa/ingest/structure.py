@@ -50,6 +50,9 @@ _MARKER_PUNCT = "。，；：、！？．.,;:!?)）”’\"」』"
 MARKER_RE = re.compile(r"(?<=[" + re.escape(_MARKER_PUNCT) + r"])(\d{1,3})(?!\d)(?=\s|$)")
 TERMINAL_RE = re.compile(r"[。．.!?！？;；:：)）”’\"»」』…]\s*(?:\d{1,3})?\s*$")
 _ROMAN = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
+# The most paragraphs a tolerant reader believes missing at one place; a larger jump (a year such as
+# "2019." at a line start) is running text, never a paragraph number.
+MAX_NUMBERING_GAP = 50
 # How much paragraph text the language is detected from (enough for any report, cheap for a long one).
 LANGUAGE_SAMPLE = 20000
 
@@ -142,6 +145,11 @@ class LineState:
     in_block: bool = False
     open_footnote: RawFootnote | None = None
     pending_chapter_title: bool = False
+    # False: a paragraph number out of sequence refuses the report (text input, where the numbers are the
+    # text). True: it becomes a warning and reading goes on (PDF input, where numbers are found by layout).
+    tolerate_numbering: bool = False
+    # Whether the line being read is set like a heading (bold), where the reader knows; None: judged by its text.
+    line_bold: bool | None = None
 
     @property
     def next_paragraph(self) -> int:
@@ -236,7 +244,19 @@ def body_line(st: LineState, line: str, raw: str, lines: list[str], i: int) -> N
             st.current = RawParagraph(n, nm.group(2).rstrip(), st.heads.path(), raw.endswith((" ", "\t")))
             st.paragraphs.append(st.current)
             return
-        if st.paragraphs and not st.paragraph_open() and not _looks_like_heading(line):
+        heading_like = _looks_like_heading(line) if st.line_bold is None else st.line_bold
+        if st.paragraphs and not st.paragraph_open() and not heading_like and st.tolerate_numbering:
+            last = st.paragraphs[-1].n
+            if last < n <= last + MAX_NUMBERING_GAP:
+                missing = f"¶{last + 1}" + (f"–¶{n - 1}" if n - 1 > last + 1 else "")
+                st.current = RawParagraph(n, nm.group(2).rstrip(), st.heads.path(), raw.endswith((" ", "\t")))
+                st.paragraphs.append(st.current)
+                st.warnings.append(f"line {i + 1}: ¶{n} follows ¶{last}; {missing} not found (numbering gap)")
+                return
+            if n <= last:
+                st.warnings.append(f"line {i + 1}: ¶{n} follows ¶{last} (out of order); its text is kept in ¶{last}")
+            st.current = st.paragraphs[-1]     # a larger jump is running text ("2019. …" at a line start)
+        elif st.paragraphs and not st.paragraph_open() and not _looks_like_heading(line):
             raise CorpusError(
                 f"paragraph numbers out of order: found ¶{n} after ¶{st.paragraphs[-1].n} "
                 f"(line {i + 1}); paragraphs must run 1, 2, 3 …"

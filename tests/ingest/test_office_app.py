@@ -1,0 +1,55 @@
+"""In Chromium, upload a report as LibreOffice exported it (tests/fixtures/office/variant.un_layout.pdf: masthead,
+summary box, table of contents, alternating symbol header, GE./job-number footer), see its parse summary, and
+ask a question only it answers: the citation names it. The real app with the real models, a temporary library."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+from tests.conftest import app_server
+from tests.fixtures.office_pdfs import variant_pdf
+from tests.test_app_library import LONG, ask
+from tests.test_library_app import QUESTION, SYMBOL
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def app(qa_home, tmp_path_factory):
+    library = tmp_path_factory.mktemp("library")
+    with app_server(qa_home, tmp_path_factory.mktemp("app-office") / "app.log", timeout=LONG / 1000,
+                    extra_env={"REPORT_QA_LIBRARY": str(library)}) as srv:
+        yield srv, library
+
+
+def test_upload_a_libreoffice_pdf_and_ask_what_only_it_answers(app, chromium, tmp_path):
+    srv, library = app
+    pdf = shutil.copy(variant_pdf("un_layout"), tmp_path / "A_79_123.libreoffice.pdf")
+    page = chromium.new_page(viewport={"width": 1400, "height": 1100})
+    try:
+        page.goto(srv.url, wait_until="load")
+        page.get_by_role("tab", name="Reports").click()
+        page.wait_for_selector("#rqa-upload", state="visible")
+        page.set_input_files("#rqa-upload input[type=file]", str(pdf))
+        page.wait_for_function("document.querySelector('#rqa-upload-summary').innerText.includes('20 paragraphs')",
+                               timeout=LONG)
+        summary = page.inner_text("#rqa-upload-summary")
+        assert "6 footnotes" in summary and SYMBOL in summary and "Warnings: none" in summary
+        page.wait_for_function("document.querySelector('#rqa-upload-status').innerText.includes('is in the index')",
+                               timeout=LONG)
+        doc_id = next(d.name for d in library.iterdir() if not d.name.startswith("."))
+
+        reply = ask(page, QUESTION)
+        assert re.search(rf"\[{re.escape(SYMBOL)} ¶\d+", reply), reply
+        page.wait_for_selector(f"#rqa-evidence article[id^='rqa-p-{doc_id}-']", timeout=60000)
+        assert "312 judges" in page.inner_text("#rqa-evidence")
+    except Exception:
+        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        (tmp_path / "failure.html").write_text(page.content())
+        print(f"app log: {srv.log_path}; page: {tmp_path}")
+        raise
+    finally:
+        page.close()
