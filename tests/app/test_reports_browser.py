@@ -12,8 +12,8 @@ import re
 
 import pytest
 
+from tests.app.test_reports import QUESTION, SYMBOL
 from tests.conftest import app_server
-from tests.test_library_app import QUESTION, SYMBOL
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

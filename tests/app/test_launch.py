@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import app_server, ask_in_page
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
