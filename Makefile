@@ -34,7 +34,7 @@ test-fast: setup
 # Re-take docs/screenshot.png (the README's picture) with the browser test; `make test` never writes docs/.
 screenshot: setup
 	@shot=$$(mktemp -d)/screenshot.png; \
-	REPORT_QA_SCREENSHOT=$$shot $(BIN)/python -m pytest tests/test_app.py -k test_browser_chat_shows_cited_paragraph -rs && \
+	REPORT_QA_SCREENSHOT=$$shot $(BIN)/python -m pytest tests/app/test_launch.py -k test_browser_chat_shows_cited_paragraph -rs && \
 	test -s $$shot && cp $$shot docs/screenshot.png && echo "wrote docs/screenshot.png" || \
 	{ echo "no screenshot taken (is Debian chromium installed?)"; exit 1; }
 

@@ -95,7 +95,7 @@ def _bm25_scores(bm25, query_tokens: list[str], n: int) -> np.ndarray:
     """`bm25.get_scores(query_tokens)` from bm25s' own precomputed matrix: the query's token counts times the
     matrix rows of its tokens, one sparse product (scipy) in one pass over their postings. On 10⁵ paragraphs
     (311 questions and bridge queries): 0.86 ms, against 3.1 ms adding the postings token by token and 1.2 ms for
-    bm25s' `get_scores` (tests/test_retrieve.py checks they agree)."""
+    bm25s' `get_scores` (tests/retrieval/test_retriever.py checks they agree)."""
     ids = [bm25.vocab_dict[t] for t in query_tokens if t in bm25.vocab_dict]
     if not ids:
         return np.zeros(n, dtype=np.float32)

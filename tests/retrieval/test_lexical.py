@@ -1,5 +1,5 @@
 """qa/retrieval/lexical.py: BM25 tokens for Chinese and Latin text, and a `LexicalIndex` over a tiny corpus.
-(Agreement with bm25s' own scores on the real report: tests/test_retrieve.py.)"""
+(Agreement with bm25s' own scores on the real report: tests/retrieval/test_retriever.py.)"""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """qa/retrieval/signals.py without a model: the per-encoder components (`DenseScores`), the record's top similarity,
 a tiny `DenseIndex` (fallbacks, evidence units, stage-1 candidates), the vectors' mean and covariance, and the
-feedback terms. (`DenseIndex.scores` against a unit-by-unit loop and `linear_stats`: tests/test_retrieve.py.)"""
+feedback terms. (`DenseIndex.scores` against a unit-by-unit loop and `linear_stats`: tests/retrieval/test_retriever.py.)"""
 
 from __future__ import annotations
 

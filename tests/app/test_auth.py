@@ -23,7 +23,7 @@ from qa.app.serve.auth import (
 from qa.errors import UserError
 from tests.conftest import run_async
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def bcrypt_hash(password: str) -> str:

@@ -14,7 +14,7 @@ from qa.ingest import load_corpus
 from qa.ingest.structure import CorpusError, join_lines
 from qa.ingest.txt import load_document, parse
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "data" / "ohchr-2020-h1.zh.txt"
 
 

@@ -1,6 +1,6 @@
-"""Several reports in one app (issue 15, "The app"), without a browser or the real model: citations name the report
+"""Several reports in one app (qa/app/ui/reports.py), without a browser or the real model: citations name the report
 when more than one is loaded, a question can be limited to one report, and adding / removing a report rebuilds the
-engine incrementally and swaps it in. The browser test is in tests/test_app_library.py."""
+engine incrementally and swaps it in. The browser test is in tests/app/test_reports_browser.py."""
 
 from __future__ import annotations
 

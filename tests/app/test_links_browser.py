@@ -166,7 +166,7 @@ def test_browser_link_opens_the_paragraph(server, context, suffix, n, citation):
 
 
 def test_browser_evaluation_tab_on_an_uploaded_file(server, context, tmp_path):
-    from tests.test_links import SMALL_SET
+    from tests.answer.test_links import SMALL_SET
 
     qfile = tmp_path / "my-questions.jsonl"
     qfile.write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in SMALL_SET) + "\n", encoding="utf-8")

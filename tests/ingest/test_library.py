@@ -324,7 +324,7 @@ def test_concurrent_writers_do_not_corrupt_the_library(tmp_path, fixtures):
     root = tmp_path / "library"
     code = "import sys; from qa.ingest.library import Library; print(Library(sys.argv[1]).add(sys.argv[2]).entry.id)"
     files = [fixtures["en_pdf"], fixtures["en_pdf"], fixtures["zh_docx"]]
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(root), str(f)], cwd=Path(__file__).parent.parent,
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(root), str(f)], cwd=Path(__file__).parents[2],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for f in files]
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-300:] for o in outs]

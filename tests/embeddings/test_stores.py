@@ -202,7 +202,7 @@ def test_crash_during_build_keeps_previous_index(backend, monkeypatch):
     location, key = backend
     location.build(vectors(20, seed=1), units(20), manifest=MANIFEST, key=key)
     if location.backend == "faiss":
-        from tests.test_store import kill_at_manifest_replace
+        from tests.embeddings.test_stores_faiss import kill_at_manifest_replace
 
         kill_at_manifest_replace(monkeypatch)
     else:
@@ -326,7 +326,7 @@ def test_open_index_end_to_end_on_milvus_lite(tmp_path, caplog):
     from qa.ingest.txt import parse
     from qa.retrieval.index import IndexHome, build_units, open_index
     from qa.types import Corpus
-    from tests.test_index import TEXT, FakeEncoder
+    from tests.retrieval.test_index import TEXT, FakeEncoder
 
     corpus = Corpus([parse(TEXT, doc_id="t")])
     uri = str(tmp_path / "e2e.db")

@@ -1,4 +1,4 @@
-"""Issue 15's browser test: in Chromium, upload the English PDF through the app, see its parse summary, ask a
+"""The Reports tab in a real browser: in Chromium, upload the English PDF through the app, see its parse summary, ask a
 question only it answers and get a citation that names it; limit questions to one report; browse its paragraphs;
 remove it. The real app (python app.py) with the real models, a temporary library (REPORT_QA_LIBRARY) and the
 shared cache home (`qa_home`; REPORT_QA_TEST_HOME reuses one between runs).
@@ -12,8 +12,8 @@ import re
 
 import pytest
 
+from tests.app.test_reports import QUESTION, SYMBOL
 from tests.conftest import app_server
-from tests.test_library_app import QUESTION, SYMBOL
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

@@ -1,6 +1,6 @@
 """The app's MCP server lists exactly its four tools, through the official MCP client, and they answer in the JSON
 shape of the CLI and `/chat` (qa/answer/payload.py). The page is built on the bundled report with a fake encoder
-(no model), served by Gradio in-process; the real app with the real models is in tests/test_app_links.py."""
+(no model), served by Gradio in-process; the real app with the real models is in tests/app/test_links_browser.py."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ import pytest
 from qa.ingest.structure import CorpusError, assemble_document
 from qa.types import Marker, Paragraph
 
-INGEST = Path(__file__).resolve().parent.parent / "qa" / "ingest"
+INGEST = Path(__file__).resolve().parents[2] / "qa" / "ingest"
 
 
 def _paragraphs() -> list[Paragraph]:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from qa.retrieval.fusion import query_group
+from qa.retrieval.fusion import ENCODERS, query_group
 from qa.retrieval.lexical import tokenize
 from qa.retrieval.retriever import MODES
 from qa.text import cjk_share, detect_language
@@ -60,7 +60,14 @@ def test_every_mode_ranks_and_explains(retriever):
         assert len(res.hits) == 10 and [h.rank for h in res.hits] == list(range(1, 11))
         assert {49, 95} & {h.paragraph for h in res.hits[:3]}
         assert all(h.signals for h in res.hits)
-        assert res.timings_ms["total"] > 0
+        # Every stage is timed, each inside `signals` and one after another, then fusion; each figure is rounded
+        # to 0.001 ms, hence the slack.
+        t = res.timings_ms
+        stages = {k: v for k, v in t.items() if k not in ("signals", "fusion", "total")}
+        expected = {"lexical", "dense_scores"} | {f"encode_{n}" for n in ENCODERS[mode] if n in retriever.indexes}
+        assert expected | ({"candidates"} if retriever.two_stage else set()) <= set(stages), (mode, t)
+        assert min(t.values()) >= 0 and t["total"] > 0, t
+        assert sum(stages.values()) <= t["signals"] + 0.01 and t["signals"] + t["fusion"] <= t["total"] + 0.01, t
 
 
 @pytest.mark.slow
