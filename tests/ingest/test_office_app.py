@@ -11,8 +11,8 @@ import pytest
 
 from tests.conftest import app_server
 from tests.fixtures.office_pdfs import variant_pdf
-from tests.test_app_library import LONG, ask
-from tests.test_library_app import QUESTION, SYMBOL
+from tests.app.test_reports_browser import LONG, ask
+from tests.app.test_reports import QUESTION, SYMBOL
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
