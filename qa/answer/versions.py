@@ -19,14 +19,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from babel import Locale
+
 from qa.answer.extractive import Answer, CitedParagraph, Quote
 from qa.answer.i18n import cite
-from qa.answer.links import language_name
 from qa.ingest.versions import Alignment, alignment_of, alignments, sentence_map
 from qa.retrieval.retriever import SearchResult
 from qa.types import Corpus, Document, Paragraph
 
-SHOW_ORIGINAL = {
+SHOW_ORIGINAL = {  # {name}: the original's language, named in the reader's language
     "en": "Show the {name} text (the original)", "fr": "Afficher le texte original ({name})",
     "es": "Mostrar el texto original ({name})", "ru": "Показать оригинал ({name})",
     "ar": "عرض النص الأصلي ({name})", "zh": "显示原文（{name}）",
@@ -62,8 +63,12 @@ class VersionedParagraph(CitedParagraph):
 
 
 def show_original_label(reader: str, original: str) -> str:
-    """"Show the 中文 text (the original)", in the reader's language."""
-    return SHOW_ORIGINAL.get(reader, SHOW_ORIGINAL["en"]).format(name=language_name(original))
+    """"Show the Chinese text (the original)", "Afficher le texte original (chinois)": in the reader's language."""
+    try:
+        name = Locale.parse(original).get_display_name(reader if reader in SHOW_ORIGINAL else "en") or original
+    except (ValueError, TypeError, LookupError):
+        name = original
+    return SHOW_ORIGINAL.get(reader, SHOW_ORIGINAL["en"]).format(name=name)
 
 
 # ------------------------------------------------------------------------------------------- spans
@@ -155,7 +160,9 @@ def _sentence_at(p: Paragraph, start: int) -> int | None:
     return next((i for i, (s, _) in enumerate(p.spans) if s == start), None)
 
 
-def _paragraph(cp: CitedParagraph, corpus: Corpus, lang: str) -> CitedParagraph:
+def paragraph_in_version(cp: CitedParagraph, corpus: Corpus, lang: str) -> CitedParagraph:
+    """`cp` (a cited ¶) in the reader's version, with the original's ¶ in `original`; unchanged when its report
+    has no other version loaded."""
     doc = corpus.document(cp.doc)
     al = alignment_of(corpus, doc) if doc is not None else None
     src_p = doc.paragraph(cp.n) if al is not None else None
@@ -201,8 +208,8 @@ def in_reader_version(ans: Answer, corpus: Corpus, lang: str | None = None) -> A
             seen.add(key)
             quotes.append(v)
     ans.quotes = quotes
-    ans.paragraphs = _unique([_paragraph(p, corpus, lang) for p in ans.paragraphs])
-    ans.related = _unique([_paragraph(p, corpus, lang) for p in ans.related])
+    ans.paragraphs = _unique([paragraph_in_version(p, corpus, lang) for p in ans.paragraphs])
+    ans.related = _unique([paragraph_in_version(p, corpus, lang) for p in ans.related])
     return ans
 
 
