@@ -9,7 +9,7 @@ version's text goes along (`original`), so the app can show it one click away an
 
 A ¶ the check found misaligned is never quoted as the same text: a quote from such a ¶ stays as found, and a
 quote whose reader's ¶ is misaligned stays in the original, each with a `note`. A reader whose version is not
-loaded gets the answer as before.
+loaded gets the original version's text, as with one version loaded.
 
 `fuse_versions(result, corpus)` merges search hits on the same aligned ¶ of several versions into one (the
 best-ranked), so a question matched in every loaded version cites each ¶ once.
@@ -103,8 +103,9 @@ def _target(al: Alignment, corpus: Corpus, doc: Document, n: int, lang: str) -> 
     if src is None or not src.aligned(n):
         return doc, NOTES["source_misaligned"].format(n=n, lang=doc.language, symbol=symbol)
     reader = _reader_doc(al, corpus, lang, n)
-    if reader is None:
-        return doc, None
+    if reader is None:  # no version in the reader's language: the original, as with one version loaded
+        orig = corpus.document(al.original)
+        return (orig if orig.paragraph(n) is not None else doc), None
     if not al.version(reader.id).aligned(n) or reader.paragraph(n) is None:
         return corpus.document(al.original), NOTES["reader_misaligned"].format(n=n, lang=reader.language, symbol=symbol)
     return reader, None
