@@ -14,6 +14,7 @@ from qa.answer.followup import followup_queries, is_elliptical, refers_back
 from qa.answer.guard import clean_question
 from qa.answer.lookup import parse_lookup
 from qa.answer.select import DEFAULT_WEIGHTS, OFFICE, AnswerWeights, Focus, bare, parts, refers_to_place
+from qa.answer.versions import fuse_versions, in_reader_version
 from qa.errors import UserError
 from qa.retrieval.bridge import PLACE_KINDS
 from qa.retrieval.retriever import SearchResult
@@ -73,13 +74,13 @@ class ChatSession:
         if lookup is not None:
             ans = lookup_answer(text, lookup, corpus, lang=lang)
             ans.notice = notice
-            return ans
+            return in_reader_version(ans, corpus, lang)
         result, focus = self.search(text, lang=lang)
         ans = build_answer(text, result, corpus, lang=lang, notice=notice, shown=self.top_k, focus=focus,
                            weights=self.weights)
         self.history = (self.history + [ans.question])[-MAX_HISTORY:]
         self.turns = (self.turns + [_turn_of(ans)])[-MAX_HISTORY:]
-        return ans
+        return in_reader_version(ans, corpus, lang)  # quotes in the reader's language version, when loaded
 
     def search(self, text: str, *, lang: str | None = None, depth: int = SEARCH_DEPTH) -> tuple[SearchResult, Focus]:
         """The ranked paragraphs for a question in this conversation, and what it asks (its `Focus`).
@@ -112,6 +113,7 @@ class ChatSession:
         if len(halves) == 2:  # "what did X say, and what did Y do?": the best paragraph for each half is quoted
             leaders = [retriever.search(h, mode=self.mode, top_k=1, docs=self.docs).hits[:1] for h in halves]
             result.hits = _with_leaders(result.hits, [h[0] for h in leaders if h])
+        result = fuse_versions(result, corpus)  # one hit per ¶ of a report with several language versions loaded
         return result, focus
 
     def _previous_turn(self) -> Turn | None:

@@ -28,7 +28,8 @@ from qa.evaluation.evalset import load_questions
 from qa.evaluation.evaluate import compact, evaluate, write_report
 from qa.evaluation.tune import tune
 from qa.ingest import load_corpus  # .txt, .pdf and .docx alike
-from qa.ingest.library import Library, load_corpus_with_library, version_warnings
+from qa.ingest.library import Library, load_corpus_with_library, version_warnings, versions
+from qa.ingest.versions import align, symbol_key
 from qa.retrieval.fusion import CONFIG_PATH
 from qa.retrieval.index import configure_logging
 from qa.types import MODES
@@ -243,16 +244,58 @@ def cmd_add(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     library = Library()
     items = library.entries()
+    groups = _version_groups(items)
     if args.json:
-        _print_json({"library": str(library.root), "documents": [e.to_json() for e in items]})
+        _print_json({"library": str(library.root), "documents": [e.to_json() for e in items],
+                     "versions": [{"symbol": sym, "documents": ids} for sym, ids in groups.items() if len(ids) > 1]})
         return 0
     if not items:
         print(f"the library is empty ({library.root}); add reports with: python -m qa add FILE.pdf")
         return 0
     print(f"{len(items)} report(s) in {library.root}")
+    by_id = {e.id: e for e in items}
+    for sym, ids in groups.items():
+        rows = [by_id[i] for i in ids if i in by_id]
+        if len(ids) > 1:  # the language versions of one report, together
+            langs = ", ".join(by_id[i].language if i in by_id else f"{i.split()[-1]} bundled" for i in ids)
+            print(f"  {sym}: {len(ids)} language versions ({langs}); the alignment check: qa versions {sym}")
+        for e in rows:
+            print(f"  {'  ' if len(ids) > 1 else ''}{e.id:<24} {e.symbol or '-':<14} {e.language:<3} {e.paragraphs:>4} ¶ "
+                  f"{e.footnotes:>3} fn  {e.format:<4} {e.added[:10]}  {e.title[:60]}")
+    return 0
+
+
+def _version_groups(items: list) -> dict[str, list[str]]:
+    """Library entries by symbol (an entry without one alone), in order; a bundled report with the same symbol is
+    named "bundled <language>" among its versions."""
+    groups: dict[str, list[str]] = {}
     for e in items:
-        print(f"  {e.id:<24} {e.symbol or '-':<14} {e.language:<3} {e.paragraphs:>4} ¶ {e.footnotes:>3} fn  "
-              f"{e.format:<4} {e.added[:10]}  {e.title[:60]}")
+        groups.setdefault(symbol_key(e.symbol) if e.symbol else f"\0{e.id}", []).append(e.id)
+    bundled = [d for d in load_corpus().documents if d.meta.get("symbol")]
+    out: dict[str, list[str]] = {}
+    for key, ids in groups.items():
+        sym = key[1:] if key.startswith("\0") else next(e.symbol for e in items if e.id == ids[0])
+        twins = [f"bundled {d.language}" for d in bundled if not key.startswith("\0")
+                 and symbol_key(d.meta["symbol"]) == key]
+        out[sym] = twins + ids
+    return out
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    corpus = load_corpus_with_library()
+    docs = versions(args.symbol, corpus)
+    if not docs:
+        known = sorted({d.meta["symbol"] for d in corpus.documents if d.meta.get("symbol")})
+        raise UserError(f"no loaded report has the symbol {args.symbol!r} (known: {', '.join(known) or 'none'})")
+    result = align(docs)
+    if args.json:
+        _print_json(result.to_json())
+        return 0
+    if len(docs) == 1:
+        print(f"{args.symbol}: one version loaded ({docs[0].language}, {docs[0].id}); add another with "
+              f"qa add FILE --symbol {docs[0].meta['symbol']} --language LANG")
+        return 0
+    print("\n".join(result.lines()))
     return 0
 
 
@@ -299,6 +342,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", metavar="M", help="sentence-transformers model name or local path (default: e5-small)")
 
     p = verb("list", cmd_list, "list the reports in the library")
+
+    p = verb("versions", cmd_versions, "align the language versions of one report by ¶ and footnote number and check "
+                                       "them (numbers, dates, footnote markers and web addresses)")
+    p.add_argument("symbol", metavar="SYMBOL", help="the report's UN symbol, e.g. A/75/36")
 
     p = verb("remove", cmd_remove, "remove a report from the library")
     p.add_argument("id", metavar="ID", help="report id as shown by qa list")

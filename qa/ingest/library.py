@@ -38,6 +38,7 @@ from filelock import FileLock, Timeout
 
 from qa.errors import UserError
 from qa.ingest.files import MAX_BYTES, check_file, load_corpus, load_document, safe_name
+from qa.ingest.versions import check_version, symbol_key
 from qa.paths import library_dir
 from qa.types import Corpus, Document, Footnote, Marker, Paragraph
 
@@ -214,8 +215,8 @@ class Library:
 
     def versions(self, symbol: str) -> list[Entry]:
         """Every language version of the report with this symbol."""
-        key = _symbol_key(symbol)
-        return [e for e in self.entries() if e.symbol and _symbol_key(e.symbol) == key]
+        key = symbol_key(symbol)
+        return [e for e in self.entries() if e.symbol and symbol_key(e.symbol) == key]
 
     # -- writing
     def _lock(self):
@@ -271,7 +272,7 @@ class Library:
                 if e.sha256 == sha:   # another process added it while we parsed
                     return AddResult(e, self.document(e.id), False, time.perf_counter() - t0,
                                      [f"already in the library as {e.id}; nothing changed"])
-                if symbol and e.symbol and _symbol_key(e.symbol) == _symbol_key(symbol) and e.language == doc.language:
+                if symbol and e.symbol and symbol_key(e.symbol) == symbol_key(symbol) and e.language == doc.language:
                     raise LibraryError(f"{symbol} ({doc.language}) is already in the library as {e.id} from "
                                        f"{e.source}; remove it first (qa remove {e.id}) to replace it")
             base = slug(f"{symbol}-{doc.language}" if symbol else f"{Path(name).stem}-{doc.language}")
@@ -325,16 +326,27 @@ class Library:
             lock.release()
 
     def version_notes(self, entry: Entry, doc: Document, others: list[Document] | None = None) -> list[str]:
-        """Warnings when other language versions of this report disagree on the paragraph count."""
+        """Warnings when other language versions of this report disagree on the paragraph count, or (checked against
+        the first other version, ¶ by ¶) on the numbers, dates, footnote markers or web addresses."""
         if not entry.symbol:
             return []
-        notes = []
+        notes, checked = [], False
         for e in self.versions(entry.symbol):
             if e.id != entry.id and e.paragraphs != entry.paragraphs:
                 notes.append(f"{entry.symbol}: the {entry.language} version has {entry.paragraphs} paragraphs but the "
                              f"{e.language} version ({e.id}) has {e.paragraphs}; ¶ numbers may not line up")
+            if e.id != entry.id and e.language != entry.language and not checked:  # ¶ by ¶, against the first
+                checked = True
+                try:
+                    check = check_version(self.document(e.id), doc)
+                except LibraryError:
+                    continue
+                if check.misaligned or check.footnotes_misaligned:
+                    notes.append(f"{entry.symbol}: against the {e.language} version ({e.id}): {check.summary()}; "
+                                 f"see qa versions {entry.symbol}")
+                    notes += [f"{entry.symbol}: {n}" for n in check.notes]
         for d in others or []:
-            if d.meta.get("symbol") and _symbol_key(d.meta["symbol"]) == _symbol_key(entry.symbol) \
+            if d.meta.get("symbol") and symbol_key(d.meta["symbol"]) == symbol_key(entry.symbol) \
                     and len(d.paragraphs) != entry.paragraphs and d.id != entry.id:
                 notes.append(f"{entry.symbol}: the {entry.language} version has {entry.paragraphs} paragraphs but "
                              f"{d.id} ({d.language}) has {len(d.paragraphs)}")
@@ -347,10 +359,6 @@ def _disk_full(exc: BaseException, root: Path, name: str) -> LibraryError | None
         return LibraryError(f"the disk is full ({root}): {name} was not added and nothing of it was kept; "
                             "free some space (or ask the server's administrator) and try again")
     return None
-
-
-def _symbol_key(symbol: str) -> str:
-    return re.sub(r"\s+", "", symbol).upper()
 
 
 # ------------------------------------------------------------------------------- module-level helpers
@@ -372,8 +380,8 @@ def entries(*, library: Library | None = None) -> list[Entry]:
 def versions(symbol: str, corpus: Corpus | None = None, *, library: Library | None = None) -> list[Document]:
     """Every document (bundled or added) whose symbol is `symbol`: the language versions of one report."""
     corpus = corpus or load_corpus_with_library(library=library)
-    key = _symbol_key(symbol)
-    return [d for d in corpus.documents if d.meta.get("symbol") and _symbol_key(d.meta["symbol"]) == key]
+    key = symbol_key(symbol)
+    return [d for d in corpus.documents if d.meta.get("symbol") and symbol_key(d.meta["symbol"]) == key]
 
 
 def version_warnings(corpus: Corpus) -> list[str]:
@@ -381,7 +389,7 @@ def version_warnings(corpus: Corpus) -> list[str]:
     groups: dict[str, list[Document]] = {}
     for d in corpus.documents:
         if d.meta.get("symbol"):
-            groups.setdefault(_symbol_key(d.meta["symbol"]), []).append(d)
+            groups.setdefault(symbol_key(d.meta["symbol"]), []).append(d)
     out = []
     for docs in groups.values():
         counts = {d.id: len(d.paragraphs) for d in docs}

@@ -1,5 +1,6 @@
 """Links into the app: `?p=25`, `#p25`, `?p=25&lang=fr` open that paragraph's card in the evidence panel, in the
-reader's language (`lang=`, else the browser's first UN language, else English)."""
+reader's language (`lang=`, else the browser's first UN language, else English): its labels and, when that
+language version of the report is loaded, its text, with the original behind a toggle."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from babel import Locale
 from qa.answer.extractive import cited_paragraph
 from qa.answer.i18n import labels
 from qa.answer.links import reader_language
+from qa.answer.versions import paragraph_in_version
 from qa.app.ui.render import paragraph_html
 
 _DEEP = re.compile(r"(?:^|[?&#])(?:p|para|paragraph)=?(\d{1,6})\b", re.I)
@@ -79,4 +81,4 @@ def linked_paragraph_html(corpus, page: str | None, accept_language: str | None 
                                                               n=want["n"])
         return f'<div class="rqa-notcovered">{html.escape(msg)}</div>'
     return (f'<h3 class="rqa-h rqa-linked">¶{p.n}</h3>'
-            + paragraph_html(cited_paragraph(doc, p), lang))
+            + paragraph_html(paragraph_in_version(cited_paragraph(doc, p), corpus, lang), lang))

@@ -7,9 +7,12 @@ import html
 from qa.answer.citeguard import CITE_RE, CitationSyntaxError, parse_citation
 from qa.answer.extractive import Answer, CitedParagraph
 from qa.answer.i18n import labels, paragraph_label
+from qa.answer.links import language_name
 from qa.answer.llm import model_paragraphs
+from qa.answer.versions import show_original_label
 from qa.app.ui.links import card_tools_html, links_markdown, links_text
 from qa.app.ui.markup import anchor, escape_md, safe_url
+from qa.types import Footnote
 
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
@@ -33,6 +36,10 @@ def answer_text(ans: Answer) -> str:
     for p in shown:
         out.append(f"\n¶{p.n}  {' › '.join(p.section)}")
         out.append(_marked_text(p))
+        if getattr(p, "original", None):  # shown in the reader's language version: the original under it
+            out.append(f"  [{p.original['language']}] {p.original['text']}")
+        if getattr(p, "note", None):
+            out.append(f"  ({p.note})")
         for f in p.footnotes:
             out.append(f"  [{lab['fn']} {f.n}] {f.text}" + (f"  {' '.join(f.urls)}" if f.urls else ""))
         out.extend(links_text(p, ans.language))  # citation to paste + the six official versions
@@ -168,8 +175,39 @@ def paragraph_html(p: CitedParagraph, lang: str, *, related: bool = False) -> st
     cls = "rqa-para rqa-related" if related else "rqa-para"
     return (f'<article class="{cls}" id="{anchor(p.doc, p.n)}" data-paragraph="{p.n}">'
             f'<header><span class="rqa-num">¶{p.n}</span> <span class="rqa-label">{html.escape(paragraph_label(lang, p.n))}</span>'
+            f'{_version_badge(p)}'
             f'<div class="rqa-section">{section}</div></header>'
-            f'<p class="rqa-text">{body}</p>{fn_block}{card_tools_html(p, lang)}</article>')
+            f'<p class="rqa-text">{body}</p>{fn_block}{_version_html(p, lang)}{card_tools_html(p, lang)}</article>')
+
+
+def _version_badge(p: CitedParagraph) -> str:
+    """"English version" beside the ¶ number when the card shows one of several loaded language versions."""
+    if not getattr(p, "language", None) or getattr(p, "original", None) is None and not getattr(p, "note", None):
+        return ""
+    return f' <span class="rqa-version" data-lang="{html.escape(p.language, quote=True)}">{html.escape(language_name(p.language))}</span>'
+
+
+def _version_html(p: CitedParagraph, lang: str) -> str:
+    """For a ¶ shown in the reader's language version: the original's text behind a toggle ("Show the 中文 text"),
+    and the note when a version's ¶ does not line up. Empty for a report with one version loaded."""
+    out = []
+    note = getattr(p, "note", None)
+    if note:
+        out.append(f'<div class="rqa-version-note">{html.escape(note)}</div>')
+    orig = getattr(p, "original", None)
+    if orig:
+        o = CitedParagraph(orig["doc"], p.n, list(orig["section"]), orig["text"], [tuple(h) for h in orig["highlights"]],
+                           [tuple(m) for m in orig["markers"]],
+                           [Footnote(f["n"], f["text"], p.n, list(f["urls"])) for f in orig["footnotes"]])
+        body = _decorate(o, open_mark="<mark>", close_mark="</mark>", escape=html.escape,
+                         marker=lambda fn: f'<sup class="rqa-fnref">{fn}</sup>')
+        notes = "".join(f'<li value="{f.n}">{html.escape(f.text)}</li>' for f in o.footnotes)
+        code = html.escape(orig["language"], quote=True)
+        out.append(f'<details class="rqa-original" data-lang="{code}"><summary>'
+                   f'{html.escape(show_original_label(lang, orig["language"]))}</summary>'
+                   f'<p class="rqa-text" lang="{code}">{body}</p>'
+                   + (f'<ol class="rqa-fns" lang="{code}">{notes}</ol>' if notes else "") + "</details>")
+    return "".join(out)
 
 
 def evidence_html(ans: Answer | None, *, lang: str = "en") -> str:
