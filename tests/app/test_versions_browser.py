@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import app_server
 from tests.fixtures.versions import build_versions
-from tests.test_app_library import LONG, ask, choose
+from tests.app.test_reports_browser import LONG, ask, choose
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
