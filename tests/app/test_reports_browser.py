@@ -61,6 +61,19 @@ def option_labels(page, picker: str) -> list[str]:
     return labels
 
 
+def upload(page, path, paragraphs: int = 20) -> tuple[str, str]:
+    """Upload `path` on the Reports tab; wait for its parse summary and for it to join the index."""
+    page.get_by_role("tab", name="Reports").click()
+    page.wait_for_selector("#rqa-upload", state="visible")
+    page.set_input_files("#rqa-upload input[type=file]", str(path))
+    page.wait_for_function(f"document.querySelector('#rqa-upload-summary').innerText.includes('{paragraphs} paragraphs')",
+                           timeout=LONG)
+    summary = page.inner_text("#rqa-upload-summary")
+    page.wait_for_function("document.querySelector('#rqa-upload-status').innerText.includes('is in the index')",
+                           timeout=LONG)
+    return summary, page.inner_text("#rqa-upload-status")
+
+
 def test_upload_ask_limit_browse_and_remove_a_report(app, chromium, english_pdf, tmp_path):
     from gradio_client import Client
 
@@ -70,17 +83,9 @@ def test_upload_ask_limit_browse_and_remove_a_report(app, chromium, english_pdf,
         page.goto(srv.url, wait_until="load")
 
         # Upload: a progress bar, then the parse summary (counts, warnings), then the report joins the index.
-        page.get_by_role("tab", name="Reports").click()
-        page.wait_for_selector("#rqa-upload", state="visible")
-        page.set_input_files("#rqa-upload input[type=file]", str(english_pdf))
-        page.wait_for_function("document.querySelector('#rqa-upload-summary').innerText.includes('20 paragraphs')",
-                               timeout=LONG)
-        summary = page.inner_text("#rqa-upload-summary")
+        summary, status = upload(page, english_pdf)
         assert "6 footnotes" in summary and SYMBOL in summary and "freedonia.en.pdf" in summary
         assert "Warnings: none" in summary
-        page.wait_for_function("document.querySelector('#rqa-upload-status').innerText.includes('is in the index')",
-                               timeout=LONG)
-        status = page.inner_text("#rqa-upload-status")
         # Only new text is embedded ("… embedded (new text), … reused"), or the index of these two reports is
         # already on disk from an earlier run with the same cache home ("loaded from disk").
         assert "units" in status and ("reused from the cache" in status or "loaded from disk" in status)

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import app_server
 from tests.fixtures.office_pdfs import variant_pdf
-from tests.app.test_reports_browser import LONG, ask
+from tests.app.test_reports_browser import LONG, ask, upload
 from tests.app.test_reports import QUESTION, SYMBOL
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -31,15 +31,8 @@ def test_upload_a_libreoffice_pdf_and_ask_what_only_it_answers(app, chromium, tm
     page = chromium.new_page(viewport={"width": 1400, "height": 1100})
     try:
         page.goto(srv.url, wait_until="load")
-        page.get_by_role("tab", name="Reports").click()
-        page.wait_for_selector("#rqa-upload", state="visible")
-        page.set_input_files("#rqa-upload input[type=file]", str(pdf))
-        page.wait_for_function("document.querySelector('#rqa-upload-summary').innerText.includes('20 paragraphs')",
-                               timeout=LONG)
-        summary = page.inner_text("#rqa-upload-summary")
+        summary, _ = upload(page, pdf)
         assert "6 footnotes" in summary and SYMBOL in summary and "Warnings: none" in summary
-        page.wait_for_function("document.querySelector('#rqa-upload-status').innerText.includes('is in the index')",
-                               timeout=LONG)
         doc_id = next(d.name for d in library.iterdir() if not d.name.startswith("."))
 
         reply = ask(page, QUESTION)
