@@ -9,10 +9,10 @@ import shutil
 
 import pytest
 
+from tests.app.test_reports import QUESTION, SYMBOL
+from tests.app.test_reports_browser import LONG, ask, upload
 from tests.conftest import app_server
 from tests.fixtures.office_pdfs import variant_pdf
-from tests.app.test_reports_browser import LONG, ask, upload
-from tests.app.test_reports import QUESTION, SYMBOL
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
