@@ -13,9 +13,9 @@ import time
 
 import pytest
 
+from tests.app.test_reports_browser import LONG, ask, choose
 from tests.conftest import app_server
 from tests.fixtures.versions import build_versions
-from tests.app.test_reports_browser import LONG, ask, choose
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
