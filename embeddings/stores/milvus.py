@@ -239,13 +239,16 @@ class MilvusStore:
     def build(cls, vectors: np.ndarray, units: list[dict], *, manifest: dict, uri: str, name: str | None = None,
               db_name: str = "", index_type: str | None = None, approx_threshold: int = APPROX_THRESHOLD,
               text_field: str | None = None, progress: Callable[[int, int], None] | None = None,
-              num_partitions: int | None = None, shards_num: int | None = None, served: bool = False) -> MilvusStore:
+              num_partitions: int | None = None, shards_num: int | None = None, served: bool = False,
+              extra_vectors: dict[str, np.ndarray] | None = None) -> MilvusStore:
         """Write vectors + records into a new collection, then point the alias `name` at it.
 
         `text_field`: also index `record[text_field]` for Milvus' BM25 (jieba tokenizer); see `search_text`.
         `served`: also keep `record["passage"]` (INT64, the id of the unit that stands for the unit's paragraph: the
         group key of searches that rank paragraphs in Milvus) and `record["paragraph"]` as scalar columns, and BM25
-        over `text` (see `MilvusStore.open`, for a reader that keeps no records).
+        over `text` (see `MilvusStore.open`, for a reader that keeps no records); its BM25 analyzer lowercases.
+        `extra_vectors`: `{name: vectors}` of another encoder over the same units, kept as `vector_<name>` (searched
+        by `search(..., field="vector_<name>")`), so one collection serves every dense signal.
         `num_partitions` (partitions the `doc` partition key hashes into; Milvus' default 16) and
         `shards_num` (write shards; default 1) matter on a cluster only.
         """
@@ -262,26 +265,32 @@ class MilvusStore:
         columns = {key: [_varchar(u, key) for u in units] for key in FILTER_FIELDS}
         if served:
             columns.update({key: [int(u[key]) for u in units] for key in SERVED_FIELDS})
+        extra = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in (extra_vectors or {}).items()}
+        if any(v.ndim != 2 or len(v) != n for v in extra.values()):
+            raise ValueError("extra_vectors: one vector per unit")
         spec = _index_spec(kind, n)
         client = _client(uri, db_name)
         m = {k: v for k, v in manifest.items() if k not in ("files", "checksums", "collection", "alias", "index")}
         m.update(format=FORMAT, backend="milvus", dimension=int(dim), count=n, index_type=kind, metric="IP",
                  index=spec, text_field=text_field, served=served, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                  libraries=_libraries(client),
-                 checksums={"records_sha256": _records_sha256(range(n), units), "vectors_sha256": _vectors_sha256(vectors)})
+                 extra_vectors={k: int(v.shape[1]) for k, v in extra.items()},
+                 checksums={"records_sha256": _records_sha256(range(n), units), "vectors_sha256": _vectors_sha256(vectors),
+                            **{f"vector_{k}_sha256": _vectors_sha256(v) for k, v in extra.items()}})
         name = name or collection_name(m)
         physical = f"{name}__g{time.time_ns() // 1_000_000:012x}_{m['checksums']['records_sha256'][:8]}"
         m.update(alias=name, collection=physical)
         error = _milvus_error()
         try:
             cls._create(client, physical, dim, spec, text_field, num_partitions=num_partitions, shards_num=shards_num,
-                        served=served)
+                        served=served, extra_dims={k: int(v.shape[1]) for k, v in extra.items()})
             for start in range(0, n, INSERT_ROWS):
                 stop = min(n, start + INSERT_ROWS)
                 rows = []
                 for i in range(start, stop):
                     row = {"id": i, "vector": vectors[i], "record": units[i]}
                     row.update((key, columns[key][i]) for key in columns)
+                    row.update((f"vector_{key}", v[i]) for key, v in extra.items())
                     if text_field:
                         text = units[i].get(text_field) if isinstance(units[i], dict) else None
                         row["text"] = _clip_bytes("" if text is None else str(text), TEXT_BYTES)
@@ -321,7 +330,8 @@ class MilvusStore:
 
     @staticmethod
     def _create(client, physical: str, dim: int, spec: dict, text_field: str | None, *,
-                num_partitions: int | None = None, shards_num: int | None = None, served: bool = False) -> None:
+                num_partitions: int | None = None, shards_num: int | None = None, served: bool = False,
+                extra_dims: dict[str, int] | None = None) -> None:
         from pymilvus import DataType, Function, FunctionType, MilvusClient
 
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -339,9 +349,13 @@ class MilvusStore:
             for key in SERVED_FIELDS:
                 schema.add_field(key, DataType.INT64)
                 index.add_index(field_name=key, index_type="INVERTED")
+        for key, d in (extra_dims or {}).items():
+            schema.add_field(f"vector_{key}", DataType.FLOAT_VECTOR, dim=d)
+            index.add_index(field_name=f"vector_{key}", index_type=spec["type"], metric_type="IP",
+                            params=dict(spec["build"]))
         if text_field:
             schema.add_field("text", DataType.VARCHAR, max_length=TEXT_BYTES, enable_analyzer=True,
-                             analyzer_params={"tokenizer": "jieba"})
+                             analyzer_params={"tokenizer": "jieba", **({"filter": ["lowercase"]} if served else {})})
             schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
             schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
                                          input_field_names=["text"], output_field_names=["sparse"]))
@@ -479,13 +493,14 @@ class MilvusStore:
 
     # --- searching -----------------------------------------------------------------------------
 
-    def search(self, queries: np.ndarray, k: int, *, filter: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int, *, filter: dict | None = None,
+               field: str = "vector") -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         k = max(1, min(k, self.count, MAX_TOPK))
         params = dict(self.manifest.get("index", {}).get("search") or {})
         if "ef" in params:
             params["ef"] = max(int(params["ef"]), k)
-        return self._search(queries, k, field="vector", filter=filter, search_params={"metric_type": "IP", "params": params})
+        return self._search(queries, k, field=field, filter=filter, search_params={"metric_type": "IP", "params": params})
 
     def search_text(self, queries: str | list[str], k: int, *, filter: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Milvus' BM25 over `record[text_field]` (built with `text_field=`): `(scores[nq, k], ids[nq, k])`."""

@@ -84,9 +84,13 @@ def document_metadata(corpus: Corpus) -> list[dict]:
 
 def build_served(vectors: np.ndarray, records: list[dict], *, manifest: dict, uri: str, name: str,
                  corpus: Corpus | None = None, documents: list[dict] | None = None,
-                 kinds: tuple[str, ...] = SERVED_KINDS, **options) -> MilvusStore:
-    """A served collection from `open_index`'s unit vectors and records (see `served_records`)."""
+                 kinds: tuple[str, ...] = SERVED_KINDS, use_vectors: np.ndarray | None = None,
+                 **options) -> MilvusStore:
+    """A served collection from `open_index`'s unit vectors and records (see `served_records`); `use_vectors`:
+    USE's vectors of the same units, kept beside e5's."""
     keep, out = served_records(records, corpus, kinds)
+    if use_vectors is not None:
+        options["extra_vectors"] = {"use": np.asarray(use_vectors)[keep]}
     docs = documents if documents is not None else (document_metadata(corpus) if corpus is not None else [])
     return MilvusStore.build(np.asarray(vectors)[keep], out, manifest={**manifest, "documents": docs,
                                                                        "served_kinds": sorted({"paragraph", *kinds})},
@@ -103,12 +107,14 @@ class ServedRetriever:
     """Hybrid search served by Milvus over a collection built by `build_served` (see the module docstring)."""
 
     def __init__(self, store: MilvusStore, encoder, *, config: FusionConfig | None = None,
-                 bridge: Bridge | None = None, fusion: str = "local", depth: int = DEPTH):
+                 bridge: Bridge | None = None, fusion: str = "local", depth: int = DEPTH, use=None):
+        """`use`: the USE encoder, read when the collection has `vector_use` (built with `use_vectors`)."""
         if not store.manifest.get("served"):
             raise ValueError(f"{store.location} was not built for served search (build_served)")
         if fusion not in ("local", "rrf", "weighted"):
             raise ValueError(f"fusion {fusion!r}: local, rrf or weighted")
         self.store, self.encoder, self.bridge = store, encoder, bridge
+        self.use = use if "use" in (store.manifest.get("extra_vectors") or {}) else None
         self.config = config or FusionConfig.load()
         self.fusion, self.depth = fusion, min(int(depth), MAX_TOPK)
         self.documents = list(store.manifest.get("documents") or [])
@@ -144,30 +150,34 @@ class ServedRetriever:
                language: str | None = None) -> list[ServedHit]:
         """The `top_k` best paragraphs for `query` (within `docs` / `langs` when given)."""
         weights, w_sentence, texts = self.plan(query, language)
-        qvec = np.ascontiguousarray(self.encoder.encode_queries([query]), dtype=np.float32)
+        qvecs = {"e5": np.ascontiguousarray(self.encoder.encode_queries([query]), dtype=np.float32)}
+        if self.use is not None:
+            qvecs["use"] = np.ascontiguousarray(self.use.encode_queries([query]), dtype=np.float32)
         if self.fusion == "local":
-            return self._local(qvec, texts, weights, w_sentence, top_k, docs, langs)
-        return self._hybrid(qvec, texts, weights, top_k, docs, langs)
+            return self._local(qvecs, texts, weights, w_sentence, top_k, docs, langs)
+        return self._hybrid(qvecs, texts, weights, top_k, docs, langs)
 
     def plan(self, query: str, language: str | None = None) -> tuple[dict[str, float], float, dict[str, str]]:
-        """The weights of the question's group (e5 stands for USE, and for the clause and heading signals when the
-        collection lacks their units), the sentence share of e5, and the BM25 texts to send."""
+        """The weights of the question's group (e5 stands for USE when the collection has no USE vectors, and for
+        the clause and heading signals when it lacks their units), the sentence share, and the BM25 texts."""
         language = language or detect_language(query)
         w = self.config.weights_for(query_group(cjk_share(query), language, min_cjk=self.config.lexical_min_cjk))
         kinds = set(self.store.manifest.get("served_kinds") or SERVED_KINDS)
-        clause = w.e5_clause + w.use_clause
-        heading = w.heading
-        weights = {"e5": w.e5 + w.use + (0 if "clause" in kinds else clause) + (0 if "heading" in kinds else heading),
+        use = self.use is not None
+        e5, clause, heading = w.e5 + (0 if use else w.use), w.e5_clause + (0 if use else w.use_clause), w.heading
+        weights = {"e5": e5 + (0 if "clause" in kinds else clause) + (0 if "heading" in kinds else heading),
                    "e5_clause": clause if "clause" in kinds else 0.0, "heading": heading if "heading" in kinds else 0.0,
+                   "use": w.use + (0 if "clause" in kinds else w.use_clause) if use else 0.0,
+                   "use_clause": w.use_clause if use and "clause" in kinds else 0.0,
                    "bm25": w.bm25, "bridge": w.bridge, "place": w.place}
         return weights, w.sentence, self._texts(query, language)
 
-    def _hybrid(self, qvec, texts, weights, top_k, docs, langs) -> list[ServedHit]:
+    def _hybrid(self, qvecs, texts, weights, top_k, docs, langs) -> list[ServedHit]:
         from pymilvus import AnnSearchRequest, RRFRanker, WeightedRanker  # optional dependency (report-qa[milvus])
 
-        reqs = [AnnSearchRequest(data=qvec, anns_field="vector", limit=self.depth, expr=self._filter(docs, langs),
-                                 param={"metric_type": "IP", "params": self._params})]
-        names = ["e5"]
+        reqs = [AnnSearchRequest(data=q, anns_field=_field(name), limit=self.depth, expr=self._filter(docs, langs),
+                                 param={"metric_type": "IP", "params": self._params}) for name, q in qvecs.items()]
+        names = list(qvecs)
         for name, text in texts.items():
             if weights.get(name, 0) > 0 or name == "bm25" and not any(weights.get(n, 0) > 0 for n in texts):
                 reqs.append(AnnSearchRequest(data=[text], anns_field="sparse", limit=self.depth,
@@ -184,12 +194,15 @@ class ServedRetriever:
             hits.append(ServedHit(e["doc"], int(e["paragraph"]), float(h["distance"]), rank + 1, int(e["passage"])))
         return hits
 
-    def _local(self, qvec, texts, weights, w_sentence, top_k, docs, langs) -> list[ServedHit]:
+    def _local(self, qvecs, texts, weights, w_sentence, top_k, docs, langs) -> list[ServedHit]:
         client, coll = self.store.client, self.store.collection
-        self.round_trips += 1
-        dense = client.search(coll, data=qvec, anns_field="vector", limit=self.depth, filter=self._filter(docs, langs),
-                              output_fields=["doc", "paragraph", "passage", "kind"],
-                              search_params={"metric_type": "IP", "params": self._params})[0]
+        dense = {}
+        for name, q in qvecs.items():  # one request per vector field (e5, USE)
+            self.round_trips += 1
+            dense[name] = client.search(coll, data=q, anns_field=_field(name), limit=self.depth,
+                                        filter=self._filter(docs, langs),
+                                        output_fields=["doc", "paragraph", "passage", "kind"],
+                                        search_params={"metric_type": "IP", "params": self._params})[0]
         names = [n for n in texts if n == "bm25" or weights.get(n, 0) > 0]
         lexical = []
         if names:
@@ -206,22 +219,29 @@ class ServedRetriever:
         return {i: row["record"] for i, row in self.store.fetch([h.passage for h in hits]).items()}
 
 
-def fuse_lists(dense: list, lexical: dict[str, list], weights: dict[str, float], w_sentence: float,
+def _field(encoder: str) -> str:
+    return "vector" if encoder == "e5" else f"vector_{encoder}"
+
+
+def fuse_lists(dense: dict[str, list], lexical: dict[str, list], weights: dict[str, float], w_sentence: float,
                top_k: int) -> list[ServedHit]:
-    """Fuse the engine's candidate lists: the e5 score of a paragraph is (1 − w_sentence) × its paragraph unit's
-    cosine + w_sentence × its best sentence's or footnote's, "e5_clause" its best clause's and "heading" its
-    heading's (a unit missing from the list takes the list's lowest cosine);
-    each lexical signal is the BM25 score (0 off its list; "place": 1 on it). Every signal is standardized over
-    the union of the candidates, with that union's own mean and standard deviation."""
+    """Fuse the engine's candidate lists (`dense`: per encoder, "e5" and "use"): an encoder's score of a paragraph
+    is (1 − w_sentence) × its paragraph unit's cosine + w_sentence × its best sentence's or footnote's,
+    "<encoder>_clause" its best clause's and "heading" its heading's (e5; a unit missing from a list takes that
+    list's lowest cosine); each lexical signal is the BM25 score (0 off its list; "place": 1 on it). Every signal
+    is standardized over the union of the candidates, with that union's own mean and standard deviation."""
     meta: dict[int, tuple[str, int]] = {}
-    best: dict[str, dict[int, float]] = {"paragraph": {}, "sentence": {}, "clause": {}, "heading": {}}
-    floor = min((float(h["distance"]) for h in dense), default=0.0)
-    for h in dense:
-        e = h["entity"]
-        p = int(e["passage"])
-        meta[p] = (e["doc"], int(e["paragraph"]))
-        table = best.get(e.get("kind"), best["sentence"])  # a footnote counts as a sentence, as in DenseIndex
-        table[p] = max(table.get(p, -np.inf), float(h["distance"]))
+    best: dict[str, dict[str, dict[int, float]]] = {}
+    floors: dict[str, float] = {}
+    for enc, hits in dense.items():
+        tables = best[enc] = {"paragraph": {}, "sentence": {}, "clause": {}, "heading": {}}
+        floors[enc] = min((float(h["distance"]) for h in hits), default=0.0)
+        for h in hits:
+            e = h["entity"]
+            p = int(e["passage"])
+            meta[p] = (e["doc"], int(e["paragraph"]))
+            table = tables.get(e.get("kind"), tables["sentence"])  # a footnote counts as a sentence, as in DenseIndex
+            table[p] = max(table.get(p, -np.inf), float(h["distance"]))
     lex: dict[str, dict[int, float]] = {}
     for name, hits in lexical.items():
         lex[name] = {}
@@ -234,14 +254,14 @@ def fuse_lists(dense: list, lexical: dict[str, list], weights: dict[str, float],
         return []
     keys = np.fromiter(meta, dtype=np.int64)
     parts: dict[str, np.ndarray] = {}
-    if dense:
-        para, sent = best["paragraph"], best["sentence"]
+    for enc, tables in best.items():
+        para, sent, floor = tables["paragraph"], tables["sentence"], floors[enc]
         pv = np.array([para.get(int(p), floor) for p in keys], dtype=np.float64)
         sv = np.array([sent.get(int(p), para.get(int(p), floor)) for p in keys], dtype=np.float64)
-        parts["e5"] = (1 - w_sentence) * pv + w_sentence * sv
-        for kind, name in (("clause", "e5_clause"), ("heading", "heading")):
-            if weights.get(name, 0.0) and best[kind]:
-                parts[name] = np.array([best[kind].get(int(p), floor) for p in keys], dtype=np.float64)
+        parts[enc] = (1 - w_sentence) * pv + w_sentence * sv
+        for kind, name in (("clause", f"{enc}_clause"), ("heading", "heading" if enc == "e5" else "")):
+            if name and weights.get(name, 0.0) and tables[kind]:
+                parts[name] = np.array([tables[kind].get(int(p), floor) for p in keys], dtype=np.float64)
     for name, table in lex.items():
         parts[name] = np.array([table.get(int(p), 0.0) for p in keys], dtype=np.float64)
     fused = np.zeros(len(keys))
