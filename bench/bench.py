@@ -756,6 +756,7 @@ def served_quality(engine, uri: str) -> dict:
     """The bundled report through the served path (e5 paragraph+sentence units copied from the FAISS store,
     Milvus BM25, the bridge) against the embedded FAISS engine on eval/questions.jsonl: nDCG@10 of each and
     top-10 agreement, per fusion."""
+    from embeddings.stores.milvus import MilvusStore
     from qa.evaluation.evalset import load_questions
     from qa.evaluation.metrics import ndcg_at_k
     from qa.retrieval.served import ALL_KINDS, SERVED_KINDS, ServedRetriever, build_served
@@ -764,7 +765,8 @@ def served_quality(engine, uri: str) -> dict:
     use, use_store = engine.retriever.dense.get("use", (None, None))
     if use_store is not None and use_store.units != faiss_store.units:
         use = use_store = None
-    for name, kinds, uv in (("served_bundled", SERVED_KINDS, None), ("served_bundled_all", ALL_KINDS, None),
+    for name, kinds, uv in (("served_bundled", SERVED_KINDS, None), ("served_bundled_par", ("paragraph",), None),
+                            ("served_bundled_all", ALL_KINDS, None),
                             ("served_bundled_use", ALL_KINDS, use_store.vectors() if use_store else None)):
         build_served(faiss_store.vectors(), faiss_store.units, manifest=dict(faiss_store.manifest), uri=uri,
                      name=name, corpus=engine.corpus, index_type="flat", kinds=kinds, use_vectors=uv)
@@ -777,10 +779,11 @@ def served_quality(engine, uri: str) -> dict:
         ref_nd.append(ndcg_at_k(top, set(q.relevant), 10))
     out = {"questions": len(questions), "faiss_ndcg10": round(float(np.mean(ref_nd)), 4)}
     runs = [("local", "served_bundled"), ("rrf", "served_bundled"), ("weighted", "served_bundled"),
+            ("local_paragraphs_only", "served_bundled_par"),
             ("local_all_kinds", "served_bundled_all")] + ([("local_all_kinds_use", "served_bundled_use"),
                                                           ("rrf_all_kinds_use", "served_bundled_use")] if use else [])
     for fusion, name in runs:
-        served = ServedRetriever(MilvusStoreOpen(uri, name), enc, bridge=engine.retriever.bridge,
+        served = ServedRetriever(MilvusStore.open(uri, name=name), enc, bridge=engine.retriever.bridge,
                                  fusion=fusion.split("_")[0], use=use)
         nd, agree = [], []
         for q, ref in zip(questions, ref_tops, strict=True):
@@ -795,21 +798,16 @@ def served_quality(engine, uri: str) -> dict:
     return out
 
 
-def MilvusStoreOpen(uri: str, name: str):  # noqa: N802 - a constructor by another name
-    from embeddings.stores.milvus import MilvusStore
-
-    return MilvusStore.open(uri, name=name)
-
-
-def served_collection(engine, n: int, cache_root: Path) -> tuple[str, str, dict, Path]:
+def served_collection(engine, n: int, cache_root: Path, kinds: tuple[str, ...]) -> tuple[str, str, dict, Path]:
     """A served synthetic collection of `n` paragraphs in Milvus Lite (paragraph and sentence units, e5), with its
     unit vectors and passage keys saved beside it for the exhaustive reference; built once and kept."""
+    from embeddings.stores.milvus import release
     from qa.retrieval.index import UNIT_TYPE, build_units, corpus_checksum
     from qa.retrieval.served import build_served, served_records
 
     real = engine.retriever.corpus
     enc, real_store = engine.retriever.dense["e5"]
-    key_dir = cache_root / f"served-{n}-{corpus_checksum(real)[:12]}-{_code_key()}"
+    key_dir = cache_root / f"served-{n}-{'+'.join(kinds)}-{corpus_checksum(real)[:12]}-{_code_key()}"
     key_dir.mkdir(parents=True, exist_ok=True)
     uri, name = str(key_dir / "milvus.db"), f"served_{n}"
     done = key_dir / "done.json"
@@ -820,7 +818,7 @@ def served_collection(engine, n: int, cache_root: Path) -> tuple[str, str, dict,
     units = build_units(corpus)
     records = _records(units, {d.id: d.language for d in corpus.documents})
     vecs, _ = unit_vectors(units, real_store, np.random.default_rng(11))
-    keep, kept = served_records(records)
+    keep, kept = served_records(records, kinds=kinds)
     np.save(key_dir / "vectors.npy", vecs[keep])
     np.save(key_dir / "passages.npy", np.array([r["passage"] for r in kept], dtype=np.int64))
     np.save(key_dir / "is_paragraph.npy", np.array([r["kind"] == "paragraph" for r in kept]))
@@ -828,12 +826,13 @@ def served_collection(engine, n: int, cache_root: Path) -> tuple[str, str, dict,
     expect = {"model": f"{enc.name}+synthetic", "model_fingerprint": enc.fingerprint,
               "corpus_sha256": corpus_checksum(corpus), "unit_type": UNIT_TYPE}
     t0 = time.perf_counter()
-    store = build_served(vecs, records, manifest=expect, uri=uri, name=name, index_type="flat",
+    store = build_served(vecs, records, manifest=expect, uri=uri, name=name, index_type="flat", kinds=kinds,
                          documents=[{"id": d.id, "title": d.title, "language": d.language,
                                      "paragraphs": len(d.paragraphs)} for d in corpus.documents])
     meta = {"rows": store.count, "paragraphs": n, "units_all_kinds": len(units), "prep_s": round(prep_s, 1),
             "build_s": round(time.perf_counter() - t0, 1), "index_type": store.kind}
     del store, vecs
+    release(uri)  # the app's process (the probe) opens it next: Milvus Lite allows one process per file
     done.write_text(json.dumps(meta))
     return uri, name, dict(meta, reused=False), key_dir
 
@@ -841,7 +840,7 @@ def served_collection(engine, n: int, cache_root: Path) -> tuple[str, str, dict,
 def exhaustive_tops(key_dir: Path, uri: str, name: str, queries: list[str], engine) -> list[list]:
     """The reference ranking: the same fusion over every unit's exact cosine (numpy, every paragraph a candidate)
     and Milvus BM25 at its deepest (16,384 paragraphs), standardized over the whole collection."""
-    from embeddings.stores.milvus import MilvusStore
+    from embeddings.stores.milvus import MilvusStore, release
     from qa.retrieval.served import ServedRetriever, fuse_lists
 
     vecs = np.load(key_dir / "vectors.npy", mmap_mode="r")
@@ -866,6 +865,7 @@ def exhaustive_tops(key_dir: Path, uri: str, name: str, queries: list[str], engi
                                          search_params={"metric_type": "BM25"})
         hits = fuse_lists(dense, dict(zip(names, lex, strict=True)), weights, w_sentence, 10)
         out.append([[h.doc, h.paragraph] for h in hits])
+    release(uri)
     return out
 
 
@@ -883,7 +883,8 @@ def _query_all(store) -> list[dict]:
     return rows
 
 
-def bench_scale_milvus(sizes: list[int], n_queries: int, n_exact: int, cache_root: Path, quality: bool = True) -> dict:
+def bench_scale_milvus(sizes: list[int], n_queries: int, n_exact: int, cache_root: Path, quality: bool = True,
+                       kinds: tuple[str, ...] = ("paragraph", "sentence")) -> dict:
     """`--scale-milvus`: served hybrid search on Milvus Lite at each size, the app in its own process."""
     from qa.engine import load_engine
     from qa.evaluation.evalset import load_questions
@@ -891,15 +892,16 @@ def bench_scale_milvus(sizes: list[int], n_queries: int, n_exact: int, cache_roo
     engine = load_engine(quiet=True, use_second=False)
     queries, langs = mixed_questions(load_questions(), n_queries)
     res: dict = {"sizes": {}, "targets": SERVED_TARGETS,
-                 "dropped": "served collections keep paragraph and sentence units for e5 only: no heading, clause or "
-                            "footnote units and no USE; the bundled-report figures below show what that costs"}
+                 "kinds": list(kinds),
+                 "dropped": f"synthetic served collections keep {'+'.join(kinds)} units for e5 only (no other unit "
+                            "kinds, no USE); the bundled-report figures (quality) show what each choice costs"}
     if quality:
         log("served: bundled report vs FAISS on eval/questions.jsonl …")
         with tempfile.TemporaryDirectory() as tmp:
             res["quality"] = served_quality(engine, str(Path(tmp) / "bundled.db"))
     for n in sizes:
         log(f"served: {n:,} paragraphs on Milvus Lite …")
-        uri, name, meta, key_dir = served_collection(engine, n, cache_root)
+        uri, name, meta, key_dir = served_collection(engine, n, cache_root, kinds)
         log(f"  collection {meta}")
         row = dict(meta)
         probe = run_probe(uri, name, queries)
@@ -962,6 +964,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--served-queries", type=int, default=60, help="questions per size for --scale-milvus")
     ap.add_argument("--served-no-quality", action="store_true", help="--scale-milvus without the bundled-report "
                     "comparison")
+    ap.add_argument("--served-kinds", default="paragraph,sentence", help="unit kinds of the synthetic served "
+                    "collections (paragraph is always kept)")
     ap.add_argument("--served-probe", metavar="SPEC", help=argparse.SUPPRESS)
     args, rest = ap.parse_known_args(argv)
     if args.served_probe:
@@ -972,7 +976,8 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
         res = bench_scale_milvus(sizes, args.served_queries, min(args.served_queries, 30), cache_home() / "bench-scale",
-                                 quality=not args.served_no_quality)
+                                 quality=not args.served_no_quality,
+                                 kinds=tuple(k.strip() for k in args.served_kinds.split(",") if k.strip()))
         res["seconds"] = round(time.perf_counter() - started, 1)
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(res, indent=2, ensure_ascii=False))

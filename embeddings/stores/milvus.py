@@ -188,6 +188,16 @@ def _client(uri: str, db_name: str = ""):
     return client
 
 
+def release(uri: str, db_name: str = "") -> None:
+    """Close this process's connection to `uri` (Milvus Lite lets one process at a time open a .db file)."""
+    client = _CLIENTS.pop((_client_uri(uri), db_name or ""), None)
+    if client is not None:
+        try:
+            client.close()
+        except Exception:  # noqa: BLE001 - closing is best effort
+            pass
+
+
 def _milvus_error() -> type[Exception]:
     from pymilvus.exceptions import MilvusException
 
