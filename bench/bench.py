@@ -739,6 +739,46 @@ def served_probe(spec_path: str) -> int:
     return 0
 
 
+class LiteServer:
+    """Milvus Lite as its own process (`python -m milvus_lite server`) over a .db folder: the engine apart from the
+    app, as a Milvus server is (with a .db path, Milvus Lite 3 runs inside the process that opens it)."""
+
+    def __init__(self, data_dir: str):
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.uri = f"milvus://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "milvus_lite", "server", "--data-dir", data_dir,
+                                      "--host", "127.0.0.1", "--port", str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    break
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"Milvus Lite server on {data_dir} did not start")
+            time.sleep(0.2)
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+        return float("nan")
+
+    def stop(self) -> None:
+        from embeddings.stores.milvus import release
+
+        release(self.uri)
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
 def run_probe(uri: str, name: str, queries: list[str], fusion: str = "local") -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump({"uri": uri, "name": name, "queries": queries, "fusion": fusion}, f, ensure_ascii=False)
@@ -904,14 +944,19 @@ def bench_scale_milvus(sizes: list[int], n_queries: int, n_exact: int, cache_roo
         uri, name, meta, key_dir = served_collection(engine, n, cache_root, kinds)
         log(f"  collection {meta}")
         row = dict(meta)
-        probe = run_probe(uri, name, queries)
-        tops = probe.pop("tops")
-        row.update(probe)
-        row["hybrid_over_floor"] = round(row["hybrid_p50_ms"] / row["floor_p50_ms"], 2)
-        refs = exhaustive_tops(key_dir, uri, name, queries[:n_exact], engine)
+        server = LiteServer(uri)
+        try:
+            probe = run_probe(server.uri, name, queries)
+            tops = probe.pop("tops")
+            row.update(probe)
+            row["engine_rss_mb"] = server.rss_mb()
+            row["hybrid_over_floor"] = round(row["hybrid_p50_ms"] / row["floor_p50_ms"], 2)
+            refs = exhaustive_tops(key_dir, server.uri, name, queries[:n_exact], engine)
+        finally:
+            server.stop()
         row.update(agreement([[tuple(x) for x in t] for t in tops], [[tuple(x) for x in r] for r in refs],
                              langs[:n_exact]))
-        log(f"  start {row['start_s']} s, RSS {row['rss_mb']} MB, hybrid p50 {row['hybrid_p50_ms']} ms "
+        log(f"  start {row['start_s']} s, RSS {row['rss_mb']} MB (engine {row['engine_rss_mb']} MB), hybrid p50 {row['hybrid_p50_ms']} ms "
             f"(floor {row['floor_p50_ms']} ms, ×{row['hybrid_over_floor']}), agreement {row['top10_agreement']}")
         res["sizes"][str(n)] = row
     res["done"] = served_done(res, sizes)

@@ -189,13 +189,19 @@ def _client(uri: str, db_name: str = ""):
 
 
 def release(uri: str, db_name: str = "") -> None:
-    """Close this process's connection to `uri` (Milvus Lite lets one process at a time open a .db file)."""
-    client = _CLIENTS.pop((_client_uri(uri), db_name or ""), None)
+    """Close this process's connection to `uri`; for a Milvus Lite file also stop its in-process server (one process
+    at a time may open a .db file)."""
+    key = (_client_uri(uri), db_name or "")
+    client = _CLIENTS.pop(key, None)
     if client is not None:
         try:
             client.close()
         except Exception:  # noqa: BLE001 - closing is best effort
             pass
+    if not key[0].startswith(("http://", "https://")) and importlib.util.find_spec("milvus_lite") is not None:
+        from milvus_lite.server_manager import server_manager_instance  # optional dependency
+
+        server_manager_instance.release_server(key[0])
 
 
 def _milvus_error() -> type[Exception]:
