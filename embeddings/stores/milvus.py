@@ -218,6 +218,13 @@ def _alias_target(client, name: str) -> str | None:
     return name if client.has_collection(name) else None
 
 
+def _loaded(client, collection: str) -> bool:
+    try:
+        return "Loaded" in str(client.get_load_state(collection).get("state"))
+    except Exception:  # noqa: BLE001 - unknown: load it
+        return False
+
+
 def _row_count(client, collection: str) -> int:
     rows = client.query(collection, filter="", output_fields=["count(*)"])
     return int(rows[0]["count(*)"])
@@ -457,7 +464,8 @@ class MilvusStore:
         """
         client, physical, manifest = cls._manifest(uri, name, expect, db_name)
         try:
-            client.load_collection(physical)
+            if not _loaded(client, physical):  # a serving engine holds it loaded already: the app does not wait
+                client.load_collection(physical)
             got = _row_count(client, physical)
         except _milvus_error() as exc:
             raise IndexCorrupt(f"Milvus cannot read collection {physical} ({exc})") from exc
