@@ -1,27 +1,30 @@
 """Retrieval served by Milvus: the collection, its dense and BM25 searches and the filters stay in the engine.
 
 `ServedRetriever` answers a question with a fixed number of engine round trips whatever the collection's size,
-and holds no records, vectors or corpus: only the query encoder (e5), the per-document metadata kept in the
-collection's manifest and, optionally, the multilingual bridge.
+and holds no records, vectors or corpus: only the query encoders (e5, optionally USE), the per-document metadata
+kept in the collection's manifest and, optionally, the multilingual bridge.
 
-- `fusion="local"` (default): one dense search (e5, paragraph and sentence units, top `depth`) and one BM25
-  search (Milvus' full-text search with the jieba analyzer, paragraph units, the question plus the bridge's
-  Chinese forms and the `place` forms as extra text queries, `depth` each): 2 round trips. The lists are fused
-  here with the weights of fusion.json for the question's group, each signal standardized with the mean and
-  standard deviation of its own candidate list (no collection statistics are needed).
+- `fusion="local"` (default): one dense search per vector field (e5, and USE where the collection has it; top
+  `depth` units) and one BM25 search (Milvus' full-text search with the jieba analyzer over paragraph units: the
+  question, plus the bridge's Chinese forms and the `place` forms as extra text queries, `depth` each), sent at
+  once from worker threads: 2 (3 with USE) round trips. The lists are fused here with the weights of
+  fusion.json for the question's group, each signal standardized with the mean and standard deviation over the
+  union of the candidates (no collection statistics are needed).
 - `fusion="rrf"` / `"weighted"`: the same requests in one `hybrid_search`, grouped by paragraph and fused in
   Milvus by `RRFRanker(60)` or `WeightedRanker` (the group's weights): 1 round trip.
 
 Records (paragraph text, section, footnotes) come by id for the hits shown: `fetch` (1 more round trip).
-A served collection is built by `build_served` from the unit vectors and records `open_index` makes: paragraph
-and sentence units only (headings, clauses and footnote units, and the USE signals, are left out: see the
-benchmark for what that costs), each record carrying `passage` (the id of its paragraph's unit) and the
-paragraph unit carrying its section and footnotes.
+A served collection is built by `build_served` from the unit vectors and records `open_index` makes: by default
+paragraph and sentence units (`kinds=ALL_KINDS` keeps headings, clauses and footnotes too), optionally USE's
+vectors of the same units as a second vector field; each record carries `passage` (the id of its paragraph's
+unit) and the paragraph unit carries its section and footnotes.
 """
 
 from __future__ import annotations
 
+import functools
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -195,28 +198,33 @@ class ServedRetriever:
         return hits
 
     def _local(self, qvecs, texts, weights, w_sentence, top_k, docs, langs) -> list[ServedHit]:
+        """The dense searches (one per vector field) and the BM25 search, sent at once from worker threads."""
         client, coll = self.store.client, self.store.collection
-        dense = {}
-        for name, q in qvecs.items():  # one request per vector field (e5, USE)
-            self.round_trips += 1
-            dense[name] = client.search(coll, data=q, anns_field=_field(name), limit=self.depth,
-                                        filter=self._filter(docs, langs),
-                                        output_fields=["doc", "paragraph", "passage", "kind"],
-                                        search_params={"metric_type": "IP", "params": self._params})[0]
         names = [n for n in texts if n == "bm25" or weights.get(n, 0) > 0]
-        lexical = []
-        if names:
-            self.round_trips += 1
-            lexical = client.search(coll, data=[texts[n] for n in names], anns_field="sparse", limit=self.depth,
-                                    filter=self._filter(docs, langs, "paragraph"),
-                                    output_fields=["doc", "paragraph", "passage"],
-                                    search_params={"metric_type": "BM25"})
+        jobs = {name: _pool().submit(client.search, coll, data=q, anns_field=_field(name), limit=self.depth,
+                                     filter=self._filter(docs, langs),
+                                     output_fields=["doc", "paragraph", "passage", "kind"],
+                                     search_params={"metric_type": "IP", "params": self._params})
+                for name, q in qvecs.items()}
+        lexical_job = _pool().submit(client.search, coll, data=[texts[n] for n in names], anns_field="sparse",
+                                     limit=self.depth, filter=self._filter(docs, langs, "paragraph"),
+                                     output_fields=["doc", "paragraph", "passage"],
+                                     search_params={"metric_type": "BM25"}) if names else None
+        self.round_trips += len(jobs) + (lexical_job is not None)
+        dense = {name: job.result()[0] for name, job in jobs.items()}
+        lexical = lexical_job.result() if lexical_job is not None else []
         return fuse_lists(dense, dict(zip(names, lexical, strict=True)), weights, w_sentence, top_k)
 
     def fetch(self, hits: list[ServedHit]) -> dict[int, dict]:
         """The records of these hits' paragraphs (text, section, footnotes), by id: one round trip."""
         self.round_trips += 1
         return {i: row["record"] for i, row in self.store.fetch([h.passage for h in hits]).items()}
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    """Threads that send a question's engine requests at once (its tasks never wait on one another)."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="report-qa-served")
 
 
 def _field(encoder: str) -> str:
