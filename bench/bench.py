@@ -682,6 +682,323 @@ def table(res: dict) -> str:
     return "\n".join(lines)
 
 
+# --- scale served by Milvus (--scale-milvus) ---------------------------------------------------------
+
+SERVED_TARGETS = {"rss_100k_over_10k": 1.2, "start_100k_over_10k": 1.5, "hybrid_over_floor": 2.5,
+                  "top10_agreement_100k": 0.95, "ndcg_delta": 0.02}
+
+
+def _rss_mb(key: str = "VmRSS") -> float:
+    """This process's resident memory (VmRSS) or its peak since exec (VmHWM; ru_maxrss would carry the parent's)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{key}:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def served_probe(spec_path: str) -> int:
+    """The app's side of --scale-milvus, in its own process: load e5, open the served collection (no records, no
+    vectors, no corpus), then time hybrid searches interleaved with the engine's floor (one raw dense `search`, top
+    600, of the same query vector on the same collection). Prints JSON."""
+    spec = json.loads(Path(spec_path).read_text())
+    t0 = time.perf_counter()
+    from embeddings.encoders import load_encoder
+    from qa.retrieval.served import ServedRetriever, timed_search
+
+    enc = load_encoder("e5")
+    enc.encode_queries(["report-qa"])
+    encoder_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    served = ServedRetriever.open(spec["uri"], spec["name"], enc, fusion=spec.get("fusion", "local"))
+    open_s = time.perf_counter() - t1
+    start_s = time.perf_counter() - t0
+    rss_start = _rss_mb()
+    store = served.store
+    times, floors, tops, trips = [], [], [], set()
+    for q in spec["queries"][:3]:  # warm-up
+        served.search(q)
+    for q in spec["queries"]:
+        hits, ms, n = timed_search(served, q, top_k=10)
+        times.append(ms)
+        trips.add(n)
+        tops.append([[h.doc, h.paragraph] for h in hits])
+        qv = enc.encode_queries([q])
+        t = time.perf_counter()
+        store.search(qv, 600)
+        floors.append((time.perf_counter() - t) * 1000)
+    before = served.round_trips
+    fetched = served.fetch(hits) if spec["queries"] else {}
+
+    print(json.dumps({"start_s": round(start_s, 2), "encoder_s": round(encoder_s, 2), "open_s": round(open_s, 3),
+                      "rss_start_mb": rss_start, "rss_mb": _rss_mb(),
+                      "peak_rss_mb": _rss_mb("VmHWM"),
+                      "hybrid_p50_ms": round(pct(times, 50), 2), "hybrid_p95_ms": round(pct(times, 95), 2),
+                      "floor_p50_ms": round(pct(floors, 50), 2), "n_queries": len(times),
+                      "round_trips_per_query": sorted(trips), "fetch_round_trips": served.round_trips - before,
+                      "fetched_records": len(fetched), "rows": store.count, "tops": tops}))
+    return 0
+
+
+class LiteServer:
+    """Milvus Lite as its own process (`python -m milvus_lite server`) over a .db folder: the engine apart from the
+    app, as a Milvus server is (with a .db path, Milvus Lite 3 runs inside the process that opens it)."""
+
+    def __init__(self, data_dir: str):
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.uri = f"milvus://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "milvus_lite", "server", "--data-dir", data_dir,
+                                      "--host", "127.0.0.1", "--port", str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    break
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"Milvus Lite server on {data_dir} did not start")
+            time.sleep(0.2)
+        from embeddings.stores.milvus import _client, release
+
+        client = _client(self.uri)  # the engine loads its collections once, as a serving cluster holds them
+        t0 = time.perf_counter()
+        for name in client.list_collections():
+            client.load_collection(name)
+        self.load_s = round(time.perf_counter() - t0, 2)
+        release(self.uri)
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+        return float("nan")
+
+    def stop(self) -> None:
+        from embeddings.stores.milvus import release
+
+        release(self.uri)
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def run_probe(uri: str, name: str, queries: list[str], fusion: str = "local") -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump({"uri": uri, "name": name, "queries": queries, "fusion": fusion}, f, ensure_ascii=False)
+    try:
+        out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--served-probe", f.name],
+                             capture_output=True, text=True, timeout=900, cwd=str(ROOT))
+    finally:
+        os.unlink(f.name)
+    if out.returncode:
+        raise RuntimeError(f"probe failed: {out.stderr[-1500:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def served_quality(engine, uri: str) -> dict:
+    """The bundled report through the served path (e5 paragraph+sentence units copied from the FAISS store,
+    Milvus BM25, the bridge) against the embedded FAISS engine on eval/questions.jsonl: nDCG@10 of each and
+    top-10 agreement, per fusion."""
+    from embeddings.stores.milvus import MilvusStore
+    from qa.evaluation.evalset import load_questions
+    from qa.evaluation.metrics import ndcg_at_k
+    from qa.retrieval.served import ALL_KINDS, SERVED_KINDS, ServedRetriever, build_served
+
+    enc, faiss_store = engine.retriever.dense["e5"]
+    use, use_store = engine.retriever.dense.get("use", (None, None))
+    if use_store is not None and use_store.units != faiss_store.units:
+        use = use_store = None
+    for name, kinds, uv in (("served_bundled", SERVED_KINDS, None), ("served_bundled_par", ("paragraph",), None),
+                            ("served_bundled_all", ALL_KINDS, None),
+                            ("served_bundled_use", ALL_KINDS, use_store.vectors() if use_store else None)):
+        build_served(faiss_store.vectors(), faiss_store.units, manifest=dict(faiss_store.manifest), uri=uri,
+                     name=name, corpus=engine.corpus, index_type="flat", kinds=kinds, use_vectors=uv)
+    questions = [q for q in load_questions() if q.relevant]
+    ref_tops, ref_nd = [], []
+    for q in questions:
+        hits = engine.retriever.search(q.question, mode="hybrid", top_k=10).hits
+        top = [h.paragraph for h in hits[:10]]
+        ref_tops.append(top)
+        ref_nd.append(ndcg_at_k(top, set(q.relevant), 10))
+    out = {"questions": len(questions), "faiss_ndcg10": round(float(np.mean(ref_nd)), 4)}
+    runs = [("local", "served_bundled"), ("rrf", "served_bundled"), ("weighted", "served_bundled"),
+            ("local_paragraphs_only", "served_bundled_par"),
+            ("local_all_kinds", "served_bundled_all")] + ([("local_all_kinds_use", "served_bundled_use"),
+                                                          ("rrf_all_kinds_use", "served_bundled_use")] if use else [])
+    for fusion, name in runs:
+        served = ServedRetriever(MilvusStore.open(uri, name=name), enc, bridge=engine.retriever.bridge,
+                                 fusion=fusion.split("_")[0], use=use)
+        nd, agree = [], []
+        for q, ref in zip(questions, ref_tops, strict=True):
+            top = [h.paragraph for h in served.search(q.question, top_k=10)]
+            nd.append(ndcg_at_k(top, set(q.relevant), 10))
+            agree.append(len(set(top) & set(ref)) / max(len(ref), 1))
+        out[fusion] = {"rows": served.store.count, "kinds": served.store.manifest["served_kinds"],
+                       "ndcg10": round(float(np.mean(nd)), 4), "top10_agreement_with_faiss": round(float(np.mean(agree)), 4),
+                       "ndcg10_delta": round(float(np.mean(nd)) - out["faiss_ndcg10"], 4)}
+        log(f"  served {fusion}: nDCG@10 {out[fusion]['ndcg10']} (FAISS {out['faiss_ndcg10']}), "
+            f"agreement {out[fusion]['top10_agreement_with_faiss']}")
+    return out
+
+
+def served_collection(engine, n: int, cache_root: Path, kinds: tuple[str, ...]) -> tuple[str, str, dict, Path]:
+    """A served synthetic collection of `n` paragraphs in Milvus Lite (paragraph and sentence units, e5), with its
+    unit vectors and passage keys saved beside it for the exhaustive reference; built once and kept."""
+    from embeddings.stores.milvus import release
+    from qa.retrieval.index import UNIT_TYPE, build_units, corpus_checksum
+    from qa.retrieval.served import build_served, served_records
+
+    real = engine.retriever.corpus
+    enc, real_store = engine.retriever.dense["e5"]
+    key_dir = cache_root / f"served-{n}-{'+'.join(kinds)}-{corpus_checksum(real)[:12]}-{_code_key()}"
+    key_dir.mkdir(parents=True, exist_ok=True)
+    uri, name = str(key_dir / "milvus.db"), f"served_{n}"
+    done = key_dir / "done.json"
+    if done.exists():
+        return uri, name, dict(json.loads(done.read_text()), reused=True), key_dir
+    t0 = time.perf_counter()
+    corpus = synthetic_corpus(real, n)
+    units = build_units(corpus)
+    records = _records(units, {d.id: d.language for d in corpus.documents})
+    vecs, _ = unit_vectors(units, real_store, np.random.default_rng(11))
+    keep, kept = served_records(records, kinds=kinds)
+    np.save(key_dir / "vectors.npy", vecs[keep])
+    np.save(key_dir / "passages.npy", np.array([r["passage"] for r in kept], dtype=np.int64))
+    np.save(key_dir / "is_paragraph.npy", np.array([r["kind"] == "paragraph" for r in kept]))
+    prep_s = time.perf_counter() - t0
+    expect = {"model": f"{enc.name}+synthetic", "model_fingerprint": enc.fingerprint,
+              "corpus_sha256": corpus_checksum(corpus), "unit_type": UNIT_TYPE}
+    t0 = time.perf_counter()
+    store = build_served(vecs, records, manifest=expect, uri=uri, name=name, index_type="flat", kinds=kinds,
+                         documents=[{"id": d.id, "title": d.title, "language": d.language,
+                                     "paragraphs": len(d.paragraphs)} for d in corpus.documents])
+    meta = {"rows": store.count, "paragraphs": n, "units_all_kinds": len(units), "prep_s": round(prep_s, 1),
+            "build_s": round(time.perf_counter() - t0, 1), "index_type": store.kind}
+    del store, vecs
+    release(uri)  # the app's process (the probe) opens it next: Milvus Lite allows one process per file
+    done.write_text(json.dumps(meta))
+    return uri, name, dict(meta, reused=False), key_dir
+
+
+def exhaustive_tops(key_dir: Path, uri: str, name: str, queries: list[str], engine) -> list[list]:
+    """The reference ranking: the same fusion over every unit's exact cosine (numpy, every paragraph a candidate)
+    and Milvus BM25 at its deepest (16,384 paragraphs), standardized over the whole collection."""
+    from embeddings.stores.milvus import MilvusStore, release
+    from qa.retrieval.served import ServedRetriever, fuse_lists
+
+    vecs = np.load(key_dir / "vectors.npy", mmap_mode="r")
+    passages = np.load(key_dir / "passages.npy")
+    is_par = np.load(key_dir / "is_paragraph.npy")
+    enc = engine.retriever.dense["e5"][0]
+    served = ServedRetriever(MilvusStore.open(uri, name=name), enc, depth=16_384)
+    meta = {int(r["id"]): (r["doc"], int(r["paragraph"])) for r in _query_all(served.store)}
+    out = []
+    for q in queries:
+        weights, w_sentence, texts = served.plan(q)
+        qv = enc.encode_queries([q])[0].astype(np.float32)
+        cos = np.asarray(vecs @ qv, dtype=np.float64)
+        dense = {"e5": [{"distance": float(c), "entity": {"passage": int(p), "doc": meta[int(p)][0],
+                                                          "paragraph": meta[int(p)][1],
+                                                          "kind": "paragraph" if ip else "sentence"}}
+                        for c, p, ip in zip(cos, passages, is_par, strict=True)]}
+        names = [k for k in texts if k == "bm25" or weights.get(k, 0) > 0]
+        lex = served.store.client.search(served.store.collection, data=[texts[k] for k in names], anns_field="sparse",
+                                         limit=16_384, filter='kind == "paragraph"',
+                                         output_fields=["doc", "paragraph", "passage"],
+                                         search_params={"metric_type": "BM25"})
+        hits = fuse_lists(dense, dict(zip(names, lex, strict=True)), weights, w_sentence, 10)
+        out.append([[h.doc, h.paragraph] for h in hits])
+    release(uri)
+    return out
+
+
+def _query_all(store) -> list[dict]:
+    """id, doc and paragraph of every paragraph unit, in windows Milvus allows."""
+    rows: list[dict] = []
+    it = store.client.query_iterator(store.collection, batch_size=16_384, filter='kind == "paragraph"',
+                                     output_fields=["id", "doc", "paragraph"])
+    while True:
+        batch = it.next()
+        if not batch:
+            break
+        rows.extend(batch)
+    it.close()
+    return rows
+
+
+def bench_scale_milvus(sizes: list[int], n_queries: int, n_exact: int, cache_root: Path, quality: bool = True,
+                       kinds: tuple[str, ...] = ("paragraph", "sentence")) -> dict:
+    """`--scale-milvus`: served hybrid search on Milvus Lite at each size, the app in its own process."""
+    from qa.engine import load_engine
+    from qa.evaluation.evalset import load_questions
+
+    engine = load_engine(quiet=True, use_second=False)
+    queries, langs = mixed_questions(load_questions(), n_queries)
+    res: dict = {"sizes": {}, "targets": SERVED_TARGETS,
+                 "kinds": list(kinds),
+                 "dropped": f"synthetic served collections keep {'+'.join(kinds)} units for e5 only (no other unit "
+                            "kinds, no USE); the bundled-report figures (quality) show what each choice costs"}
+    if quality:
+        log("served: bundled report vs FAISS on eval/questions.jsonl …")
+        with tempfile.TemporaryDirectory() as tmp:
+            res["quality"] = served_quality(engine, str(Path(tmp) / "bundled.db"))
+    for n in sizes:
+        log(f"served: {n:,} paragraphs on Milvus Lite …")
+        uri, name, meta, key_dir = served_collection(engine, n, cache_root, kinds)
+        log(f"  collection {meta}")
+        row = dict(meta)
+        server = LiteServer(uri)
+        try:
+            probe = run_probe(server.uri, name, queries)
+            tops = probe.pop("tops")
+            row.update(probe)
+            row["engine_rss_mb"] = server.rss_mb()
+            row["engine_load_s"] = server.load_s
+            row["hybrid_over_floor"] = round(row["hybrid_p50_ms"] / row["floor_p50_ms"], 2)
+            refs = exhaustive_tops(key_dir, server.uri, name, queries[:n_exact], engine)
+        finally:
+            server.stop()
+        row.update(agreement([[tuple(x) for x in t] for t in tops], [[tuple(x) for x in r] for r in refs],
+                             langs[:n_exact]))
+        log(f"  start {row['start_s']} s, RSS {row['rss_mb']} MB (engine {row['engine_rss_mb']} MB), hybrid p50 {row['hybrid_p50_ms']} ms "
+            f"(floor {row['floor_p50_ms']} ms, ×{row['hybrid_over_floor']}), agreement {row['top10_agreement']}")
+        res["sizes"][str(n)] = row
+    res["done"] = served_done(res, sizes)
+    return res
+
+
+def served_done(res: dict, sizes: list[int]) -> dict:
+    rows = res["sizes"]
+    done: dict = {}
+    if len(sizes) >= 2:
+        small, big = rows[str(min(sizes))], rows[str(max(sizes))]
+        rss = round(big["rss_mb"] / small["rss_mb"], 3)
+        start = round(big["start_s"] / small["start_s"], 3)
+        done["rss_big_over_small"] = [rss, f"≤ {SERVED_TARGETS['rss_100k_over_10k']}",
+                                      rss <= SERVED_TARGETS["rss_100k_over_10k"]]
+        done["start_big_over_small"] = [start, f"≤ {SERVED_TARGETS['start_100k_over_10k']}",
+                                        start <= SERVED_TARGETS["start_100k_over_10k"]]
+    for n, row in rows.items():
+        done[f"hybrid_over_floor_{n}"] = [row["hybrid_over_floor"], f"≤ {SERVED_TARGETS['hybrid_over_floor']}",
+                                          row["hybrid_over_floor"] <= SERVED_TARGETS["hybrid_over_floor"]]
+        done[f"round_trips_{n}"] = [row["round_trips_per_query"], "fixed", len(row["round_trips_per_query"]) == 1]
+    big = rows.get(str(max(sizes))) if sizes else None
+    if big:
+        done["top10_agreement_largest"] = [big["top10_agreement"], f"≥ {SERVED_TARGETS['top10_agreement_100k']}",
+                                           big["top10_agreement"] >= SERVED_TARGETS["top10_agreement_100k"]]
+    if "quality" in res:
+        best = max((k for k in res["quality"] if isinstance(res["quality"][k], dict)),
+                   key=lambda k: res["quality"][k]["ndcg10"])
+        d = res["quality"][best]["ndcg10_delta"]
+        done[f"ndcg10_{best}_vs_faiss"] = [d, f"≥ −{SERVED_TARGETS['ndcg_delta']}", d >= -SERVED_TARGETS["ndcg_delta"]]
+    return done
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
@@ -695,7 +1012,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-app", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--soak", action="store_true", help="only the long mixed-load run (bench/soak.py): 20 clients, "
                     "$REPORT_QA_SOAK_S seconds (default 900); prints its figures as JSON")
+    ap.add_argument("--scale-milvus", action="store_true", help="only the scale run served by Milvus Lite: hybrid "
+                    "p50/p95 against the engine's floor, the app's RSS and start-up, top-10 agreement with exhaustive "
+                    "search at each --sizes, and the bundled report vs FAISS (nDCG@10, agreement)")
+    ap.add_argument("--served-queries", type=int, default=60, help="questions per size for --scale-milvus")
+    ap.add_argument("--served-no-quality", action="store_true", help="--scale-milvus without the bundled-report "
+                    "comparison")
+    ap.add_argument("--served-kinds", default="paragraph,sentence", help="unit kinds of the synthetic served "
+                    "collections (paragraph is always kept)")
+    ap.add_argument("--served-probe", metavar="SPEC", help=argparse.SUPPRESS)
     args, rest = ap.parse_known_args(argv)
+    if args.served_probe:
+        return served_probe(args.served_probe)
+    if args.scale_milvus:
+        from embeddings.encoders import cache_home
+
+        started = time.perf_counter()
+        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+        res = bench_scale_milvus(sizes, args.served_queries, min(args.served_queries, 30), cache_home() / "bench-scale",
+                                 quality=not args.served_no_quality,
+                                 kinds=tuple(k.strip() for k in args.served_kinds.split(",") if k.strip()))
+        res["seconds"] = round(time.perf_counter() - started, 1)
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(res, indent=2, ensure_ascii=False))
+        print(json.dumps({k: res[k] for k in ("done", "quality") if k in res}, indent=1, ensure_ascii=False))
+        print(f"\nwrote {args.json} ({res['seconds']} s)")
+        return 0
     if args.soak:  # everything else is skipped; bench/soak.py takes its own options (--seconds, --clients, …)
         import importlib.util  # bench/soak.py by path: `bench` is this script's name when it runs
 

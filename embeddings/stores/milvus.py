@@ -72,6 +72,7 @@ FETCH_ROWS = 16_384  # rows per query when reading a collection back: Milvus's l
 # and one pass over the collection costs ~40 % less than reading records and vectors apart (108k rows: 15 s, not 21 s)
 VERIFY_VECTORS_MAX = 300_000
 VARCHAR_BYTES = {"doc": 1024, "kind": 64, "lang": 32}
+SERVED_FIELDS = ("passage", "paragraph")  # INT64 columns of a collection built with served=True
 TEXT_BYTES = 65_535
 TIMEOUT_S = float(os.environ.get("REPORT_QA_MILVUS_TIMEOUT", "20"))
 
@@ -187,6 +188,22 @@ def _client(uri: str, db_name: str = ""):
     return client
 
 
+def release(uri: str, db_name: str = "") -> None:
+    """Close this process's connection to `uri`; for a Milvus Lite file also stop its in-process server (one process
+    at a time may open a .db file)."""
+    key = (_client_uri(uri), db_name or "")
+    client = _CLIENTS.pop(key, None)
+    if client is not None:
+        try:
+            client.close()
+        except Exception:  # noqa: BLE001 - closing is best effort
+            pass
+    if not key[0].startswith(("http://", "https://")) and importlib.util.find_spec("milvus_lite") is not None:
+        from milvus_lite.server_manager import server_manager_instance  # optional dependency
+
+        server_manager_instance.release_server(key[0])
+
+
 def _milvus_error() -> type[Exception]:
     from pymilvus.exceptions import MilvusException
 
@@ -199,6 +216,13 @@ def _alias_target(client, name: str) -> str | None:
     if name in aliases:
         return client.describe_alias(name)["collection_name"]
     return name if client.has_collection(name) else None
+
+
+def _loaded(client, collection: str) -> bool:
+    try:
+        return "Loaded" in str(client.get_load_state(collection).get("state"))
+    except Exception:  # noqa: BLE001 - unknown: load it
+        return False
 
 
 def _row_count(client, collection: str) -> int:
@@ -238,10 +262,16 @@ class MilvusStore:
     def build(cls, vectors: np.ndarray, units: list[dict], *, manifest: dict, uri: str, name: str | None = None,
               db_name: str = "", index_type: str | None = None, approx_threshold: int = APPROX_THRESHOLD,
               text_field: str | None = None, progress: Callable[[int, int], None] | None = None,
-              num_partitions: int | None = None, shards_num: int | None = None) -> MilvusStore:
+              num_partitions: int | None = None, shards_num: int | None = None, served: bool = False,
+              extra_vectors: dict[str, np.ndarray] | None = None) -> MilvusStore:
         """Write vectors + records into a new collection, then point the alias `name` at it.
 
         `text_field`: also index `record[text_field]` for Milvus' BM25 (jieba tokenizer); see `search_text`.
+        `served`: also keep `record["passage"]` (INT64, the id of the unit that stands for the unit's paragraph: the
+        group key of searches that rank paragraphs in Milvus) and `record["paragraph"]` as scalar columns, and BM25
+        over `text` (see `MilvusStore.open`, for a reader that keeps no records); its BM25 analyzer lowercases.
+        `extra_vectors`: `{name: vectors}` of another encoder over the same units, kept as `vector_<name>` (searched
+        by `search(..., field="vector_<name>")`), so one collection serves every dense signal.
         `num_partitions` (partitions the `doc` partition key hashes into; Milvus' default 16) and
         `shards_num` (write shards; default 1) matter on a cluster only.
         """
@@ -253,26 +283,37 @@ class MilvusStore:
         if kind not in INDEX_TYPES:
             raise ValueError(f"index_type {index_type!r}: choose one of {', '.join(INDEX_TYPES)}")
         units = list(units)
+        if served:
+            text_field = text_field or "text"
         columns = {key: [_varchar(u, key) for u in units] for key in FILTER_FIELDS}
+        if served:
+            columns.update({key: [int(u[key]) for u in units] for key in SERVED_FIELDS})
+        extra = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in (extra_vectors or {}).items()}
+        if any(v.ndim != 2 or len(v) != n for v in extra.values()):
+            raise ValueError("extra_vectors: one vector per unit")
         spec = _index_spec(kind, n)
         client = _client(uri, db_name)
         m = {k: v for k, v in manifest.items() if k not in ("files", "checksums", "collection", "alias", "index")}
         m.update(format=FORMAT, backend="milvus", dimension=int(dim), count=n, index_type=kind, metric="IP",
-                 index=spec, text_field=text_field, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                 index=spec, text_field=text_field, served=served, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                  libraries=_libraries(client),
-                 checksums={"records_sha256": _records_sha256(range(n), units), "vectors_sha256": _vectors_sha256(vectors)})
+                 extra_vectors={k: int(v.shape[1]) for k, v in extra.items()},
+                 checksums={"records_sha256": _records_sha256(range(n), units), "vectors_sha256": _vectors_sha256(vectors),
+                            **{f"vector_{k}_sha256": _vectors_sha256(v) for k, v in extra.items()}})
         name = name or collection_name(m)
         physical = f"{name}__g{time.time_ns() // 1_000_000:012x}_{m['checksums']['records_sha256'][:8]}"
         m.update(alias=name, collection=physical)
         error = _milvus_error()
         try:
-            cls._create(client, physical, dim, spec, text_field, num_partitions=num_partitions, shards_num=shards_num)
+            cls._create(client, physical, dim, spec, text_field, num_partitions=num_partitions, shards_num=shards_num,
+                        served=served, extra_dims={k: int(v.shape[1]) for k, v in extra.items()})
             for start in range(0, n, INSERT_ROWS):
                 stop = min(n, start + INSERT_ROWS)
                 rows = []
                 for i in range(start, stop):
                     row = {"id": i, "vector": vectors[i], "record": units[i]}
-                    row.update((key, columns[key][i]) for key in FILTER_FIELDS)
+                    row.update((key, columns[key][i]) for key in columns)
+                    row.update((f"vector_{key}", v[i]) for key, v in extra.items())
                     if text_field:
                         text = units[i].get(text_field) if isinstance(units[i], dict) else None
                         row["text"] = _clip_bytes("" if text is None else str(text), TEXT_BYTES)
@@ -312,7 +353,8 @@ class MilvusStore:
 
     @staticmethod
     def _create(client, physical: str, dim: int, spec: dict, text_field: str | None, *,
-                num_partitions: int | None = None, shards_num: int | None = None) -> None:
+                num_partitions: int | None = None, shards_num: int | None = None, served: bool = False,
+                extra_dims: dict[str, int] | None = None) -> None:
         from pymilvus import DataType, Function, FunctionType, MilvusClient
 
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -326,9 +368,17 @@ class MilvusStore:
         index.add_index(field_name="vector", index_type=spec["type"], metric_type="IP", params=dict(spec["build"]))
         for key in FILTER_FIELDS:
             index.add_index(field_name=key, index_type="INVERTED")
+        if served:
+            for key in SERVED_FIELDS:
+                schema.add_field(key, DataType.INT64)
+                index.add_index(field_name=key, index_type="INVERTED")
+        for key, d in (extra_dims or {}).items():
+            schema.add_field(f"vector_{key}", DataType.FLOAT_VECTOR, dim=d)
+            index.add_index(field_name=f"vector_{key}", index_type=spec["type"], metric_type="IP",
+                            params=dict(spec["build"]))
         if text_field:
             schema.add_field("text", DataType.VARCHAR, max_length=TEXT_BYTES, enable_analyzer=True,
-                             analyzer_params={"tokenizer": "jieba"})
+                             analyzer_params={"tokenizer": "jieba", **({"filter": ["lowercase"]} if served else {})})
             schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
             schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
                                          input_field_names=["text"], output_field_names=["sparse"]))
@@ -380,32 +430,9 @@ class MilvusStore:
         `name` defaults to `collection_name(expect)`. Row count, ids and the (id, record) checksum are
         always checked; the vector checksum up to `VERIFY_VECTORS_MAX` rows or when `verify_vectors`.
         """
-        if name is None:
-            if not expect:
-                raise ValueError("give the collection name or the manifest to expect")
-            name = collection_name(expect)
-        client = _client(uri, db_name)
+        client, physical, manifest = cls._manifest(uri, name, expect, db_name)
+        checks, n, dim = manifest["checksums"], int(manifest["count"]), int(manifest["dimension"])
         error = _milvus_error()
-        try:
-            physical = _alias_target(client, name)
-            if physical is None:
-                raise IndexMissing(f"no collection {name} in Milvus at {uri}")
-            props = client.describe_collection(physical).get("properties") or {}
-        except error as exc:
-            raise StoreUnavailable(f"Milvus at {uri} cannot describe {name} ({exc})") from exc
-        raw = props.get(MANIFEST_KEY)
-        if raw is None:
-            raise IndexCorrupt(f"collection {physical} has no manifest (an interrupted build?)")
-        try:
-            manifest = json.loads(raw)
-            checks = manifest["checksums"]
-            n = int(manifest["count"])
-            dim = int(manifest["dimension"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise IndexCorrupt(f"manifest of collection {physical} unreadable ({exc})") from exc
-        check_manifest(manifest, FORMAT, expect)
-        if manifest.get("collection") != physical:
-            raise IndexCorrupt(f"collection {physical} carries the manifest of {manifest.get('collection')}")
         with_vectors = verify_vectors if verify_vectors is not None else n <= VERIFY_VECTORS_MAX
         try:
             client.load_collection(physical)
@@ -422,28 +449,89 @@ class MilvusStore:
         if vecs is not None:
             if vecs.shape != (n, dim) or _vectors_sha256(vecs) != checks.get("vectors_sha256"):
                 raise IndexCorrupt(f"vectors of collection {physical} fail their checksum (changed or corrupted)")
-        store = cls(client, uri, name, physical, records, manifest, db_name)
+        store = cls(client, uri, name or collection_name(expect), physical, records, manifest, db_name)
         if vecs is not None:
             vecs.flags.writeable = False
         store._verified = vecs  # fetched and checked just now: `vectors()` hands them out instead of fetching again
         return store
 
+    @classmethod
+    def open(cls, uri: str, *, name: str | None = None, expect: dict | None = None, db_name: str = "") -> MilvusStore:
+        """Open a collection for searches served by Milvus, reading no records and no vectors.
+
+        Checks the manifest (format, `expect`) and the row count only; `.units` stays empty and `count` is the
+        manifest's. Records come by id when they are needed (`fetch`). Raises as `load`.
+        """
+        client, physical, manifest = cls._manifest(uri, name, expect, db_name)
+        try:
+            if not _loaded(client, physical):  # a serving engine holds it loaded already: the app does not wait
+                client.load_collection(physical)
+            got = _row_count(client, physical)
+        except _milvus_error() as exc:
+            raise IndexCorrupt(f"Milvus cannot read collection {physical} ({exc})") from exc
+        if got != int(manifest["count"]):
+            raise IndexCorrupt(f"collection {physical} holds {got} rows, its manifest says {manifest['count']}")
+        return cls(client, uri, name or collection_name(expect), physical, [], manifest, db_name)
+
+    @classmethod
+    def _manifest(cls, uri: str, name: str | None, expect: dict | None, db_name: str) -> tuple[object, str, dict]:
+        """The client, the physical collection behind `name` (default `collection_name(expect)`) and its checked
+        manifest. Raises IndexMissing / IndexMismatch / IndexCorrupt / StoreUnavailable."""
+        if name is None:
+            if not expect:
+                raise ValueError("give the collection name or the manifest to expect")
+            name = collection_name(expect)
+        client = _client(uri, db_name)
+        try:
+            physical = _alias_target(client, name)
+            if physical is None:
+                raise IndexMissing(f"no collection {name} in Milvus at {uri}")
+            props = client.describe_collection(physical).get("properties") or {}
+        except _milvus_error() as exc:
+            raise StoreUnavailable(f"Milvus at {uri} cannot describe {name} ({exc})") from exc
+        raw = props.get(MANIFEST_KEY)
+        if raw is None:
+            raise IndexCorrupt(f"collection {physical} has no manifest (an interrupted build?)")
+        try:
+            manifest = json.loads(raw)
+            _ = manifest["checksums"], int(manifest["count"]), int(manifest["dimension"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise IndexCorrupt(f"manifest of collection {physical} unreadable ({exc})") from exc
+        check_manifest(manifest, FORMAT, expect)
+        if manifest.get("collection") != physical:
+            raise IndexCorrupt(f"collection {physical} carries the manifest of {manifest.get('collection')}")
+        return client, physical, manifest
+
+    @property
+    def count(self) -> int:
+        """Rows in the collection (`len(units)` once loaded; the manifest's for a store from `open`)."""
+        return len(self.units) or int(self.manifest.get("count", 0))
+
+    def fetch(self, ids, fields: tuple[str, ...] = ("record",)) -> dict[int, dict]:
+        """`{id: {field: value}}` for these ids, in one request (absent ids are left out)."""
+        ids = sorted({int(i) for i in ids if int(i) >= 0})
+        if not ids:
+            return {}
+        rows = self.client.get(self.collection, ids=ids, output_fields=["id", *fields])
+        return {int(r["id"]): {f: r.get(f) for f in fields} for r in rows}
+
     # --- searching -----------------------------------------------------------------------------
 
-    def search(self, queries: np.ndarray, k: int, *, filter: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int, *, filter: dict | None = None,
+               field: str = "vector") -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
-        k = max(1, min(k, len(self.units), MAX_TOPK))
+        k = max(1, min(k, self.count, MAX_TOPK))
         params = dict(self.manifest.get("index", {}).get("search") or {})
         if "ef" in params:
             params["ef"] = max(int(params["ef"]), k)
-        return self._search(queries, k, field="vector", filter=filter, search_params={"metric_type": "IP", "params": params})
+        return self._search(queries, k, field=field, filter=filter, search_params={"metric_type": "IP", "params": params})
 
     def search_text(self, queries: str | list[str], k: int, *, filter: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Milvus' BM25 over `record[text_field]` (built with `text_field=`): `(scores[nq, k], ids[nq, k])`."""
         if not self.manifest.get("text_field"):
             raise ValueError("this store was built without text_field; rebuild with text_field='text' for BM25")
         queries = [queries] if isinstance(queries, str) else list(queries)
-        k = max(1, min(k, len(self.units) or 1, MAX_TOPK))
+        k = max(1, min(k, self.count or 1, MAX_TOPK))
         # abs: Milvus Lite reports BM25 as a negated distance
         return self._search(queries, k, field="sparse", filter=filter, search_params={"metric_type": "BM25"}, score=abs)
 
@@ -452,7 +540,7 @@ class MilvusStore:
         """One Milvus search over `field`: `(scores[nq, k], ids[nq, k])`, padded with `NO_SCORE` / -1."""
         scores = np.full((len(data), k), NO_SCORE, dtype=np.float32)
         ids = np.full((len(data), k), -1, dtype=np.int64)
-        if not self.units or not len(data):
+        if not self.count or not len(data):
             return scores, ids
         result = self.client.search(self.collection, data=data, limit=k, filter=filter_expression(filter),
                                     anns_field=field, output_fields=["id"], search_params=search_params)
