@@ -36,7 +36,7 @@ from qa.app.serve.limits import (
     BodyLimitMiddleware,
 )
 from qa.app.serve.memory import start_trimmer, tune_malloc
-from qa.app.serve.throttle import LoginThrottleMiddleware, SignInThrottle
+from qa.app.serve.throttle import FREE_FAILURES, LoginThrottleMiddleware, SignInThrottle
 from qa.app.serve.uploads import UploadGuardMiddleware
 from qa.app.ui.loading import EngineHandle
 from qa.app.ui.reports import app_corpus
@@ -87,7 +87,9 @@ def launch_kwargs(args, plan: ServePlan) -> dict:
         middleware[:0] = [Middleware(LoginThrottleMiddleware, throttle=throttle),
                           Middleware(AuthGuardMiddleware, credentials=plan.credentials, throttle=throttle)]
         kwargs["auth"] = plan.credentials.gradio_auth
-        kwargs["auth_message"] = "Sign in to report-qa (ask the person who runs this server for an account)."
+        kwargs["auth_message"] = ("Sign in to report-qa (ask the person who runs this server for an account). After "
+                                  f"{FREE_FAILURES} wrong passwords, sign-in pauses for a moment (longer after each "
+                                  "further one); if Login seems to do nothing, wait and try again.")
     kwargs["app_kwargs"] = {"middleware": middleware}
     return kwargs
 
