@@ -507,6 +507,34 @@ def auth_server(qa_home, tmp_path_factory):
     srv.stop()
 
 
+# What Gradio serves without sign-in even with accounts (docs/security.md, "What is not guarded").
+OPEN_WITH_ACCOUNTS = {"/", "/favicon.ico", "/theme.css", "/robots.txt", "/manifest.json", "/gradio_api/theme.css",
+                      "/gradio_api/heartbeat/{session_hash}", "/gradio_api/startup-events", "/gradio_api/app_id",
+                      "/gradio_api/app_id/", "/gradio_api/user", "/gradio_api/user/", "/gradio_api/token",
+                      "/gradio_api/token/", "/login", "/login/", "/logout", "/openapi.json", "/pwa_icon",
+                      "/pwa_icon/{size}", "/static/{path:path}", "/assets/{path:path}", "/svelte/{path:path}"}
+
+
+@pytest.mark.slow
+def test_with_accounts_only_the_documented_routes_are_open(auth_server):
+    """Every other GET route answers 401 without credentials (or 404/405 for what this app does not have)."""
+    import httpx
+
+    opened = []
+    with httpx.Client(timeout=httpx.Timeout(10), trust_env=False) as http:
+        for route, methods in _walk_routes():
+            if "GET" not in methods or route in OPEN_WITH_ACCOUNTS:
+                continue
+            for path in _paths(route)[:1]:
+                with http.stream("GET", auth_server.url + path) as r:
+                    if r.status_code < 400 or r.status_code >= 500:
+                        opened.append((path, r.status_code))
+    assert not opened, opened
+    with httpx.Client(timeout=10, trust_env=False) as http:
+        assert http.get(auth_server.url + "/gradio_api/token").json() == {"token": None, "user": None}
+        assert http.get(auth_server.url + "/gradio_api/user").json() is None
+
+
 def _after_the_wait(attempt, tries: int = 12):
     """Repeat `attempt()` while it answers 429, sleeping its Retry-After in between (at most `tries` times)."""
     r = attempt()
