@@ -240,18 +240,9 @@ class AuthGuardMiddleware:
     async def _signed_in(self, scope) -> bool | float:
         """True when signed in, False when not, or the seconds to wait after too many failures."""
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        app = scope.get("app")
-        tokens = getattr(app, "tokens", None) or {}
-        cookie_id = getattr(app, "cookie_id", None)
-        if cookie_id and "cookie" in headers:
-            jar = SimpleCookie()
-            try:
-                jar.load(headers["cookie"])
-            except Exception:  # noqa: BLE001 - a malformed cookie header is just "no cookie"
-                jar = SimpleCookie()
-            for name in (f"access-token-{cookie_id}", f"access-token-unsecure-{cookie_id}"):
-                if name in jar and tokens.get(jar[name].value):
-                    return True
+        tokens = getattr(scope.get("app"), "tokens", None) or {}
+        if session_user(scope) is not None:
+            return True
         kind, _, value = headers.get("authorization", "").partition(" ")
         kind, value = kind.lower(), value.strip()
         if kind not in ("bearer", "basic") or not value:
@@ -277,6 +268,27 @@ class AuthGuardMiddleware:
         log_failure(f"{kind.capitalize()} header on {scope.get('path', '')[:80]}", user, address,
                     self.throttle.failed(keys))
         return False
+
+
+def session_user(scope) -> str | None:
+    """The account of a valid Gradio session cookie on this request (what the login page sets), else None."""
+    app = scope.get("app")
+    tokens = getattr(app, "tokens", None) or {}
+    cookie_id = getattr(app, "cookie_id", None)
+    if not cookie_id or not tokens:
+        return None
+    for k, v in scope.get("headers", []):
+        if k.lower() != b"cookie":
+            continue
+        jar = SimpleCookie()
+        try:
+            jar.load(v.decode("latin-1"))
+        except Exception:  # noqa: BLE001 - a malformed cookie header is just "no cookie"
+            continue
+        for name in (f"access-token-{cookie_id}", f"access-token-unsecure-{cookie_id}"):
+            if name in jar and tokens.get(jar[name].value):
+                return str(tokens[jar[name].value])
+    return None
 
 
 async def _unauthorized(send, scope) -> None:

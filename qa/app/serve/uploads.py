@@ -24,9 +24,9 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from http.cookies import SimpleCookie
 from pathlib import Path
 
+from qa.app.serve.auth import session_user
 from qa.app.serve.limits import MAX_TEMP_BYTES, MAX_TEMP_BYTES_PER_CLIENT, MAX_UPLOAD_BYTES, UPLOAD_TTL_S, human_bytes
 from qa.app.serve.throttle import client_address
 from qa.app.ui.deeplink import accept_language_reader
@@ -86,20 +86,8 @@ def reader_language_of(scope) -> str:
 
 def upload_owner(scope) -> str:
     """Whose upload this is: the signed-in account (Gradio's session cookie), else the client address."""
-    app = scope.get("app")
-    tokens = getattr(app, "tokens", None) or {}
-    cookie_id = getattr(app, "cookie_id", None)
-    for k, v in scope.get("headers", []):
-        if k == b"cookie" and cookie_id and tokens:
-            jar = SimpleCookie()
-            try:
-                jar.load(v.decode("latin-1"))
-            except Exception:  # noqa: BLE001 - a malformed cookie is no account
-                continue
-            for name in (f"access-token-{cookie_id}", f"access-token-unsecure-{cookie_id}"):
-                if name in jar and tokens.get(jar[name].value):
-                    return "user:" + str(tokens[jar[name].value])
-    return "addr:" + client_address(scope)
+    user = session_user(scope)
+    return "user:" + user if user is not None else "addr:" + client_address(scope)
 
 
 @dataclass
