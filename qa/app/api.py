@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 from collections.abc import Callable
 
 import gradio as gr
@@ -35,10 +36,31 @@ TOOLS = ("ask", "search", "get_paragraph", "get_footnote")
 ANSWER_FAILED = "Something went wrong while answering; please try again or rephrase the question."
 
 
+def _text(value, what: str, *, optional: bool = False) -> str:
+    """A text parameter of the API or a tool; anything else (a number, a list) is the caller's mistake."""
+    if value is None and optional:
+        return ""
+    if not isinstance(value, str):
+        raise UserError(f"{what} must be text, not {type(value).__name__}")
+    return value
+
+
+def _top_k(value, default: int):
+    """top_k as sent: a whole number (or its digits); bools, infinities and the like are refused."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)) \
+            or (isinstance(value, float) and not math.isfinite(value)):
+        raise UserError("top_k must be a whole number")
+    return value
+
+
 def run_ask(live: LiveEngine, message, history, mode, top_k, doc=None) -> tuple[Answer | None, list[str], str | None]:
     """One turn of a conversation (the browser chat and `/chat`): the answer, the new history, or an error message."""
     try:
-        session = ChatSession(live.current(), mode or "hybrid", top_k or 3, trim_history(history), docs_of(doc))
+        message = _text(message, "the question")
+        mode = _text(mode, "mode", optional=True)
+        session = ChatSession(live.current(), mode or "hybrid", _top_k(top_k, 3), trim_history(history), docs_of(doc))
         return session.ask(message), session.history, None
     except USER_ERRORS as exc:
         return None, list(history or []), str(exc)
@@ -71,8 +93,8 @@ def _number(n, what: str) -> int:
     """A tool's paragraph or footnote number as an int; anything else is the caller's mistake."""
     try:
         return int(n)
-    except (TypeError, ValueError):
-        raise UserError(f"{n!r} is not a {what} number") from None
+    except (TypeError, ValueError, OverflowError):
+        raise UserError(f"{str(n)[:40]!r} is not a {what} number") from None
 
 
 def _guarded(fn):
@@ -97,6 +119,7 @@ def make_tools(current: Callable[[], object]) -> dict:
     Closures, not partials: Gradio and MCP read each tool's schema from its signature, type hints and docstring."""
 
     def document(doc: str):
+        doc = _text(doc, "doc", optional=True)
         corpus = current().corpus
         d = corpus.document(doc) if doc else corpus.documents[0]
         if d is None:
@@ -116,7 +139,8 @@ def make_tools(current: Callable[[], object]) -> dict:
         Returns:
             JSON object: covered (false when the report does not cover the question; message says so and related lists possibly related paragraphs), text (the quoted sentences, each followed by its citation such as [¶90] or [¶25, fn 6]), quotes (text, paragraph, footnotes, citation, official), paragraphs (the cited paragraphs in full: n, section, text, footnotes, official), language, query. Each official has the document symbol (A/75/36), a citation to paste ("A/75/36, para. 25 (fn. 6)") and links to the six official language versions at undocs.org, the reader's language first.
         """
-        return answer_json(ChatSession(current(), mode or "hybrid", top_k or 3, list(history or [])).ask(question))
+        question, mode = _text(question, "question"), _text(mode, "mode", optional=True)
+        return answer_json(ChatSession(current(), mode or "hybrid", _top_k(top_k, 3), trim_history(history)).ask(question))
 
     @_guarded
     def search(query: str, mode: str = "hybrid", top_k: int = 5) -> str:
@@ -130,9 +154,9 @@ def make_tools(current: Callable[[], object]) -> dict:
         Returns:
             JSON object: query, mode, language, abstained (true when the report probably does not cover the query), hits (rank, paragraph, score, section, best_sentences quoted verbatim, footnotes, citation to paste, links to the six official language versions).
         """
-        text, notice = clean_question(query)
+        text, notice = clean_question(_text(query, "query"))
         try:
-            k = max(1, min(20, int(top_k or 5)))
+            k = max(1, min(20, int(_top_k(top_k, 5))))
         except (TypeError, ValueError):
             raise UserError("top_k must be a whole number from 1 to 20") from None
         if mode not in ("hybrid", "dense", "lexical"):
@@ -157,7 +181,7 @@ def make_tools(current: Callable[[], object]) -> dict:
         p = d.paragraph(num)
         if p is None:
             raise UserError(f"the report has paragraphs {d.paragraphs[0].n}–{d.paragraphs[-1].n}; there is no ¶{num}")
-        lang = reader_language(language)
+        lang = reader_language(_text(language, "language", optional=True))
         fns = [f for f in (d.footnote(x) for x in p.footnotes) if f is not None]
         info = official(d.meta.get("symbol"), p.n, (), lang)
         return {"doc": d.id, "symbol": info["symbol"], "n": p.n, "section": list(p.section), "text": p.text,
@@ -183,7 +207,7 @@ def make_tools(current: Callable[[], object]) -> dict:
         if f is None or f.paragraph is None:
             last = d.footnotes[-1].n if d.footnotes else 0
             raise UserError(f"the report has footnotes 1–{last}; there is no footnote {num}")
-        lang = reader_language(language)
+        lang = reader_language(_text(language, "language", optional=True))
         p = d.paragraph(f.paragraph)
         info = official(d.meta.get("symbol"), f.paragraph, [f.n], lang)
         return {"doc": d.id, "symbol": info["symbol"], "n": f.n, "text": f.text, "urls": list(f.urls),

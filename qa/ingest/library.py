@@ -9,7 +9,8 @@ Layout of `REPORT_QA_LIBRARY` (default: `<REPORT_QA_HOME>/library`)::
 
 An entry appears whole or not at all: it is written into a hidden `.incoming-*` folder (each file
 fsynced) that is renamed to `<id>` in one step, under the lock. A write that fails or is killed halfway
-leaves only that hidden folder, which readers ignore and the next writer deletes. Adding the same file
+leaves only that hidden folder, which readers ignore and the next writer (or the app's start,
+`clean_leftovers`) deletes. Adding the same file
 (same sha256) again changes nothing. Documents with one symbol in several languages are versions of
 one report: `versions(symbol)` lists them, and adding one warns when paragraph counts differ.
 
@@ -47,6 +48,7 @@ log = logging.getLogger("report_qa.library")
 FORMAT = 1
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 LOCK_TIMEOUT_S = 120.0
+INCOMING_ID = "incoming"  # the id a document is parsed under before it has its own
 
 # progress(fraction 0..1, message): the same order as gradio.Progress.
 AddProgress = Callable[[float, str], None]
@@ -229,11 +231,25 @@ class Library:
                                "try again") from exc
         return lock
 
-    def _clean_stale(self) -> None:
-        """Leftovers of writes that were killed halfway (only called under the lock)."""
+    def _clean_stale(self) -> list[str]:
+        """Leftovers of writes that were killed halfway (only called under the lock); their names."""
+        gone = []
         for d in self.root.iterdir():
             if d.name.startswith((".incoming-", ".removing-")):
                 shutil.rmtree(d, ignore_errors=True)
+                gone.append(d.name)
+        return gone
+
+    def clean_leftovers(self) -> list[str]:
+        """Remove what adds or removals killed halfway left (`.incoming-*`, `.removing-*`), under the lock; the
+        app calls this at start-up. Returns the names removed."""
+        if not self.root.is_dir() or not any(d.name.startswith((".incoming-", ".removing-")) for d in self.root.iterdir()):
+            return []
+        lock = self._lock()
+        try:
+            return self._clean_stale()
+        finally:
+            lock.release()
 
     @staticmethod
     def _check_id(doc_id: str) -> None:
@@ -259,9 +275,11 @@ class Library:
                 return AddResult(e, self.document(e.id), False, time.perf_counter() - t0,
                                  [f"already in the library as {e.id}; nothing changed"])
         step(0.1, f"reading {name}")
-        doc = load_document(path, doc_id="incoming", title=title or "", language=language or "",
+        doc = load_document(path, doc_id=INCOMING_ID, title=title or "", language=language or "",
                             max_bytes=self.max_bytes,
                             progress=lambda d, t: step(0.1 + 0.6 * d / max(t, 1), f"reading {name}"))
+        if not (doc.title or "").strip() or doc.title == INCOMING_ID:  # no title found: never the temporary id
+            doc.title = str(doc.meta.get("pdf_title") or "").strip() or Path(name).stem
         symbol = (symbol or doc.meta.get("symbol") or "").strip() or None
         step(0.75, "saving")
         lock = self._lock()

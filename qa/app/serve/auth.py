@@ -10,6 +10,8 @@
 - Gradio does not guard its MCP server (`/gradio_api/mcp/…`) nor a few other routes; `AuthGuardMiddleware` does,
   accepting the Gradio session cookie, `Authorization: Bearer <session token>` or `Authorization: Basic …` (what
   MCP clients send: `headers={"Authorization": "Basic " + base64("user:pass")}`).
+- Wrong passwords are throttled per account and per client address, on the login form and on the guarded routes
+  alike (`qa.app.serve.throttle`): after a few failures each attempt waits longer, and gets HTTP 429 meanwhile.
 - Binding to an address other than loopback without accounts is refused unless `--allow-anonymous` is given
   (`check_exposure`): exposing the app by accident is worse than one more flag.
 """
@@ -34,6 +36,7 @@ from pathlib import Path
 import anyio
 import bcrypt
 
+from qa.app.serve.throttle import SignInThrottle, client_address, log_failure, send_wait
 from qa.errors import UserError
 
 AUTH_FILE_ENV = "REPORT_QA_AUTH_FILE"
@@ -214,44 +217,78 @@ class AuthGuardMiddleware:
     """ASGI middleware: the routes Gradio leaves open (MCP above all) require the same accounts as the UI.
 
     Accepted: Gradio's session cookie (set by the login page or `gradio_client`'s `auth=`), `Authorization:
-    Bearer <that session token>`, or `Authorization: Basic base64(user:password)`.
+    Bearer <that session token>`, or `Authorization: Basic base64(user:password)`. Wrong Basic passwords and
+    unknown Bearer tokens count as failed sign-ins (`qa.app.serve.throttle`): after a few, 429 with Retry-After.
     """
 
-    def __init__(self, app, credentials: Credentials, prefixes: tuple[str, ...] = GUARDED_PREFIXES):
+    def __init__(self, app, credentials: Credentials, prefixes: tuple[str, ...] = GUARDED_PREFIXES,
+                 throttle: SignInThrottle | None = None):
         self.app = app
         self.credentials = credentials
         self.prefixes = prefixes
+        self.throttle = throttle or SignInThrottle()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] in ("http", "websocket") and self.credentials and scope.get("path", "").startswith(self.prefixes):
-            if not await self._signed_in(scope):
+            verdict = await self._signed_in(scope)
+            if verdict is not True:
+                if verdict and scope["type"] == "http":
+                    return await send_wait(send, verdict)
                 return await _unauthorized(send, scope)
         return await self.app(scope, receive, send)
 
-    async def _signed_in(self, scope) -> bool:
+    async def _signed_in(self, scope) -> bool | float:
+        """True when signed in, False when not, or the seconds to wait after too many failures."""
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        app = scope.get("app")
-        tokens = getattr(app, "tokens", None) or {}
-        cookie_id = getattr(app, "cookie_id", None)
-        if cookie_id and "cookie" in headers:
-            jar = SimpleCookie()
-            try:
-                jar.load(headers["cookie"])
-            except Exception:  # noqa: BLE001 - a malformed cookie header is just "no cookie"
-                jar = SimpleCookie()
-            for name in (f"access-token-{cookie_id}", f"access-token-unsecure-{cookie_id}"):
-                if name in jar and tokens.get(jar[name].value):
-                    return True
+        tokens = getattr(scope.get("app"), "tokens", None) or {}
+        if session_user(scope) is not None:
+            return True
         kind, _, value = headers.get("authorization", "").partition(" ")
-        if kind.lower() == "bearer" and value.strip():
-            return bool(tokens.get(value.strip()))
-        if kind.lower() == "basic" and value.strip():
+        kind, value = kind.lower(), value.strip()
+        if kind not in ("bearer", "basic") or not value:
+            return False
+        address = client_address(scope)
+        user = None
+        if kind == "basic":
             try:
-                user, _, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
+                user, _, password = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
             except Exception:  # noqa: BLE001 - undecodable credentials are wrong credentials
-                return False
-            return await anyio.to_thread.run_sync(self.credentials.verify, user, password)
+                user, password = None, None
+        keys = self.throttle.keys(user, address)
+        wait = self.throttle.wait_s(keys)
+        if wait > 0:
+            return wait
+        if kind == "bearer":
+            ok = bool(tokens.get(value))
+        else:
+            ok = password is not None and await anyio.to_thread.run_sync(self.credentials.verify, user, password)
+        if ok:
+            self.throttle.succeeded(keys)
+            return True
+        log_failure(f"{kind.capitalize()} header on {scope.get('path', '')[:80]}", user, address,
+                    self.throttle.failed(keys))
         return False
+
+
+def session_user(scope) -> str | None:
+    """The account of a valid Gradio session cookie on this request (what the login page sets), else None."""
+    app = scope.get("app")
+    tokens = getattr(app, "tokens", None) or {}
+    cookie_id = getattr(app, "cookie_id", None)
+    if not cookie_id or not tokens:
+        return None
+    for k, v in scope.get("headers", []):
+        if k.lower() != b"cookie":
+            continue
+        jar = SimpleCookie()
+        try:
+            jar.load(v.decode("latin-1"))
+        except Exception:  # noqa: BLE001 - a malformed cookie header is just "no cookie"
+            continue
+        for name in (f"access-token-{cookie_id}", f"access-token-unsecure-{cookie_id}"):
+            if name in jar and tokens.get(jar[name].value):
+                return str(tokens[jar[name].value])
+    return None
 
 
 async def _unauthorized(send, scope) -> None:

@@ -1,12 +1,12 @@
 """Start the app and put it on the network: `python app.py` and `report-qa serve` run `main` / `serve` here.
 
-`serve(args)` checks sign-in and `--store`, starts loading the models in the background, builds the page
-(`qa.app.ui.webapp.build_app`) and serves it at once. `prepare(args)` runs before anything loads (a refused
-configuration costs no model load); `launch(demo, args, plan, …)` starts Gradio with the accounts, the
-middlewares of `qa.app.serve.auth` / `qa.app.serve.limits` and the queue settings, then blocks until Ctrl-C or
-SIGTERM. On SIGTERM new requests get 503 "restarting, try again", the ones
-already accepted (running or queued) get `SHUTDOWN_GRACE_S` to finish and reach their users, the server closes,
-and the process exits with code 0.
+`serve(args)` checks sign-in and `--store`, removes unfinished library writes, starts loading the models in the
+background, builds the page (`qa.app.ui.webapp.build_app`) and serves it at once. `prepare(args)` runs before
+anything loads (a refused configuration costs no model load); `launch(demo, args, plan, …)` starts Gradio with
+the accounts, the middlewares of `qa.app.serve` (sign-in and its throttling, request limits, upload quotas,
+input checks) and the queue settings, then blocks until Ctrl-C or SIGTERM. On SIGTERM new requests get 503
+"restarting, try again", the ones already accepted (running or queued) get `SHUTDOWN_GRACE_S` to finish and
+reach their users, the server closes, and the process exits with code 0.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from starlette.middleware import Middleware
 from embeddings.stores import open_store
 from qa.app.options import ENVIRONMENT, serve_options
 from qa.app.serve.auth import AuthGuardMiddleware, Credentials, check_exposure, load_credentials, patch_mcp_loopback
+from qa.app.serve.inputs import InputCheckMiddleware
 from qa.app.serve.limits import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_REQUEST_BYTES,
@@ -35,11 +36,13 @@ from qa.app.serve.limits import (
     BodyLimitMiddleware,
 )
 from qa.app.serve.memory import start_trimmer, tune_malloc
+from qa.app.serve.throttle import FREE_FAILURES, LoginThrottleMiddleware, SignInThrottle
+from qa.app.serve.uploads import UploadGuardMiddleware
 from qa.app.ui.loading import EngineHandle
 from qa.app.ui.webapp import CSS, HEAD, build_app, offline_theme
 from qa.engine import load_engine
 from qa.errors import USER_ERRORS
-from qa.ingest.library import load_corpus_with_library
+from qa.ingest.library import Library, load_corpus_with_library
 from qa.retrieval.index import configure_logging
 
 log = logging.getLogger("report_qa")
@@ -71,15 +74,21 @@ def configure_queue(demo, args) -> None:
 def launch_kwargs(args, plan: ServePlan) -> dict:
     """Keyword arguments for `demo.launch()` that carry sign-in and the request limits."""
     max_body = int(getattr(args, "max_request_kb", 0) or 0) * 1024 or DEFAULT_MAX_REQUEST_BYTES
-    middleware = [Middleware(DrainMiddleware), Middleware(BodyLimitMiddleware, max_bytes=max_body)]
+    # Outermost first: sign-in (when on), the shutdown drain, body sizes, upload quotas, then bad input.
+    middleware = [Middleware(DrainMiddleware), Middleware(BodyLimitMiddleware, max_bytes=max_body),
+                  Middleware(UploadGuardMiddleware), Middleware(InputCheckMiddleware)]
     kwargs: dict = {"max_file_size": MAX_UPLOAD_BYTES,
                     "state_session_capacity": max(10, getattr(args, "max_sessions", None) or DEFAULT_MAX_SESSIONS),
                     # Gradio's run history can push users' runs to a Hugging Face bucket: not on a shared, offline server.
                     "run_history": False}
     if plan.credentials:
-        middleware.insert(0, Middleware(AuthGuardMiddleware, credentials=plan.credentials))
+        throttle = SignInThrottle()  # one count of failures for the login form and the guarded routes
+        middleware[:0] = [Middleware(LoginThrottleMiddleware, throttle=throttle),
+                          Middleware(AuthGuardMiddleware, credentials=plan.credentials, throttle=throttle)]
         kwargs["auth"] = plan.credentials.gradio_auth
-        kwargs["auth_message"] = "Sign in to report-qa (ask the person who runs this server for an account)."
+        kwargs["auth_message"] = ("Sign in to report-qa (ask the person who runs this server for an account). After "
+                                  f"{FREE_FAILURES} wrong passwords, sign-in pauses for a moment (longer after each "
+                                  "further one); if Login seems to do nothing, wait and try again.")
     kwargs["app_kwargs"] = {"middleware": middleware}
     return kwargs
 
@@ -196,6 +205,9 @@ def serve(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     try:
         plan = prepare(args)  # sign-in / exposure check first: a refused start loads nothing
+        gone = Library().clean_leftovers()  # an add or removal killed halfway leaves .incoming-* / .removing-*
+        if gone:
+            print(f"report-qa: removed {len(gone)} unfinished library write(s): {', '.join(gone)}", flush=True)
         corpus = load_corpus_with_library(args.paths)  # the bundled report (or PATHs) + the library (REPORT_QA_LIBRARY)
         open_store(getattr(args, "store", None))  # a bad --store fails here, before anything loads
     except USER_ERRORS as exc:

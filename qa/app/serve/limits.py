@@ -9,8 +9,11 @@ The numbers live here so the app, the API, MCP, uploads and the tests share them
 - sessions held in memory: `DEFAULT_MAX_SESSIONS` (Gradio's `state_session_capacity`);
 - a request body: `DEFAULT_MAX_REQUEST_BYTES` on every route but uploads, refused with 413 *before* Gradio parses it
   (`BodyLimitMiddleware`);
-- uploads: `MAX_UPLOAD_BYTES` per file (Gradio's `max_file_size`, also enforced before any work), `MAX_UPLOAD_FILES`
-  per request and `MAX_LIBRARY_DOCUMENTS` in the library, checked by `check_uploads` / `check_library_size`.
+- uploads: `MAX_UPLOAD_BYTES` per file, the one upload limit (it is the library's own, `qa.ingest.files.MAX_BYTES`;
+  Gradio's `max_file_size`, the Reports tab and docs/security.md quote it), `MAX_UPLOAD_FILES` per request and
+  `MAX_LIBRARY_DOCUMENTS` in the library, checked by `check_uploads` / `check_library_size`;
+- uploads waiting in Gradio's temp folder: `MAX_TEMP_BYTES_PER_CLIENT` per client, `MAX_TEMP_BYTES` in all, an unused
+  one deleted after `UPLOAD_TTL_S` (`qa.app.serve.uploads`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Iterable
 from qa.answer.chat import MAX_HISTORY
 from qa.answer.guard import MAX_QUESTION_CHARS
 from qa.errors import UserError
+from qa.ingest.files import MAX_BYTES
 
 DEFAULT_CONCURRENCY = 4  # answers computed at once (2 cores: more only queues inside torch)
 DEFAULT_QUEUE_SIZE = 64  # requests waiting for a worker; one more is "busy"
@@ -30,7 +34,10 @@ DEFAULT_QUEUE_SIZE = 64  # requests waiting for a worker; one more is "busy"
 # keeps its chat but loses its follow-up context).
 DEFAULT_MAX_SESSIONS = 500
 DEFAULT_MAX_REQUEST_BYTES = 512 * 1024  # any JSON request: a 1,000-char question is ~3 KB, a full chat ~100 KB
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # one uploaded report (PDF, DOCX or text), as the issue asks
+MAX_UPLOAD_BYTES = MAX_BYTES  # one uploaded report (PDF, DOCX or text): the library's limit, 50 MB
+MAX_TEMP_BYTES_PER_CLIENT = 2 * MAX_UPLOAD_BYTES  # uploads one client (account, else address) may have waiting
+MAX_TEMP_BYTES = 8 * MAX_UPLOAD_BYTES  # uploads all clients together may have waiting in Gradio's temp folder
+UPLOAD_TTL_S = 600.0  # an upload no event used within this long is deleted
 MAX_UPLOAD_FILES = 10  # files in one upload
 MAX_LIBRARY_DOCUMENTS = 200  # reports in the library
 MAX_CHAT_MESSAGES = 2 * MAX_HISTORY  # messages kept in the chat box (user + assistant per turn)
@@ -40,9 +47,9 @@ BUSY_MESSAGE = ("The assistant is busy answering other questions right now; plea
                 "(The request queue is full.)")
 
 __all__ = ["BUSY_MESSAGE", "DEFAULT_CONCURRENCY", "DEFAULT_MAX_REQUEST_BYTES", "DEFAULT_MAX_SESSIONS", "DEFAULT_QUEUE_SIZE",
-           "MAX_CHAT_MESSAGES", "MAX_HISTORY", "MAX_LIBRARY_DOCUMENTS", "MAX_QUESTION_CHARS", "MAX_UPLOAD_BYTES",
-           "MAX_UPLOAD_FILES", "BodyLimitMiddleware", "LimitExceeded", "check_library_size", "check_uploads",
-           "human_bytes", "trim_chat", "trim_history"]
+           "MAX_CHAT_MESSAGES", "MAX_HISTORY", "MAX_LIBRARY_DOCUMENTS", "MAX_QUESTION_CHARS", "MAX_TEMP_BYTES",
+           "MAX_TEMP_BYTES_PER_CLIENT", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_FILES", "UPLOAD_TTL_S", "BodyLimitMiddleware",
+           "LimitExceeded", "check_library_size", "check_uploads", "human_bytes", "trim_chat", "trim_history"]
 
 
 class LimitExceeded(UserError):

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from qa.app.serve.limits import human_bytes
-from qa.app.ui.markup import escape_md
-from qa.app.ui.reports import REPORT_SUFFIXES, LiveEngine, ReportManager, index_markdown, summary_markdown, upload_limit
+from qa.app.serve.limits import MAX_UPLOAD_BYTES, human_bytes
+from qa.app.serve.uploads import TEMP_UPLOADS
+from qa.app.ui.markup import code_md, escape_md
+from qa.app.ui.reports import REPORT_SUFFIXES, LiveEngine, ReportManager, index_markdown, summary_markdown
 from qa.errors import USER_ERRORS
 
 log = logging.getLogger("report_qa")
@@ -57,6 +58,8 @@ def add_report(mgr: ReportManager, path, sym, ttl, lang, chat_value, browser_val
         log.exception("adding an uploaded report failed")
         yield ("**Not added: the file could not be read.** The library is unchanged.", "", *nothing)
         return
+    finally:  # added (the library has its own copy) or refused: the upload leaves Gradio's temp folder
+        TEMP_UPLOADS.release(path)
     summary = summary_markdown(result)
     label = result.entry.symbol or result.entry.id
     yield (summary, "⏳ **Joining the index…** (only text new to the embedding cache is embedded)", *nothing)
@@ -88,7 +91,7 @@ def remove_report(mgr: ReportManager, doc_id, chat_value, browser_value,
         log.exception("removing a report failed")
         return ("**Removing the report failed; please try again.**", *picker_updates(mgr, chat_value, browser_value))
     label = entry.symbol or entry.source
-    return (f"Removed **{escape_md(label)}** (`{escape_md(entry.id)}`) from the library and the index.",
+    return (f"Removed **{escape_md(label)}** ({code_md(entry.id)}) from the library and the index.",
             *picker_updates(mgr, chat_value, browser_value))
 
 
@@ -98,11 +101,12 @@ def build_library_tab(demo: gr.Blocks, live: LiveEngine, *, chat_picker: gr.Drop
     mgr = ReportManager(live)
     with gr.Tab("Reports", id="reports", elem_id="rqa-reports-tab"):
         gr.Markdown(f"### Add a report\nA PDF, Word (.docx) or text (.txt) file of at most "
-                    f"{human_bytes(upload_limit())}. It is parsed (a summary with counts and warnings appears below), "
+                    f"{human_bytes(MAX_UPLOAD_BYTES)}. It is parsed (a summary with counts and warnings appears below), "
                     "then it joins the index: only its new text is embedded. Symbol, title and language are read "
                     "from the file; fill them in first to override.")
         with gr.Row():
-            symbol = gr.Textbox(label="Symbol (optional)", placeholder="A/79/123", max_lines=1, elem_id="rqa-up-symbol")
+            symbol = gr.Textbox(label="Symbol (optional)", placeholder="A/79/123", max_lines=1, elem_id="rqa-up-symbol",
+                                info="A UN document symbol: letters, digits, / . - and parentheses")
             title = gr.Textbox(label="Title (optional)", max_lines=1, elem_id="rqa-up-title")
             language = gr.Textbox(label="Language (optional)", placeholder="en", max_lines=1, elem_id="rqa-up-language")
         upload = gr.File(label="Report file", file_types=list(REPORT_SUFFIXES), file_count="single", type="filepath",

@@ -21,12 +21,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from qa.answer.extractive import cited_paragraph
+from qa.answer.links import valid_symbol
 from qa.app.serve.limits import MAX_UPLOAD_BYTES, check_library_size, check_uploads, human_bytes
-from qa.app.ui.markup import escape_md
+from qa.app.ui.markup import code_md, escape_md
 from qa.app.ui.render import paragraph_html
 from qa.engine import rebuild_engine
 from qa.errors import UserError
-from qa.ingest.files import KINDS, MAX_BYTES, safe_name
+from qa.ingest.files import KINDS, safe_name
 from qa.ingest.library import Library, with_library
 from qa.text import detect_language
 from qa.types import Corpus, Document
@@ -40,10 +41,18 @@ REPORT_SUFFIXES = tuple(KINDS)  # .pdf, .docx, .txt
 Progress = Callable[[float, str], None]  # fraction 0..1, message
 
 
-def upload_limit() -> int:
-    """Bytes one uploaded report may have: the app's upload limit (qa/app/serve/limits.py), never above the
-    library's own (qa/ingest/files.py, 50 MB)."""
-    return min(MAX_BYTES, MAX_UPLOAD_BYTES)
+def check_symbol(symbol: str | None) -> str | None:
+    """The Symbol field: empty (read it from the file), or a UN document symbol (letters, digits, '/', '.', '-',
+    parentheses: A/79/123, A/HRC/55/L.1/Rev.1); anything else is refused with a UserError."""
+    symbol = (symbol or "").strip()
+    if not symbol:
+        return None
+    if valid_symbol(symbol) is None:
+        shown = symbol if len(symbol) <= 40 else symbol[:39] + "…"
+        raise UserError(f"the symbol {shown!r} is not a UN document symbol: use capital letters, digits, '/', '.', '-' "
+                        "and parentheses, e.g. A/79/123 or A/HRC/55/L.1/Rev.1; or leave the field empty to read it "
+                        "from the file")
+    return symbol
 
 
 def doc_label(doc: Document) -> str:
@@ -131,7 +140,7 @@ class ReportManager:
         lines = ["| Report | Title | Language | ¶ | Footnotes | Source |", "|---|---|---|---:|---:|---|"]
         for d in self.live.corpus.documents:
             symbol = d.meta.get("symbol") or d.id
-            source = f"library (`{escape_md(d.id)}`)" if d.id in lib_ids else "bundled"
+            source = f"library ({code_md(d.id)})" if d.id in lib_ids else "bundled"
             title = " ".join((d.title or "").split())
             title = title if len(title) <= 90 else title[:89] + "…"
             lines.append(f"| {escape_md(symbol)} | {escape_md(title)} | {escape_md(d.language)} | "
@@ -147,16 +156,17 @@ class ReportManager:
         name = safe_name(name or path.name)
         if not path.is_file():
             raise UserError(f"{name}: the upload did not arrive whole; please upload it again")
-        check_uploads([(name, path.stat().st_size)], max_bytes=upload_limit(), suffixes=REPORT_SUFFIXES)
+        check_uploads([(name, path.stat().st_size)], max_bytes=MAX_UPLOAD_BYTES, suffixes=REPORT_SUFFIXES)
         check_library_size(len(self.library.entries()))
         return path, name
 
     def parse(self, path: str | Path, *, name: str | None = None, symbol: str | None = None,
               title: str | None = None, language: str | None = None, progress: Progress | None = None):
         """Check, parse and store the file in the library (not yet in the index). Returns the AddResult."""
+        symbol = check_symbol(symbol)
         path, name = self.check_upload(path, name)
-        lib = Library(self.library.root, max_bytes=upload_limit())
-        return lib.add(path, name=name, symbol=(symbol or "").strip() or None, title=(title or "").strip() or None,
+        lib = Library(self.library.root, max_bytes=MAX_UPLOAD_BYTES)
+        return lib.add(path, name=name, symbol=symbol, title=(title or "").strip() or None,
                        language=(language or "").strip() or None, progress=progress)
 
     def join_index(self, result, progress: Callable[[int, int], None] | None = None) -> list[dict]:
@@ -187,9 +197,9 @@ def summary_markdown(result) -> str:
     sections = len({tuple(p.section) for p in doc.paragraphs if p.section})
     lines = [f"#### Parsed {escape_md(s['source'])}",
              f"- **Report**: {escape_md(s['symbol'] or '(no symbol)')} · {escape_md(s['title'] or '(no title)')} · "
-             f"language `{escape_md(s['language'])}` · {s['format'].upper()}, {human_bytes(result.entry.bytes or 0)}",
+             f"language {code_md(s['language'])} · {s['format'].upper()}, {human_bytes(result.entry.bytes or 0)}",
              f"- **{s['paragraphs']} paragraphs**{nums}, **{s['footnotes']} footnotes**, {sections} sections",
-             f"- Library id `{escape_md(s['id'])}`"]
+             f"- Library id {code_md(s['id'])}"]
     warnings = s["warnings"] + s["notes"]
     if warnings:
         lines.append(f"- **Warnings ({len(warnings)})**:")
@@ -207,7 +217,7 @@ def index_markdown(reports: list[dict], label: str) -> str:
     """What the tab says once a report is in the index: how to ask about it, and what each index did."""
     lines = [f"✅ **{escape_md(label)} is in the index.** Ask about it in the Chat tab (choose it under "
              "“Search in” to limit questions to it); with several reports loaded, citations name the report, "
-             f"e.g. `[{escape_md(label)} ¶1]`."]
+             f"e.g. {code_md(f'[{label} ¶1]')}."]
     for r in reports:
         if r.get("loaded"):
             lines.append(f"- index {escape_md(str(r.get('model')))}: {r.get('units')} units, loaded from disk")

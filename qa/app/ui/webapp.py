@@ -16,12 +16,13 @@ from qa.answer.extractive import Answer
 from qa.answer.i18n import labels
 from qa.app import api
 from qa.app.serve.limits import trim_chat
+from qa.app.serve.uploads import TEMP_SWEEP
 from qa.app.ui.deeplink import linked_paragraph_html
 from qa.app.ui.eval_tab import build_eval_tab
 from qa.app.ui.library_tab import build_library_tab, report_picker
 from qa.app.ui.llm_stream import app_config, remember_answer, with_llm
 from qa.app.ui.loading import EngineHandle, status_timer, waiting_first
-from qa.app.ui.markup import escape_md
+from qa.app.ui.markup import code_md, escape_md
 from qa.app.ui.render import answer_markdown, evidence_html
 from qa.app.ui.reports import LiveEngine, browser_paragraph, browser_range_label
 from qa.engine import search_summary
@@ -123,7 +124,7 @@ def about_markdown(engine) -> str:
     info = engine.describe()
     lines = ["### About"]
     for m in info["models"]:
-        lines.append(f"- **Model ({m['signal']})**: {escape_md(m['model'])} · dim {m['dim']} · weights `{m['fingerprint'][:24]}`")
+        lines.append(f"- **Model ({m['signal']})**: {escape_md(m['model'])} · dim {m['dim']} · weights {code_md(m['fingerprint'][:24])}")
         lines.append(f"  - index: {m['units']} units ({escape_md(m['unit_type'] or '')}), {m['index_type']}, "
                      f"built {m['created'] or '?'}")
     lines.append("- **Lexical**: BM25 (bm25s) over jieba words + CJK bigrams")
@@ -132,7 +133,7 @@ def about_markdown(engine) -> str:
     for d in info["documents"]:
         period = d["meta"].get("period", {})
         span = f" · {period.get('start')} – {period.get('end')}" if period else ""
-        lines.append(f"- **Document**: `{d['id']}` · {escape_md(d['title'])}{span} · {d['paragraphs']} paragraphs, "
+        lines.append(f"- **Document**: {code_md(d['id'])} · {escape_md(d['title'])}{span} · {d['paragraphs']} paragraphs, "
                      f"{d['footnotes']} footnotes")
     for r in info["indexes"]:
         where = r.get("path") or "memory only"
@@ -170,7 +171,7 @@ def searched_line(ans: Answer) -> str:
     """Under the chat, for a search: what was searched for (the follow-up's rewritten query)."""
     if ans.kind != "search":
         return ""
-    return f"{escape_md(labels(ans.language)['searched'])}: `{escape_md(ans.query)}`"
+    return f"{escape_md(labels(ans.language)['searched'])}: {code_md(ans.query)}"
 
 
 def new_conversation() -> tuple:
@@ -223,7 +224,8 @@ def build_app(engine) -> gr.Blocks:
     llm = app_config()  # the optional LLM endpoint (REPORT_QA_LLM_URL …), None when off
     private = {"api_visibility": "private"}  # UI events: neither API endpoints nor MCP tools
 
-    with gr.Blocks(title="report-qa · UN report assistant", analytics_enabled=False) as demo:
+    # Uploads nobody used leave Gradio's temp folder after a while, all of them when the server stops (uploads.py).
+    with gr.Blocks(title="report-qa · UN report assistant", analytics_enabled=False, delete_cache=TEMP_SWEEP) as demo:
         gr.Markdown(f"## report-qa · {escape_md(doc.title)}\nAsk in any UN language. Every answer quotes the report "
                     "and cites its paragraph (¶) and footnote numbers; click a citation to open it on the right.")
         status = gr.Markdown(handle.status_markdown(), elem_id="rqa-status")
