@@ -23,7 +23,7 @@ from qa.app.serve.throttle import FREE_FAILURES, LoginThrottleMiddleware, SignIn
 from qa.app.serve.uploads import MESSAGES, TempUploads, UploadGuardMiddleware
 from qa.errors import UserError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Clock:
