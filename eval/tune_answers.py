@@ -50,8 +50,8 @@ class ReplayEngine:
 def grid() -> list[AnswerWeights]:
     out = []
     d = DEFAULT_WEIGHTS
-    for intent, bare_boost, typed in itertools.product((0.6, 1.2), (0.0, 1.0), (1, 2)):
-        out.append(replace(d, intent=intent, prior_bare=bare_boost, typed_quotes=typed))
+    for names, bare_boost in itertools.product((0.0, 0.25, 0.5), (0.0, 1.0)):
+        out.append(replace(d, prior_names=names, prior_bare=bare_boost))
     return out
 
 

@@ -88,7 +88,7 @@ class AnswerWeights:
     max_sentences: int = 4  # paragraph sentences quoted at most (a country question: one per paragraph)
     prior: float = 0.0  # a follow-up that refers back: the previous answer's paragraphs gain this many score spreads
     prior_quote: float = 0.0  # ... and searches the previous answer's first sentence at this weight
-    prior_names: float = 0.5  # ... and the names in that sentence (places, bodies, terms) at this weight
+    prior_names: float = 0.0  # ... and the names in that sentence (places, bodies, terms) at this weight
     prior_bare: float = 1.0  # a bare follow-up ("From how many countries?", "А где?"): the previous answer's ¶ gain this
     split_parts: bool = True  # a two-part question quotes the best paragraph for each half
     typed_quotes: int = 1  # "how many"/"when"/"which ones" is declined when none of the first N quotes gives one
