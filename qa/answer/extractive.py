@@ -17,7 +17,6 @@ from qa.types import Corpus, Document, Footnote, Paragraph
 
 SHOWN_PARAGRAPHS = 3
 COUNTRY_PARAGRAPHS = 8  # a country question quotes one sentence from each of up to 8 paragraphs naming the place
-DECLINE_ABSENT_TYPE = True  # decline "how many"/"when" when no quoted sentence gives a number/date
 
 
 @dataclass
@@ -177,7 +176,7 @@ def build_answer(question: str, result: SearchResult, corpus: Corpus, *, lang: s
         quotes.sort(key=lambda q: q.source != "footnote")
     quoted = [(corpus.document(q.doc).paragraph(q.paragraph), q.start, q.end)
               for q in quotes if q.source == "paragraph"][:weights.typed_quotes]
-    lacking = absent_type(focus, quoted) if DECLINE_ABSENT_TYPE else None
+    lacking = absent_type(focus, quoted)
     if lacking:  # on topic, but nothing quoted gives the date or number asked: say so, show what is there
         what = lab[f"what_{lacking}"]
         message = (lab["mentions_not"].format(names=", ".join(focus.names), what=what) if focus.names

@@ -190,7 +190,6 @@ class Focus:
     """What a question asks for and names, as the answer stage uses it to choose sentences."""
 
     intents: set[Intent] = field(default_factory=set)
-    tokens: set[str] = field(default_factory=set)  # the query's lexical tokens, with the report's forms of its names
     places: list[tuple[str, ...]] = field(default_factory=list)  # each named place's Chinese forms
     place_names: list[str] = field(default_factory=list)  # as the reader wrote them
     names: list[str] = field(default_factory=list)  # every name the report has that the question uses, as written
@@ -198,12 +197,10 @@ class Focus:
 
     @classmethod
     def of(cls, question: str, query: str, entities: list[Entity]) -> Focus:
-        toks = set(tokenize(query))
         units: list[tuple[str, ...]] = []
         covered = [(e.start, e.end) for e in entities]
         for e in entities:
             forms = tuple(f for f in e.zh if f)
-            toks.update(t for form in forms for t in tokenize(form))
             if forms and e.kind != "year":
                 units.append(forms)
         rest = query
@@ -213,7 +210,7 @@ class Focus:
         units.extend((t,) for t in dict.fromkeys(tokenize(rest)) if not t.startswith("§"))
         places = [e for e in entities if e.kind in PLACE_KINDS and e.in_corpus]
         named = [e.surface for e in entities if e.in_corpus and e.kind != "year" and e.id not in OFFICE]
-        return cls(intents(question), toks, [tuple(e.zh) for e in places], [e.surface for e in places],
+        return cls(intents(question), [tuple(e.zh) for e in places], [e.surface for e in places],
                    named, units, broad=_leftover(question, entities) <= BROAD_WORDS)
 
     def overlap(self, text: str) -> float:
