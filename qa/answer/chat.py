@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from qa.answer.extractive import Answer, build_answer, lookup_answer
-from qa.answer.followup import followup_queries, is_elliptical, refers_back
+from qa.answer.followup import followup_queries, leans_on_topic, refers_back
 from qa.answer.guard import clean_question
 from qa.answer.lookup import parse_lookup
 from qa.answer.select import DEFAULT_WEIGHTS, OFFICE, AnswerWeights, Focus, bare, parts, refers_to_place
@@ -93,7 +93,8 @@ class ChatSession:
         corpus, retriever, w = self.engine.corpus, self.engine.retriever, self.weights
         prior = self._previous_turn()
         query, also = followup_queries(self.history, text, retriever.entities, lang)
-        back = (prior is not None and (refers_back(text, lang) or is_elliptical(text))
+        leans = prior is not None and leans_on_topic(text, retriever.entities, lang)
+        back = (prior is not None and (refers_back(text, lang) or leans)
                 and not _names_new_place(retriever, text, query))
         carried = _names_in(retriever, prior.quote) if back and prior.quote else []
         if back and prior.quote and w.prior_quote:
@@ -101,13 +102,15 @@ class ChatSession:
         if carried and w.prior_names:
             also = also + [(" ".join(dict.fromkeys(f for e in carried for f in e.zh)), w.prior_names)]
         focus = Focus.of(text, query, retriever.entities(query, lang if query == text else None))
-        new_places = Focus.of(text, text, retriever.entities(text, lang)).places if prior else []
+        if back and prior.quote:
+            focus = replace(focus, said=(prior.quote,))
+        new_places = Focus.of(text, text, retriever.entities(text, lang)).places if leans else []
         if back and not new_places and refers_to_place(text, lang):  # "that country": the place last named
             new_places = [tuple(e.zh) for e in carried if e.kind in PLACE_KINDS]
             focus = replace(focus, places=new_places or focus.places)
             query = " ".join([query, *(forms[0] for forms in new_places)])  # searched as if it were named
         result = retriever.search(query, mode=self.mode, top_k=max(self.top_k, depth), also=also, docs=self.docs)
-        boost = w.prior_bare if back and is_elliptical(text) and bare(text) else w.prior
+        boost = w.prior_bare if back and bare(text) else w.prior
         result.hits = _reorder(result.hits, corpus, prior if back else None, new_places, boost)
         halves = parts(text) if w.split_parts else [text]
         if len(halves) == 2:  # "what did X say, and what did Y do?": the best paragraph for each half is quoted

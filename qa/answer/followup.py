@@ -63,6 +63,7 @@ def contextual_query(history: list[str], question: str) -> str:
 
 
 FOLLOWUP_OWN_WEIGHT = 0.3
+OFFICE = {"term:ohchr", "term:high_commissioner"}  # the Office itself: named by most questions
 TOPIC_WEIGHT = 0.5  # a longer question that refers back ("what did it recommend?") searches the earlier topic too
 
 # Pronouns and demonstratives that point back to the previous answer, in the six languages.
@@ -74,17 +75,27 @@ _BACK = re.compile(
     r"mism[oa]s?|aquel|aquella)\b|"
     r"(?:^|\s)(?:это|этот|эта|эти|этого|этой|этих|этом|этим|этому|тот|та|те|он|она|они|оно|его|её|ее|их|им|ей|ему|"
     r"ими|там|него|неё|них|ней|нему|данн\w+)(?=\s|[?.,!]|$)|"
-    r"ذلك|هذا|هذه|تلك|هؤلاء|هناك|(?:^|\s)(?:هو|هي|هم)(?=\s|$)|ها\b|هم\b|(?:عن|في|من|ب|ل|مع)ه\b",
+    r"ذلك|هذا|هذه|تلك|هؤلاء|هناك|(?:^|\s)(?:هو|هي|هم)(?=\s|$)|(?:^|\s)(?:عن|في|من|ب|ل|مع)(?:ه|ها|هم)(?=\s|[؟?.,،]|$)",
     re.IGNORECASE,
 )
 
 
-_BACK_FR = re.compile(r"\b(?:ce|il|y|en|là)\b", re.IGNORECASE)  # French only: in Spanish "en", "y" are "in", "and"
+# French only (in Spanish "en", "y" are "in", "and"): "ce", "il", "là", "y" (there), not in "est-ce", "a-t-il",
+# "Y a-t-il …", "il y a".
+_BACK_FR = re.compile(r"(?<![-'’])\b(?:ce|il|là)\b(?!-)|(?<!il )(?<=\w )y\b", re.IGNORECASE)
+# "this report", "this period": the report itself, not something said before.
+_SELF = re.compile(
+    r"\b(?:this|the) (?:report|period|reporting period|year|document)\b|\b(?:ce|le présent) (?:rapport|document)\b|"
+    r"\bcette (?:période|année)\b|\b(?:este|el presente) (?:informe|período|periodo|año|documento)\b|"
+    r"\besta (?:época|etapa)\b|(?:этот|данный|настоящий) (?:доклад|документ|период)|"
+    r"(?:этом|данном|настоящем) (?:докладе|документе|периоде)|(?:этого|данного) (?:доклада|периода)|"
+    r"هذا التقرير|هذه الفترة|هذا العام", re.IGNORECASE)
 
 
 def refers_back(question: str, lang: str | None = None) -> bool:
     """Whether the question points back to something said before ("When was it adopted?", "那项呼吁…")."""
-    return bool(_BACK.search(question) or (lang == "fr" and _BACK_FR.search(question)))
+    q = _SELF.sub(" ", question)
+    return bool(_BACK.search(q) or (lang == "fr" and _BACK_FR.search(q)))
 
 
 def swap_places(topic: str, question: str, entities: Callable[[str], list] | None) -> str:
@@ -115,7 +126,28 @@ def followup_queries(history: list[str], question: str, entities: Callable[[str]
     if not history:
         return q, []
     topic = contextual_query(history[:-1], history[-1])
-    if not is_elliptical(q):
+    if not leans_on_topic(q, entities, lang):
         return (q, [(topic, TOPIC_WEIGHT)]) if refers_back(q, lang) else (q, [])
     main = f"{swap_places(topic, q, entities)} {q}"
     return main, [(q, FOLLOWUP_OWN_WEIGHT)]
+
+
+def names_own(question: str, entities: Callable[[str], list] | None) -> bool:
+    """Whether a question names something of the report itself (a place, body, programme, term), not only the Office."""
+    if entities is None:
+        return True
+    return any(e.in_corpus and e.kind != "year" and e.id not in OFFICE for e in entities(question))
+
+
+def leans_on_topic(question: str, entities: Callable[[str], list] | None = None, lang: str | None = None) -> bool:
+    """A follow-up searched together with the earlier topic: an elliptical one ("And in Chad?"), or a short one
+    (CONTEXT_WORDS words at most) that asks something and names nothing of the report itself ("How many took
+    part?", "¿Con base en qué resolución?", "What was the focus of that debate?"). A keyword query with no
+    question in it ("UN Prevention Platform") starts a new topic."""
+    if is_elliptical(question):
+        return True
+    asks = refers_back(question, lang) or any(m in question for m in "?？؟") or bool(_WH.search(question))
+    return asks and content_size(question) <= CONTEXT_WORDS and not names_own(question, entities)
+
+
+CONTEXT_WORDS = 7  # chosen on the tuning sets' follow-ups, checked on their questions asked after an unrelated one

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from qa.answer.followup import content_size
+from qa.answer.followup import OFFICE, content_size
 from qa.retrieval.bridge import PLACE_KINDS, Entity
 from qa.retrieval.lexical import tokenize
 from qa.types import Footnote, Paragraph
@@ -92,6 +92,8 @@ class AnswerWeights:
     prior_bare: float = 1.0  # a bare follow-up ("From how many countries?", "А где?"): the previous answer's ¶ gain this
     split_parts: bool = True  # a two-part question quotes the best paragraph for each half
     typed_quotes: int = 1  # "how many"/"when"/"which ones" is declined when none of the first N quotes gives one
+    typed_lead: bool = True  # "when"/"how many"/"which ones": a sentence that gives one leads its paragraph
+    repeat: float = 0.0  # a follow-up: a sentence the previous answer quoted first loses this much
 
 
 DEFAULT_WEIGHTS = AnswerWeights()
@@ -107,8 +109,6 @@ _FILLER = re.compile(
     r"في|على|عن|من|المفوضية|السامية|لحقوق|الإنسان|الأمم|المتحدة)\b|[?？¿!！.,，、:：;；'’\"«»]",
     re.IGNORECASE)
 
-
-OFFICE = {"term:ohchr", "term:high_commissioner"}
 
 
 def _leftover(question: str, entities: list[Entity]) -> int:
@@ -224,6 +224,7 @@ class Focus:
         return any(form in text for forms in self.places for form in forms)
 
     broad: bool = False  # little besides the place and the office: "What did OHCHR do in Guatemala?"
+    said: tuple[str, ...] = ()  # a follow-up: what the previous answer quoted first (the reader has read it)
 
     @property
     def country_question(self) -> bool:
@@ -281,5 +282,8 @@ def rank_sentences(p: Paragraph, focus: Focus, retriever_order: list[int],
             score += w.intent
         if focus.places and focus.names_place(text):
             score += w.place
-        scored.append((-score, i))
-    return [i for _, i in sorted(scored)]
+        if w.repeat and text in focus.said:
+            score -= w.repeat
+        typed = w.typed_lead and bool(asked & set(TYPED)) and not asked & set(TYPED) <= features(text, p, s, e, footnotes)
+        scored.append((typed, -score, i))
+    return [i for *_, i in sorted(scored)]

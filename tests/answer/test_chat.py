@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from qa.answer.chat import Turn, _reorder, _with_leaders
-from qa.answer.followup import followup_queries, refers_back
+from qa.answer.followup import followup_queries, leans_on_topic, refers_back
+from qa.retrieval.bridge import Bridge
 from qa.answer.select import parts, refers_to_place
 from qa.ingest.files import load_corpus
 from qa.retrieval.retriever import Hit
@@ -17,6 +18,12 @@ from qa.retrieval.retriever import Hit
     ("Quand a-t-elle été adoptée ?", True), ("Le HCDH y a-t-il travaillé ?", True), ("¿Cuándo se adoptó eso?", True), ("Когда это было принято?", True),
     ("متى تم اعتماد ذلك؟", True),
     ("What did OHCHR do in Chad?", False), ("人权高专办在乍得做了什么？", False), ("¿Qué hizo la ACNUDH en Colombia?", False),
+    # French inversions and "is there" are not pronouns; "this report" / "this period" is the report itself
+    ("Y a-t-il un lien vers la fiche HCDH ?", False), ("Pourquoi l'impact a-t-il été multiplié selon la conclusion ?", False),
+    ("Qu'est-ce que le HCDH a fait au Tchad ?", False), ("How many countries went through the UPR in this period?", False),
+    ("С каким документом рекомендуют читать этот доклад?", False), ("ما الذي يغطيه هذا التقرير؟", False),
+    # Arabic: a pronoun suffix on a noun ("its establishment") is not one; on a preposition ("about it") it is
+    ("من أي جهات تتألف فرقة العمل التي ساعدت المفوضية في إنشائها في كينيا؟", False), ("ماذا قالت عنه؟", True),
 ])
 def test_refers_back_in_six_languages(question, back):
     lang = "fr" if " HCDH " in question or "adoptée" in question else None
@@ -70,3 +77,27 @@ def test_reorder_puts_the_asked_place_first_or_raises_the_previous_answer():
     assert [h.paragraph for h in _reorder(hits, corpus, prior, [], 1.5)] == [89, 87, 88]  # +1.5 × spread 2.0
     hits = [hit(87, 5.0, 1), hit(88, 4.0, 2), hit(89, 3.0, 3)]
     assert [h.paragraph for h in _reorder(hits, corpus, prior, [], 0.0)] == [87, 88, 89]  # no boost, no change
+
+
+@pytest.fixture(scope="module")
+def entities():
+    bridge = Bridge.for_corpus(load_corpus())
+    return lambda text: bridge.match(text, "en" if text.isascii() else "zh")
+
+
+@pytest.mark.parametrize("question, leans", [
+    ("How many took part?", True), ("What was the focus of that debate?", True), ("¿Con base en qué resolución?", True),
+    ("And in Chad?", True), ("那突尼斯呢？", True),
+    ("What did OHCHR do in Chad?", False),  # names a place of the report: a question of its own
+    ("UN Prevention Platform", False),  # a keyword query, no question: a new topic
+    ("How many women leaders of African descent took part in the capacity-building webinars in Europe?", False),
+])
+def test_a_short_question_that_names_nothing_leans_on_the_topic(question, leans, entities):
+    assert leans_on_topic(question, entities) is leans
+
+
+def test_a_short_unnamed_follow_up_searches_the_topic_with_its_own_words(entities):
+    main, also = followup_queries(["Did OHCHR run any webinars for women of African descent?"], "How many took part?",
+                                  entities)
+    assert main.startswith("Did OHCHR run any webinars") and main.endswith("How many took part?")
+    assert also == [("How many took part?", 0.3)]

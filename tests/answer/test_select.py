@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from qa.answer.select import AnswerWeights, Focus, absent_type, features, intents, rank_sentences
@@ -69,9 +71,11 @@ def test_which_countries_quotes_the_list_beside_the_best_match(corpus, bridge):
     p = corpus.documents[0].paragraph(2)
     f = focus(bridge, "Which countries did the High Commissioner visit before the pandemic?", "en")
     # retrieval preferred sentence 2 (the pandemic); the question asks for names: sentence 1 lists them
-    assert rank_sentences(p, f, [2])[:2] == [2, 1]  # the tuned weights: both quoted, the retriever's first
-    assert rank_sentences(p, f, [2], weights=AnswerWeights(intent=3.0))[0] == 1  # what the intent bonus does
-    assert rank_sentences(p, f, [2], weights=AnswerWeights(intent=0.0, overlap=0.0))[0] == 2
+    assert rank_sentences(p, f, [2])[:2] == [1, 2]  # the tuned weights: the list leads, the retriever's next
+    untyped = AnswerWeights(typed_lead=False)
+    assert rank_sentences(p, f, [2], weights=untyped)[:2] == [2, 1]  # without the typed lead: by score
+    assert rank_sentences(p, f, [2], weights=replace(untyped, intent=3.0))[0] == 1  # what the intent bonus does
+    assert rank_sentences(p, f, [2], weights=replace(untyped, intent=0.0, overlap=0.0))[0] == 2
 
 
 def test_a_place_question_prefers_the_sentence_naming_the_place(corpus, bridge):
