@@ -50,8 +50,8 @@ class ReplayEngine:
 def grid() -> list[AnswerWeights]:
     out = []
     d = DEFAULT_WEIGHTS
-    for lead, repeat in itertools.product((False, True), (0.0, 1.0, 3.0)):
-        out.append(replace(d, typed_lead=lead, repeat=repeat))
+    for lead, missing in itertools.product((False, True), (False, True)):
+        out.append(replace(d, typed_lead=lead, decline_missing=missing))
     return out
 
 

@@ -102,8 +102,9 @@ class ChatSession:
         if carried and w.prior_names:
             also = also + [(" ".join(dict.fromkeys(f for e in carried for f in e.zh)), w.prior_names)]
         focus = Focus.of(text, query, retriever.entities(query, lang if query == text else None))
-        if back and prior.quote:
-            focus = replace(focus, said=(prior.quote,))
+        focus = replace(focus, cities=retriever.bridge.cities if getattr(retriever, "bridge", None) else frozenset(),
+                        said=(prior.quote,) if back and prior.quote else (),
+                        n_names=0 if leans else focus.n_names)  # a follow-up's names are the topic's: not required
         new_places = Focus.of(text, text, retriever.entities(text, lang)).places if leans else []
         if back and not new_places and refers_to_place(text, lang):  # "that country": the place last named
             new_places = [tuple(e.zh) for e in carried if e.kind in PLACE_KINDS]

@@ -121,7 +121,10 @@ def build_answer(question: str, result: SearchResult, corpus: Corpus, *, lang: s
     if not hits:
         return Answer(question, result.query, lang, False, "search", message=lab["not_covered"], notice=notice,
                       mode=result.mode)
-    if result.abstained:
+    focus = focus or Focus()
+    # a place the report never mentions, written as a name (Latin and Cyrillic prefixes also meet common words)
+    unknown = [m for m in result.missing if not m[:1].isalpha() or not m[:1].islower()]
+    if result.abstained or (weights.decline_missing and unknown and not focus.places):
         message = lab["not_covered"]
         if result.missing:
             message = lab["not_mentioned"].format(names=", ".join(result.missing)) + " " + message
@@ -132,7 +135,6 @@ def build_answer(question: str, result: SearchResult, corpus: Corpus, *, lang: s
         return Answer(question, result.query, lang, False, "search", related=related, message=message,
                       notice=notice, mode=result.mode, confidence=result.confidence, timings_ms=result.timings_ms)
 
-    focus = focus or Focus()
     if focus.country_question:
         chosen = [h for h in hits if _names_place(corpus, h, focus)][:COUNTRY_PARAGRAPHS] or hits[:1]
         per_paragraph = {id(h): 1 for h in chosen}

@@ -20,7 +20,7 @@ from qa.retrieval.bridge import PLACE_KINDS, Entity
 from qa.retrieval.lexical import tokenize
 from qa.types import Footnote, Paragraph
 
-Intent = Literal["when", "how_many", "names", "list", "link", "activity"]
+Intent = Literal["when", "how_many", "names", "list", "link", "activity", "amount", "city", "person"]
 
 _INTENT_PATTERNS: dict[Intent, str] = {
     "when": r"何时|什么时候|哪一?天|哪一?年|几月|哪个月|日期|\bwhen\b|what date|which year|what year|\bquand\b|"
@@ -55,8 +55,21 @@ _INTENT_PATTERNS: dict[Intent, str] = {
                 r"qu[eé] (?:hizo|ha hecho|hace)|actividades|labor de|trabajo de|"
                 r"что (?:сделал|делал|сделало|делает|сделано)|деятельност|"
                 r"ماذا (?:فعلت|فعل|قدمت)|ما الذي (?:فعلت|قامت)|أنشطة|ما هي (?:أنشطة|أعمال)",
+    # money: the answer is an amount with its currency
+    "amount": r"多少钱|多少资金|多少经费|金额|款额|how much money|what amount|amount of (?:money|funding)|in dollars|"
+              r"how much (?:funding|money|did .* (?:cost|spend|pay|give|receive|allocate))|combien d['’]argent|quel montant|"
+              r"\bmontant\b|en dollars|cu[aá]nto dinero|qu[eé] (?:monto|cantidad de dinero)|\bmonto\b|\bimporte\b|"
+              r"en d[oó]lares|сколько денег|как(?:ая|ую) сумм|в долларах|قيمة|بالدولار|مبلغ|كم من المال",
+    # a city: the answer names one
+    "city": r"哪个城市|哪座城市|什么城市|哪一个城市|which city|what city|in which town|quelle ville|"
+            r"qu[eé] ciudad|в каком городе|какой город|в какой город|أي مدينة|ما المدينة|ما اسم المدينة",
+    # a person's name (the report writes them with "·")
+    "person": r"叫什么名字|姓名|names? of the (?:president|chair|fellows|experts|judges|speakers|participants)|"
+              r"who (?:was|were) appointed|who (?:presides|chairs|chaired)|qui pr[ée]side|qui[eé]n preside|"
+              r"как зовут|как (?:его|её|ее|их) зовут|фамили|кто председател|من يرأس|ما اسم رئيس",
 }
 _INTENTS = {k: re.compile(v, re.IGNORECASE) for k, v in _INTENT_PATTERNS.items()}
+AMOUNT_RE = re.compile(r"\d[\d,. ]*\s*(?:万|亿)?\s*(?:美元|欧元|瑞士法郎|法郎|英镑)|(?:US)?\$\s*\d|\bUSD\b")
 
 _MONTHS = (r"january|february|march|april|may|june|july|august|september|october|november|december|"
            r"janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[uû]t|septembre|octobre|novembre|d[ée]cembre|"
@@ -94,6 +107,7 @@ class AnswerWeights:
     typed_quotes: int = 1  # "how many"/"when"/"which ones" is declined when none of the first N quotes gives one
     typed_lead: bool = True  # "when"/"how many"/"which ones": a sentence that gives one leads its paragraph
     repeat: float = 0.0  # a follow-up: a sentence the previous answer quoted first loses this much
+    decline_missing: bool = True  # a question naming only places the report never mentions is declined
 
 
 DEFAULT_WEIGHTS = AnswerWeights()
@@ -199,10 +213,11 @@ class Focus:
     def of(cls, question: str, query: str, entities: list[Entity]) -> Focus:
         units: list[tuple[str, ...]] = []
         covered = [(e.start, e.end) for e in entities]
-        for e in entities:
+        for e in sorted(entities, key=lambda e: e.id in OFFICE):  # the names first, the Office last
             forms = tuple(f for f in e.zh if f)
             if forms and e.kind != "year":
                 units.append(forms)
+        n_names = sum(1 for e in entities if e.kind != "year" and e.id not in OFFICE and any(e.zh))
         rest = query
         for s, e in sorted(covered, reverse=True):
             if 0 <= s < e <= len(rest):  # entities were matched on `query`
@@ -211,7 +226,7 @@ class Focus:
         places = [e for e in entities if e.kind in PLACE_KINDS and e.in_corpus]
         named = [e.surface for e in entities if e.in_corpus and e.kind != "year" and e.id not in OFFICE]
         return cls(intents(question), [tuple(e.zh) for e in places], [e.surface for e in places],
-                   named, units, broad=_leftover(question, entities) <= BROAD_WORDS)
+                   named, units, broad=_leftover(question, entities) <= BROAD_WORDS, n_names=n_names)
 
     def overlap(self, text: str) -> float:
         """Share of what the question names or says (each name counted once, in any of its forms) in `text`."""
@@ -220,10 +235,20 @@ class Focus:
         low = text.lower()
         return sum(any(u.lower() in low for u in unit) for unit in self.units) / len(self.units)
 
+    def about(self, p: Paragraph, end: int | None = None) -> bool:
+        """Whether `p` is about something the question names: the paragraph or its section names it (always, when
+        the question names nothing); with `end`, only the sentences up to `end` count, besides the section."""
+        if not self.n_names:
+            return True
+        text = p.text[:end] + " ".join(p.section)
+        return any(u in text for unit in self.units[:self.n_names] for u in unit)
+
     def names_place(self, text: str) -> bool:
         return any(form in text for forms in self.places for form in forms)
 
     broad: bool = False  # little besides the place and the office: "What did OHCHR do in Guatemala?"
+    n_names: int = 0  # the first n `units` are the names the question uses (not the Office)
+    cities: frozenset[str] = frozenset()  # the report's forms of the cities it names (for "which city")
     said: tuple[str, ...] = ()  # a follow-up: what the previous answer quoted first (the reader has read it)
 
     @property
@@ -243,6 +268,10 @@ def features(sentence: str, p: Paragraph, start: int, end: int, footnotes: dict[
         out.add("names")
     if "、" in sentence or "·" in sentence:
         out.add("list")
+    if AMOUNT_RE.search(sentence):
+        out.add("amount")
+    if "·" in sentence:
+        out.add("person")
     marks = [m.n for m in p.markers if start < m.offset <= end]
     if SYMBOL_RE.search(sentence) or any(footnotes.get(n) and (footnotes[n].urls or SYMBOL_RE.search(footnotes[n].text))
                                          for n in marks):
@@ -250,16 +279,30 @@ def features(sentence: str, p: Paragraph, start: int, end: int, footnotes: dict[
     return out
 
 
-TYPED: tuple[Intent, ...] = ("when", "how_many", "list")  # answers a sentence either gives or does not
+TYPED: tuple[Intent, ...] = ("when", "how_many", "list", "amount", "city", "person")  # a sentence gives one or not
+
+
+def gives(focus: Focus, p: Paragraph, start: int, end: int, footnotes: dict[int, Footnote] | None = None
+          ) -> set[Intent]:
+    """The kinds of answer a sentence gives for this question: its `features`, and "city" when it names a city
+    the question does not."""
+    text = p.text[start:end]
+    out = features(text, p, start, end, footnotes or {})
+    own = {f for forms in focus.places for f in forms}
+    if any(c in text and c not in own for c in focus.cities) and focus.about(p, end):  # a city of what is asked
+        out.add("city")
+    return out
 
 
 def absent_type(focus: Focus, sentences: list[tuple[Paragraph, int, int]]) -> Intent | None:
-    """The kind of answer asked for (a date, a number) that none of these sentences gives, if any."""
+    """The kind of answer asked for (a date, a number, a city) that none of these sentences gives, if any. When
+    the question names a place, a sentence gives it only from a paragraph that names that place."""
     asked = [t for t in TYPED if t in focus.intents]
     if not asked or focus.country_question:
         return None
+    sentences = [(p, s, e) for p, s, e in sentences if not focus.places or focus.names_place(p.text)]
     for t in asked:
-        if not any(t in features(p.text[s:e], p, s, e, {}) for p, s, e in sentences):
+        if not any(t in gives(focus, p, s, e) and focus.about(p) for p, s, e in sentences):
             return t
     return None
 
@@ -278,12 +321,14 @@ def rank_sentences(p: Paragraph, focus: Focus, retriever_order: list[int],
             score += w.rank[retriever_order.index(i)]
         score += w.overlap * focus.overlap(text)
         asked = focus.intents - {"activity"}
-        if asked & features(text, p, s, e, footnotes):
+        given = gives(focus, p, s, e, footnotes)
+        if asked & given:
             score += w.intent
         if focus.places and focus.names_place(text):
             score += w.place
         if w.repeat and text in focus.said:
             score -= w.repeat
-        typed = w.typed_lead and bool(asked & set(TYPED)) and not asked & set(TYPED) <= features(text, p, s, e, footnotes)
+        typed = w.typed_lead and bool(asked & set(TYPED)) and not (asked & set(TYPED) <= given
+                                                                    and focus.about(p))
         scored.append((typed, -score, i))
     return [i for *_, i in sorted(scored)]

@@ -18,6 +18,7 @@ covered" and say so.
 from __future__ import annotations
 
 import csv
+import functools
 import gettext
 import re
 import threading
@@ -71,6 +72,7 @@ class Concept:
     kind: EntityKind
     zh: list[str]
     forms: dict[str, list[str]] = field(default_factory=dict)
+    city: bool = False  # a place that is a city (places_extra.tsv), for "which city?"
 
 
 def _fold(text: str) -> str:
@@ -164,7 +166,7 @@ def load_concepts() -> list[Concept]:
         concepts.append(Concept(f"{kind}:{code}", kind, zh_forms, forms))
     for row in _read_tsv("places_extra.tsv"):
         concepts.append(Concept(f"place:{row['id']}", "place", _forms(row.get("zh")),
-                                {lang: _forms(row.get(lang)) for lang in BRIDGE_LANGS}))
+                                {lang: _forms(row.get(lang)) for lang in BRIDGE_LANGS}, row.get("city") == "yes"))
     # International bodies, named or not in the report: one the report never names is "not covered".
     for row in _read_tsv("bodies.tsv"):
         concepts.append(Concept(f"body:{row['id']}", "body", _forms(row.get("zh")),
@@ -207,6 +209,10 @@ class Bridge:
             found = tuple(z for z in c.zh if z and z in corpus_text)
             self.present[c.id] = found
         self.phrases: dict[str, dict[tuple[str, ...], str]] = {lang: {} for lang in BRIDGE_LANGS}
+        # Keys that only a short acronym spells ("WHO", "ИИ"): matched only where the reader wrote capitals, so that
+        # "Who was appointed?" and Russian "и" (and) name nothing.
+        self.acronyms: dict[str, set[tuple[str, ...]]] = {lang: set() for lang in BRIDGE_LANGS}
+        spelled: dict[str, set[tuple[str, ...]]] = {lang: set() for lang in BRIDGE_LANGS}
         for c in concepts:
             for lang, forms in c.forms.items():
                 for form in forms:
@@ -214,6 +220,9 @@ class Bridge:
                     if toks and len(toks) <= MAX_PHRASE:
                         # A term never overrides a place with the same words (e.g. "Chad" the country).
                         self.phrases[lang].setdefault(toks, c.id)
+                        (self.acronyms if form.isupper() and len(form) <= 3 else spelled)[lang].add(toks)
+        for lang in BRIDGE_LANGS:
+            self.acronyms[lang] -= spelled[lang]
         # Inflected single names the stemmer leaves apart (Беларусь/Беларуси) meet on a 5-letter prefix,
         # used only where that prefix names one concept.
         self.prefixes: dict[str, dict[str, str | None]] = {lang: {} for lang in BRIDGE_LANGS}
@@ -230,6 +239,11 @@ class Bridge:
                     self.zh_names.setdefault(z, c.id)
         self.zh_lengths = sorted({len(z) for z in self.zh_names}, reverse=True)
         self.years = set(_YEAR.findall(corpus_text))
+
+    @functools.cached_property
+    def cities(self) -> frozenset[str]:
+        """The report's forms of the cities it names."""
+        return frozenset(f for cid, c in self.concepts.items() if c.city for f in self.present[cid])
 
     @classmethod
     def for_corpus(cls, corpus) -> Bridge:
@@ -255,6 +269,8 @@ class Bridge:
                 for n in range(min(MAX_PHRASE, len(toks) - i), 0, -1):
                     key = tuple(t for t, _, _ in toks[i:i + n])
                     cid = self.phrases[lang].get(key)
+                    if cid and key in self.acronyms[lang] and not question[toks[i][1]:toks[i][2]].isupper():
+                        cid = None
                     if cid:
                         s, e = toks[i][1], toks[i + n - 1][2]
                         found.append(self._entity(cid, question[s:e], s, e))

@@ -109,3 +109,34 @@ def test_absent_type(corpus, bridge):
     s0, e0 = p.spans[0]
     assert absent_type(f, [(p, s1, e1), (p, s0, e0)]) is None
     assert absent_type(focus(bridge, "Which countries did she visit?", "en"), [(p, s1, e1)]) is None
+
+
+@pytest.mark.parametrize("question, asked", [
+    ("How much money did the torture victims fund pay out?", "amount"), ("¿Cuánto dinero recibió la Oficina?", "amount"),
+    ("Which city hosted the World Urban Forum?", "city"), ("В каком городе прошёл форум?", "city"),
+    ("Как зовут трёх стипендиатов?", "person"), ("Who was appointed to the mission?", "person"),
+])
+def test_amounts_cities_and_persons_are_asked_in_any_language(question, asked):
+    assert asked in intents(question)
+
+
+def test_a_name_of_a_campaign_is_not_a_persons_name():
+    assert "person" not in intents("What's the name of the hate speech project OHCHR runs in Ukraine?")
+
+
+def test_which_city_needs_a_city_of_what_is_asked(corpus, bridge):
+    p = corpus.documents[0].paragraph(33)  # Belgrade and Pristina (a dictionary), then the World Urban Forum
+    f = replace(focus(bridge, "Which city hosted the World Urban Forum?", "en"), cities=bridge.cities)
+    assert "city" in f.intents and "贝尔格莱德" in bridge.cities
+    assert absent_type(f, [(p, s, e) for s, e in p.spans]) == "city"  # Belgrade is not where the forum met
+    doha = corpus.documents[0].paragraph(113)
+    g = replace(focus(bridge, "In which city was the February 2020 meeting on online civic space held?", "en"),
+                cities=bridge.cities)
+    assert absent_type(g, [(doha, s, e) for s, e in doha.spans]) is None  # 在多哈
+
+
+def test_a_sum_of_money_needs_a_currency(corpus, bridge):
+    p = corpus.documents[0].paragraph(22)  # 37 projects, 171 grants: counts, no amount
+    f = focus(bridge, "How much money did the torture victims fund give?", "en")
+    assert absent_type(f, [(p, s, e) for s, e in p.spans]) == "amount"
+    assert "amount" in features("捐款 500 万美元", p, 0, 8, {})

@@ -69,3 +69,12 @@ def test_arabic_clitics_and_russian_inflection_are_normalized():
     assert normalize_tokens("وبالمفوضية", "ar")[0][0] == normalize_tokens("مفوضية", "ar")[0][0]
     assert normalize_tokens("Украины", "ru")[0][0] == normalize_tokens("Украина", "ru")[0][0]
     assert normalize_tokens("Périodique", "fr")[0][0] == normalize_tokens("periodique", "fr")[0][0]
+
+
+def test_a_short_acronym_is_a_name_only_in_capitals():
+    from qa.ingest.files import load_corpus
+    b = Bridge.for_corpus(load_corpus())
+    assert [e.id for e in b.match("What did WHO say?", "en")] == ["body:who"]
+    assert b.match("Who was appointed?", "en") == []  # the question word, not the World Health Organization
+    assert not [e for e in b.match("суда и прокуратуры", "ru") if e.surface == "и"]  # "and", not ИИ
+    assert "term:ohchr" in {e.id for e in b.match("what did ohchr do in chad", "en")}  # longer ones in any case
