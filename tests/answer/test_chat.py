@@ -7,9 +7,9 @@ import pytest
 
 from qa.answer.chat import Turn, _reorder, _with_leaders
 from qa.answer.followup import followup_queries, leans_on_topic, refers_back
-from qa.retrieval.bridge import Bridge
 from qa.answer.select import parts, refers_to_place
 from qa.ingest.files import load_corpus
+from qa.retrieval.bridge import Bridge
 from qa.retrieval.retriever import Hit
 
 
