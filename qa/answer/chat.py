@@ -115,6 +115,7 @@ class ChatSession:
         result.hits = _reorder(result.hits, corpus, prior if back else None, new_places, boost)
         halves = parts(text) if w.split_parts else [text]
         if len(halves) == 2:  # "what did X say, and what did Y do?": the best paragraph for each half is quoted
+            focus = replace(focus, two_part=True)
             leaders = [retriever.search(h, mode=self.mode, top_k=1, docs=self.docs).hits[:1] for h in halves]
             result.hits = _with_leaders(result.hits, [h[0] for h in leaders if h])
         result = fuse_versions(result, corpus)  # one hit per ¶ of a report with several language versions loaded

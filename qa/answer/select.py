@@ -23,8 +23,12 @@ from qa.types import Footnote, Paragraph
 Intent = Literal["when", "how_many", "names", "list", "link", "activity", "amount", "city", "person"]
 
 _INTENT_PATTERNS: dict[Intent, str] = {
-    "when": r"何时|什么时候|哪一?天|哪一?年|几月|哪个月|日期|\bwhen\b|what date|which year|what year|\bquand\b|"
-            r"à quelle date|quelle date|en quelle année|quel jour|cu[aá]ndo|en qu[eé] (?:fecha|año|mes)|qu[eé] d[ií]a|"
+    # "when" and "cuando" also join clauses ("… when they moved to remote work?"): a question word only at the start,
+    # before a verb, or at the end
+    "when": r"何时|什么时候|哪一?天|哪一?年|几月|哪个月|日期|(?:^|[,;:¿]\s*|\band\s+)when\b|"
+            r"\bwhen (?:was|were|did|does|do|is|are|will|has|had|exactly)\b|\bwhen\s*\?|what date|which year|"
+            r"what year|\bquand\b|à quelle date|quelle date|en quelle année|quel jour|cuándo|(?:^|[,;:¿]\s*|\by\s+)cuando\b|"
+            r"\bcuando\s*\?|en qu[eé] (?:fecha|año|mes)|qu[eé] d[ií]a|"
             r"когда|в каком (?:году|месяце)|какого числа|какую дату|متى|في أي (?:عام|سنة|تاريخ|شهر)|ما تاريخ",
     "how_many": r"多少|(?<!哪)几(?:个|名|次|项|家)|数量|数目|how many|how much|number of|combien|quel nombre|"
                 r"cu[aá]nt[oa]s?|qu[eé] n[uú]mero|сколько|какое число|какое количество|\bكم\b|عدد",
@@ -248,6 +252,7 @@ class Focus:
 
     broad: bool = False  # little besides the place and the office: "What did OHCHR do in Guatemala?"
     n_names: int = 0  # the first n `units` are the names the question uses (not the Office)
+    two_part: bool = False  # "when did it stop, and when did it resume?": each half's answer is quoted, none declined
     cities: frozenset[str] = frozenset()  # the report's forms of the cities it names (for "which city")
     said: tuple[str, ...] = ()  # a follow-up: what the previous answer quoted first (the reader has read it)
 
@@ -298,7 +303,7 @@ def absent_type(focus: Focus, sentences: list[tuple[Paragraph, int, int]]) -> In
     """The kind of answer asked for (a date, a number, a city) that none of these sentences gives, if any. When
     the question names a place, a sentence gives it only from a paragraph that names that place."""
     asked = [t for t in TYPED if t in focus.intents]
-    if not asked or focus.country_question:
+    if not asked or focus.country_question or focus.two_part:
         return None
     sentences = [(p, s, e) for p, s, e in sentences if not focus.places or focus.names_place(p.text)]
     for t in asked:

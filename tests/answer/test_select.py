@@ -140,3 +140,20 @@ def test_a_sum_of_money_needs_a_currency(corpus, bridge):
     f = focus(bridge, "How much money did the torture victims fund give?", "en")
     assert absent_type(f, [(p, s, e) for s, e in p.spans]) == "amount"
     assert "amount" in features("捐款 500 万美元", p, 0, 8, {})
+
+
+@pytest.mark.parametrize("question, when", [
+    ("When was that?", True), ("And when did it resume?", True), ("¿Cuándo fue?", True), ("Y eso, ¿cuando?", True),
+    ("What did OHCHR do when the pandemic began?", False),  # a clause, not the question
+    ("¿Capacitaron al personal cuando pasaron a trabajar a distancia?", False),
+])
+def test_when_asks_a_date_only_as_a_question_word(question, when):
+    assert ("when" in intents(question)) is when
+
+
+def test_a_two_part_question_is_not_declined_for_one_half(corpus, bridge):
+    p = corpus.documents[0].paragraph(6)  # its last sentence gives no number
+    f = focus(bridge, "How many treaty bodies does OHCHR support, and how many sessions were held online?", "en")
+    quiet = [(p, s, e) for s, e in p.spans if not features(p.text[s:e], p, s, e, {}) & {"how_many"}][:1]
+    assert quiet and absent_type(f, quiet) == "how_many"
+    assert absent_type(replace(f, two_part=True), quiet) is None
