@@ -217,11 +217,14 @@ class Focus:
     def of(cls, question: str, query: str, entities: list[Entity]) -> Focus:
         units: list[tuple[str, ...]] = []
         covered = [(e.start, e.end) for e in entities]
-        for e in sorted(entities, key=lambda e: e.id in OFFICE):  # the names first, the Office last
+        def named(e: Entity) -> bool:  # a name of the report's own (not the Office, not one it never uses)
+            return e.kind != "year" and e.id not in OFFICE and e.in_corpus and any(e.zh)
+
+        for e in sorted(entities, key=lambda e: not named(e)):  # the report's names first
             forms = tuple(f for f in e.zh if f)
             if forms and e.kind != "year":
                 units.append(forms)
-        n_names = sum(1 for e in entities if e.kind != "year" and e.id not in OFFICE and any(e.zh))
+        n_names = sum(1 for e in entities if named(e))
         rest = query
         for s, e in sorted(covered, reverse=True):
             if 0 <= s < e <= len(rest):  # entities were matched on `query`

@@ -141,14 +141,15 @@ def test_onnx_encoder_matches_sentence_transformers_on_another_model(minilm_copy
 @pytest.mark.slow
 def test_length_sorted_batches_return_rows_in_input_order(fast_e5):
     """Batches are formed by token length; rows still come back in input order. int8 activations are quantized
-    per batch (dynamic quantization), so a row may move by a hair with its batch-mates, never more."""
+    per batch (dynamic quantization), so a row may move by a hair with its batch-mates, never more: a cosine of
+    0.985 at least (0.990 seen for "Short." on a CPU without VNNI, 0.995 with it); the argmax checks the order."""
     texts = ["人权高专办继续支持条约机构的工作。" * k for k in (5, 1, 30, 2, 12, 3)] + ["Short.", "A bit longer text here."]
     texts += ["Mix the flour, sugar and cocoa.", "乍得废除了反恐立法规定的死刑。"]
     one_by_one = np.vstack([fast_e5.encode_passages([t]) for t in texts])
     small = ob.OnnxEncoder(fast_e5.model_dir, fast_e5.onnx_path, name="s", fingerprint="s", token_budget=64, max_batch=2)
     for together in (fast_e5.encode_passages(texts), small.encode_passages(texts)):
         sims = together @ one_by_one.T
-        assert np.all(np.diag(sims) >= 0.995), np.diag(sims)
+        assert np.all(np.diag(sims) >= 0.985), np.diag(sims)
         assert np.all(np.argmax(sims, axis=1) == np.arange(len(texts)))
 
 
