@@ -196,6 +196,28 @@ def _iso_names() -> dict[tuple[str, str], list[str]]:
 
 
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-4]\d)(?!\d)")
+# A numbered session or forum ("43rd session", "43.º período de sesiones", "43-ю сессию", "الدورة 43"): the report
+# writes its number in Chinese numerals ("第四十三届").
+_SESSION_WORDS = r"(?:sessions?|sesi[oó]n|sesiones|per[ií]odo|сесси\w*|forum|foro|форум\w*)"
+_SESSION = re.compile(
+    r"(?<![\d.])(\d{1,3})(?:st|nd|rd|th|e|ème|eme|er|re|[.]?[ºª°]|-?[а-я]{1,3})?\.?\s+(?:[^\W\d_]+\s+)?"
+    + _SESSION_WORDS + r"\b|\b(?:session|sesi[oó]n|сесси\w*|الدورة|دورة)\s*(?:n[°º.]?\s*)?(\d{1,3})(?![\d.])",
+    re.IGNORECASE)
+
+
+def chinese_number(n: int) -> str:
+    """1–999 in Chinese numerals, as the report writes ordinals ("四十三", "八十四", "十二")."""
+    digits = "零一二三四五六七八九"
+    if n < 10:
+        return digits[n]
+    if n < 20:
+        return "十" + (digits[n % 10] if n % 10 else "")
+    if n < 100:
+        return digits[n // 10] + "十" + (digits[n % 10] if n % 10 else "")
+    rest = n % 100
+    tail = "" if not rest else ("零" + digits[rest] if rest < 10 else
+                                 ("一" + chinese_number(rest) if rest < 20 else chinese_number(rest)))
+    return digits[n // 100] + "百" + tail
 
 
 class Bridge:
@@ -296,6 +318,11 @@ class Bridge:
                         break
                 else:
                     i += 1
+        for m in _SESSION.finditer(question):
+            n = int(m.group(1) or m.group(2))
+            form = f"第{chinese_number(n)}届"
+            if form in self.corpus_text:  # a number the report does not use names nothing
+                found.append(Entity(f"session:{n}", "term", m.group(0), (form,), True, m.start(), m.end()))
         for m in _YEAR.finditer(question):
             y = m.group(0)
             found.append(Entity(f"year:{y}", "year", y, (y,), y in self.years, m.start(), m.end()))

@@ -78,3 +78,27 @@ def test_a_short_acronym_is_a_name_only_in_capitals():
     assert b.match("Who was appointed?", "en") == []  # the question word, not the World Health Organization
     assert not [e for e in b.match("суда и прокуратуры", "ru") if e.surface == "и"]  # "and", not ИИ
     assert "term:ohchr" in {e.id for e in b.match("what did ohchr do in chad", "en")}  # longer ones in any case
+
+
+@pytest.mark.parametrize(("question", "lang", "zh"), [
+    ("When was the 43rd session of the Council suspended?", "en", "第四十三届"),
+    ("Когда прервали 43-ю сессию СПЧ?", "ru", "第四十三届"),
+    ("¿Cuándo se reanudó el 43.º período de sesiones?", "es", "第四十三届"),
+    ("Que s'est-il passé à la 43e session ?", "fr", "第四十三届"),
+    ("ماذا حدث في الدورة 43؟", "ar", "第四十三届"),
+    ("Where was the 84th special session of the children's committee held?", "en", "第八十四届"),
+    ("Who spoke at the 12th Global Forum on Migration?", "en", "第十二届"),
+])
+def test_a_numbered_session_maps_to_the_reports_chinese_numeral(bridge, question, lang, zh):
+    assert zh in bridge_query(bridge.match(question, lang))
+
+
+def test_a_number_the_report_uses_for_no_session_names_nothing(bridge):
+    assert not [e for e in bridge.match("What happened at the 77th session?", "en") if e.id.startswith("session:")]
+
+
+@pytest.mark.parametrize(("n", "zh"), [(4, "四"), (10, "十"), (12, "十二"), (43, "四十三"), (84, "八十四"),
+                                       (105, "一百零五"), (115, "一百一十五")])
+def test_chinese_numerals(n, zh):
+    from qa.retrieval.bridge import chinese_number
+    assert chinese_number(n) == zh
