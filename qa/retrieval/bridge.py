@@ -245,6 +245,14 @@ class Bridge:
                         (self.acronyms if form.isupper() and len(form) <= 3 else spelled)[lang].add(toks)
         for lang in BRIDGE_LANGS:
             self.acronyms[lang] -= spelled[lang]
+        # One-word place names as written (folded): a lowercase word that meets a short place name only through the
+        # stemmer ("малых", small, stems as "Мали") names no place; "tunisia" or "в тунисе" in lowercase still do.
+        self.place_words: dict[str, set[str]] = {lang: set() for lang in BRIDGE_LANGS}
+        for c in concepts:
+            if c.kind in PLACE_KINDS:
+                for lang, forms in c.forms.items():
+                    self.place_words.setdefault(lang, set()).update(
+                        _fold(f.replace("’", "'")) for f in forms if len(f.split()) == 1)
         # Inflected single names the stemmer leaves apart (Беларусь/Беларуси) meet on a 5-letter prefix,
         # used only where that prefix names one concept.
         self.prefixes: dict[str, dict[str, str | None]] = {lang: {} for lang in BRIDGE_LANGS}
@@ -281,6 +289,11 @@ class Bridge:
         present = self.present[cid]
         return Entity(cid, c.kind, surface, present or tuple(c.zh), bool(present), start, end)
 
+    def _stemmed_common_word(self, cid: str, word: str, lang: str) -> bool:
+        """A lowercase word of a cased script that meets a one-word place only through stemming."""
+        return (self.concepts[cid].kind in PLACE_KINDS and lang != "ar" and word[:1].islower()
+                and _fold(word.replace("’", "'")) not in self.place_words.get(lang, ()))
+
     def match(self, question: str, lang: str) -> list[Entity]:
         """Places, terms and years the question names, longest phrase first, in question order."""
         found: list[Entity] = []
@@ -292,6 +305,9 @@ class Bridge:
                     key = tuple(t for t, _, _ in toks[i:i + n])
                     cid = self.phrases[lang].get(key)
                     if cid and key in self.acronyms[lang] and not question[toks[i][1]:toks[i][2]].isupper():
+                        cid = None
+                    if cid and n == 1 and len(key[0]) < PREFIX and self._stemmed_common_word(
+                            cid, question[toks[i][1]:toks[i][2]], lang):
                         cid = None
                     if cid:
                         s, e = toks[i][1], toks[i + n - 1][2]

@@ -102,3 +102,16 @@ def test_a_number_the_report_uses_for_no_session_names_nothing(bridge):
 def test_chinese_numerals(n, zh):
     from qa.retrieval.bridge import chinese_number
     assert chinese_number(n) == zh
+
+
+@pytest.mark.parametrize(("question", "lang", "place"), [
+    ("что в Мали?", "ru", "place:ML"), ("в тунисе", "ru", "place:TN"), ("what about tunisia", "en", "place:TN"),
+    ("y en mexico", "es", "place:MX"),
+])
+def test_places_typed_in_lowercase_still_match(bridge, question, lang, place):
+    assert place in [e.id for e in bridge.match(question, lang)]
+
+
+def test_a_common_word_that_stems_like_a_short_place_names_no_place(bridge):
+    # "малых" (small) stems as "мал", as "Мали" does
+    assert not [e for e in bridge.match("фонд для НРС и малых островных государств", "ru") if e.kind == "place"]
