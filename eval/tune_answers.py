@@ -1,6 +1,6 @@
 """Choose the answer stage's sentence weights by k-fold cross-validation on the tuning set.
 
-    python eval/tune_answers.py [--questions eval/questions.jsonl eval/tuning-2.jsonl eval/tuning-3.jsonl eval/tuning-4.jsonl] [--folds 5]
+    python eval/tune_answers.py [--questions eval/questions.jsonl eval/tuning-2.jsonl … eval/tuning-5.jsonl] [--folds 5]
 
 Retrieval does not depend on these weights, so every search is made once and replayed; each grid point
 then re-builds the answers. For each fold the best grid point on the other folds is scored on the held-out
@@ -57,7 +57,7 @@ def grid() -> list[AnswerWeights]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--questions", nargs="+", default=["eval/questions.jsonl", "eval/tuning-2.jsonl", "eval/tuning-3.jsonl", "eval/tuning-4.jsonl"])
+    ap.add_argument("--questions", nargs="+", default=["eval/questions.jsonl", "eval/tuning-2.jsonl", "eval/tuning-3.jsonl", "eval/tuning-4.jsonl", "eval/tuning-5.jsonl"])
     ap.add_argument("--folds", type=int, default=5)
     args = ap.parse_args()
     questions = [q for path in args.questions for q in load_questions(path)]

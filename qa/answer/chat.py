@@ -13,10 +13,10 @@ from qa.answer.extractive import Answer, build_answer, lookup_answer
 from qa.answer.followup import followup_queries, leans_on_topic, refers_back
 from qa.answer.guard import clean_question
 from qa.answer.lookup import parse_lookup
-from qa.answer.select import DEFAULT_WEIGHTS, OFFICE, AnswerWeights, Focus, bare, parts, refers_to_place
+from qa.answer.select import DEFAULT_WEIGHTS, AnswerWeights, Focus, bare, parts, refers_to_place
 from qa.answer.versions import fuse_versions, in_reader_version
 from qa.errors import UserError
-from qa.retrieval.bridge import PLACE_KINDS
+from qa.retrieval.bridge import OFFICE, PLACE_KINDS
 from qa.retrieval.retriever import SearchResult
 from qa.text import detect_language
 from qa.types import MODES, Mode

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from qa.retrieval.bridge import PLACE_KINDS
+from qa.retrieval.bridge import OFFICE, PLACE_KINDS
 from qa.text import is_cjk
 
 _LEADS = re.compile(
@@ -63,7 +63,6 @@ def contextual_query(history: list[str], question: str) -> str:
 
 
 FOLLOWUP_OWN_WEIGHT = 0.3
-OFFICE = {"term:ohchr", "term:high_commissioner"}  # the Office itself: named by most questions
 TOPIC_WEIGHT = 0.5  # a longer question that refers back ("what did it recommend?") searches the earlier topic too
 
 # Pronouns and demonstratives that point back to the previous answer, in the six languages.

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from qa.answer.followup import OFFICE, content_size
-from qa.retrieval.bridge import PLACE_KINDS, Entity
+from qa.answer.followup import content_size
+from qa.retrieval.bridge import OFFICE, PLACE_KINDS, Entity
 from qa.retrieval.lexical import tokenize
 from qa.types import Footnote, Paragraph
 

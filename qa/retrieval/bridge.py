@@ -36,6 +36,7 @@ from qa.text import is_cjk
 
 EntityKind = Literal["place", "region", "term", "body", "year"]
 PLACE_KINDS = ("place", "region")
+OFFICE = frozenset({"term:ohchr", "term:high_commissioner"})  # the Office itself: named by most questions
 BRIDGE_LANGS = ("en", "fr", "es", "ru", "ar")
 MAX_PHRASE = 8
 PREFIX = 5
@@ -362,6 +363,13 @@ def _concepts() -> list[Concept]:
 def bridge_query(entities: list[Entity]) -> str:
     """The Chinese forms of what matched, as a lexical query (only forms the report uses)."""
     return " ".join(z for e in entities if e.in_corpus and e.kind != "year" for z in e.zh)
+
+
+def names_in(entities: list[Entity], text: str) -> bool:
+    """Whether `text` uses the report's form of something these entities name (a place, body or term; not the
+    Office itself, not a year)."""
+    return any(e.in_corpus and e.kind != "year" and e.id not in OFFICE and any(f and f in text for f in e.zh)
+               for e in entities)
 
 
 def missing_places(entities: list[Entity]) -> list[Entity]:

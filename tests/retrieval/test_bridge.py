@@ -115,3 +115,9 @@ def test_places_typed_in_lowercase_still_match(bridge, question, lang, place):
 def test_a_common_word_that_stems_like_a_short_place_names_no_place(bridge):
     # "малых" (small) stems as "мал", as "Мали" does
     assert not [e for e in bridge.match("фонд для НРС и малых островных государств", "ru") if e.kind == "place"]
+
+
+def test_names_in_ignores_the_office_and_years(bridge):
+    from qa.retrieval.bridge import names_in
+    ents = bridge.match("What did OHCHR do in Sri Lanka in 2020?", "en")
+    assert names_in(ents, "在斯里兰卡") and not names_in(ents, "人权高专办 2020 年")

@@ -83,6 +83,14 @@ def test_unanswerable_abstains(retriever):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("question", ["OHCHR activities in Sri Lanka?", "Чем занималось УВКПЧ в Шри-Ланке?"])
+def test_a_short_question_about_what_the_best_paragraph_names_is_covered(retriever, question):
+    # far from every sentence for USE (a list of countries), yet the report covers it
+    res = retriever.search(question)
+    assert not res.abstained and res.hits[0].paragraph in (47, 88, 89, 90)
+
+
+@pytest.mark.slow
 def test_cli_search_json(qa_home, corpus):
     r = subprocess.run([sys.executable, "-m", "qa", "search", "冈比亚真相、和解与赔偿委员会举行了多少次公开听证会？",
                         "--json", "--top-k", "3"], capture_output=True, text=True, timeout=300)
