@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 
 from qa.retrieval.bridge import OFFICE, PLACE_KINDS
-from qa.text import is_cjk
+from qa.text import detect_language, is_cjk
 
 _LEADS = re.compile(
     r"^\s*(?:那|那么|还有|以及|另外|和|而|哪些|哪个|哪|什么时候|多少|"
@@ -81,7 +81,11 @@ _BACK = re.compile(
 
 # French only (in Spanish "en", "y" are "in", "and"): "ce", "il", "là", "y" (there), not in "est-ce", "a-t-il",
 # "Y a-t-il …", "il y a".
-_BACK_FR = re.compile(r"(?<![-'’])\b(?:ce|il|là)\b(?!-)|(?<!il )(?<=\w )y\b", re.IGNORECASE)
+_BACK_FR = re.compile(r"(?<![-'’])\b(?:ce|il|là)\b(?!-)|(?<!il )(?<=\w )y\b|\bl['’](?:a|ont|avait|avaient)\b",
+                      re.IGNORECASE)
+# Spanish only: a clitic "lo", "le", "les" before the verb ("¿Lo cambiaron?", "¿Cuándo lo adoptaron?").
+_BACK_ES = re.compile(r"(?:^|¿|\b(?:cu[aá]ndo|d[oó]nde|c[oó]mo|qui[eé]n(?:es)?|qu[eé]|y|ya)\s+)(?:lo|le|les)\s+"
+                      r"(?!que\b|de\b|m[aá]s\b)[^\W\d_]{3,}", re.IGNORECASE)
 # "this report", "this period": the report itself, not something said before.
 _SELF = re.compile(
     r"\b(?:this|the) (?:report|period|reporting period|year|document)\b|\b(?:ce|le présent) (?:rapport|document)\b|"
@@ -94,7 +98,24 @@ _SELF = re.compile(
 def refers_back(question: str, lang: str | None = None) -> bool:
     """Whether the question points back to something said before ("When was it adopted?", "那项呼吁…")."""
     q = _SELF.sub(" ", question)
-    return bool(_BACK.search(q) or (lang == "fr" and _BACK_FR.search(q)))
+    return bool(_BACK.search(q) or (lang == "fr" and _BACK_FR.search(q)) or (lang == "es" and _BACK_ES.search(q)))
+
+
+TOPIC_TURNS = 3  # earlier questions a topic may reach back over ("What about the right to development?" → "Where
+#                 did it start a pilot project on that?" → "and how many people got trained?")
+
+
+def resolved_topic(history: list[str], entities: Callable[[str], list] | None = None) -> str:
+    """The topic the last earlier question was about: that question, joined to the topic before it when it leaned
+    on one itself (elliptical, pointing back, or short and naming nothing of the report), up to TOPIC_TURNS."""
+    parts = [history[-1].strip()]
+    for earlier in reversed(history[-TOPIC_TURNS:-1]):
+        last = parts[0]
+        lang = detect_language(last)
+        if not (leans_on_topic(last, entities, lang) or refers_back(last, lang)):
+            break
+        parts.insert(0, earlier.strip())
+    return " ".join(parts)
 
 
 def swap_places(topic: str, question: str, entities: Callable[[str], list] | None) -> str:
@@ -124,7 +145,7 @@ def followup_queries(history: list[str], question: str, entities: Callable[[str]
     q = question.strip()
     if not history:
         return q, []
-    topic = contextual_query(history[:-1], history[-1])
+    topic = resolved_topic(history, entities)
     if not leans_on_topic(q, entities, lang):
         return (q, [(topic, TOPIC_WEIGHT)]) if refers_back(q, lang) else (q, [])
     main = f"{swap_places(topic, q, entities)} {q}"

@@ -25,9 +25,9 @@ Intent = Literal["when", "how_many", "names", "list", "link", "activity", "amoun
 _INTENT_PATTERNS: dict[Intent, str] = {
     # "when" and "cuando" also join clauses ("… when they moved to remote work?"): a question word only at the start,
     # before a verb, or at the end
-    "when": r"何时|什么时候|哪一?天|哪一?年|几月|哪个月|日期|(?:^|[,;:¿]\s*|\band\s+)when\b|"
+    "when": r"何时|什么时候|哪一?天|哪一?年|几月|哪个月|日期|(?:^|[,;:¿]\s*|\band\s+)when\b(?!\s[^?]*,)|"
             r"\bwhen (?:was|were|did|does|do|is|are|will|has|had|exactly)\b|\bwhen\s*\?|what date|which year|"
-            r"what year|\bquand\b|à quelle date|quelle date|en quelle année|quel jour|cuándo|(?:^|[,;:¿]\s*|\by\s+)cuando\b|"
+            r"what year|\bquand\b|à quelle date|quelle date|en quelle année|quel jour|cuándo|(?:^|[,;:¿]\s*|\by\s+)cuando\b(?!\s[^?]*,)|"
             r"\bcuando\s*\?|en qu[eé] (?:fecha|año|mes)|qu[eé] d[ií]a|"
             r"когда|в каком (?:году|месяце)|какого числа|какую дату|متى|في أي (?:عام|سنة|تاريخ|شهر)|ما تاريخ",
     "how_many": r"多少|(?<!哪)几(?:个|名|次|项|家)|数量|数目|how many|how much|number of|combien|quel nombre|"

@@ -30,6 +30,27 @@ def test_refers_back_in_six_languages(question, back):
     assert refers_back(question, lang) is back
 
 
+@pytest.mark.parametrize("question, lang, back", [
+    ("¿Lo cambiaron por la pandemia?", "es", True), ("¿Cuándo lo adoptaron?", "es", True),
+    ("¿Qué le pidió al Consejo?", "es", True), ("Quand l'a-t-on adopté ?", "fr", True),
+    ("¿Lo que hizo la Oficina en Chad?", "es", False), ("¿La Oficina hizo algo en Chad?", "es", False),
+    ("Qu'est-ce que le HCDH a fait au Tchad ?", "fr", False),
+])
+def test_clitic_pronouns_refer_back_in_spanish_and_french(question, lang, back):
+    assert refers_back(question, lang) is back
+
+
+def test_a_topic_reaches_back_over_questions_that_leaned_on_it():
+    from qa.answer.followup import resolved_topic
+    history = ["What is OHCHR doing on the right to development?", "Where did it start a pilot project on that?"]
+    assert resolved_topic(history) == " ".join(history)
+    main, _ = followup_queries(history, "and how many people got trained?")
+    assert "right to development" in main and "pilot project" in main
+    # a question that stands alone starts the topic afresh
+    assert resolved_topic(["What did OHCHR do in Chad?", "What did the Security Council discuss in February?"]) == \
+        "What did the Security Council discuss in February?"
+
+
 def test_a_longer_question_that_refers_back_searches_the_topic_beside_its_own_words():
     q = "Which penalty did OHCHR say that the new law finally abolished?"
     main, also = followup_queries(["Which law did Chad change?"], q)

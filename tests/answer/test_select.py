@@ -157,3 +157,13 @@ def test_a_two_part_question_is_not_declined_for_one_half(corpus, bridge):
     quiet = [(p, s, e) for s, e in p.spans if not features(p.text[s:e], p, s, e, {}) & {"how_many"}][:1]
     assert quiet and absent_type(f, quiet) == "how_many"
     assert absent_type(replace(f, two_part=True), quiet) is None
+
+
+@pytest.mark.parametrize("question, when", [
+    ("When was it adopted?", True), ("when?", True), ("When, and where?", True), ("¿cuando se adoptó?", True),
+    ("when staff switched to working remotely, were there more hacking attempts?", False),
+    ("Cuando el personal pasó al teletrabajo, ¿hubo más ataques?", False),
+])
+def test_when_opening_a_clause_asks_no_date(question, when):
+    from qa.answer.select import intents
+    assert ("when" in intents(question)) is when
