@@ -50,8 +50,8 @@ class ReplayEngine:
 def grid() -> list[AnswerWeights]:
     out = []
     d = DEFAULT_WEIGHTS
-    for lead, missing in itertools.product((False, True), (False, True)):
-        out.append(replace(d, typed_lead=lead, decline_missing=missing))
+    for lead, several in itertools.product((True,), (0, 1, 2)):
+        out.append(replace(d, typed_lead=lead, several=several))
     return out
 
 

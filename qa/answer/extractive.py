@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 from qa.answer.i18n import cite, labels
 from qa.answer.lookup import Lookup
-from qa.answer.select import DEFAULT_WEIGHTS, AnswerWeights, Focus, absent_type, rank_sentences
+from qa.answer.select import DEFAULT_WEIGHTS, AnswerWeights, Focus, absent_type, asks_several, rank_sentences
 from qa.retrieval.retriever import Hit, SearchResult
 from qa.types import Corpus, Document, Footnote, Paragraph
 
@@ -146,8 +146,10 @@ def build_answer(question: str, result: SearchResult, corpus: Corpus, *, lang: s
         top = hits[0].score
         gap = max(1.0, weights.second_share * abs(top))
         chosen = [h for i, h in enumerate(hits[:shown]) if i == 0 or top - h.score <= gap]
-        per_paragraph = {id(h): 2 if i == 0 else 1 for i, h in enumerate(chosen)}
-        max_quotes = weights.max_sentences
+        first, rest, max_quotes = weights.per_paragraph[0], weights.per_paragraph[1], weights.max_sentences
+        if weights.several and asks_several(question):  # "how many …, and where?": more of each paragraph
+            first, rest, max_quotes = first + 1, rest + 1, max_quotes + weights.several
+        per_paragraph = {id(h): first if i == 0 else rest for i, h in enumerate(chosen)}
         shown_hits = hits[:shown]
     quotes: list[Quote] = []
     paragraphs: list[CitedParagraph] = []

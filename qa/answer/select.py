@@ -103,6 +103,8 @@ class AnswerWeights:
     place: float = 1.5  # the sentence names the place the question names
     second_share: float = 1.0  # a 2nd/3rd paragraph is quoted when its fused score is within this share of the top
     max_sentences: int = 4  # paragraph sentences quoted at most (a country question: one per paragraph)
+    per_paragraph: tuple[int, int] = (2, 1)  # sentences quoted from the first paragraph, and from each other one
+    several: int = 2  # a question that asks several things: one more sentence per paragraph, this many more in all
     prior: float = 0.0  # a follow-up that refers back: the previous answer's paragraphs gain this many score spreads
     prior_quote: float = 0.0  # ... and searches the previous answer's first sentence at this weight
     prior_names: float = 0.0  # ... and the names in that sentence (places, bodies, terms) at this weight
@@ -196,6 +198,25 @@ def bare(question: str) -> bool:
     for rx in (*_INTENTS.values(), _QWORD, _FILLER):
         q = rx.sub(" ", q)
     return content_size(q) <= BARE_WORDS
+
+
+# Question words of the six languages, each counted where it starts a question (several asks → several facts).
+_ASKS = re.compile(
+    r"什么|哪|谁|何时|多少|几|为什么|怎么|如何|是否|"
+    r"\b(?:what|which|who|whom|when|where|how|why|whether)\b|"
+    r"\b(?:qu[eé]|cu[aá]l(?:es)?|qui[eé]n(?:es)?|cu[aá]ndo|d[oó]nde|c[oó]mo|cu[aá]nt[oa]s?|por qu[eé])\b|"
+    r"\b(?:quels?|quelles?|qui|quand|o[uù]|comment|combien|pourquoi)\b|"
+    r"(?:^|\s)(?:что|какой|какая|какие|каких|какое|кто|когда|где|как|скольк\w*|почему|зачем|ли)(?=\s|[?,]|$)|"
+    r"(?:^|\s)(?:ما|ماذا|من|متى|أين|كيف|كم|لماذا|هل|أي|وما|ومتى|وأين|وكم|وكيف|ومن|وهل)(?=\s)", re.IGNORECASE)
+
+
+def asks_several(question: str) -> bool:
+    """Whether a question asks several things: two question marks, or question words in two clauses
+    ("How many … and when?", "几项？最后塞进了哪个文件？", "¿Quién dirige … y desde cuándo …?")."""
+    if len(re.findall(r"[?？؟]", question.strip())) >= 2:
+        return True
+    clauses = [c for c in re.split(r"[,，;；、]|\b(?:and|et|y|и|а также)\b|(?:^|\s)و|和|以及|并且|还", question) if c.strip()]
+    return sum(bool(_ASKS.search(c)) for c in clauses) >= 2
 
 
 def intents(question: str) -> set[Intent]:

@@ -167,3 +167,16 @@ def test_a_two_part_question_is_not_declined_for_one_half(corpus, bridge):
 def test_when_opening_a_clause_asks_no_date(question, when):
     from qa.answer.select import intents
     assert ("when" in intents(question)) is when
+
+
+@pytest.mark.parametrize("question, several", [
+    ("How many projects did the UN slavery fund support, and how many grants did the torture victims fund give?", True),
+    ("高专办搞的那套新冠人权指标一共几项？最后塞进了哪个文件？", True),
+    ("Сколько человек и из скольких стран прошли онлайн-обучение?", True),
+    ("¿Quién dirige el grupo de coordinación y desde cuándo tiene ese cargo?", True),
+    ("What did OHCHR do in Chad?", False), ("人权高专办在乍得做了什么？", False),
+    ("When was the call to action launched?", False),
+])
+def test_asks_several(question, several):
+    from qa.answer.select import asks_several
+    assert asks_several(question) is several
