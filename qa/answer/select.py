@@ -38,8 +38,8 @@ _INTENT_PATTERNS: dict[Intent, str] = {
              r"какая страна|أي (?:الدول|البلدان|دولة|بلد)|ما (?:الدول|البلدان)|\bمن\b (?:هم|هي|هو)|من الذي",
     # names in the plural ("which companies", "the names of"): the answer is a list of names
     "list": r"哪些(?:国家|公司|企业|机构|组织|成员|代表|缔约国)|哪几(?:个|家|位|名)|名字|名称|姓名|"
-            r"which (?:countries|states|companies|firms|agencies|organi[sz]ations|members|people|persons|bodies|"
-            r"entities|fellows|speakers)|what are the names|names of|\bnamed?\b|"
+            r"(?:which|what) (?:[^\W\d_]+ )?(?:countries|states|companies|firms|agencies|organi[sz]ations|members|"
+            r"people|persons|bodies|entities|fellows|speakers)\b|what are the names|names of|\bnamed?\b|"
             r"quels (?:pays|[ée]tats|entreprises|soci[ée]t[ée]s|organismes|membres)|quelles (?:entreprises|organisations)|"
             r"les noms|\bnoms\b|qu[eé] (?:pa[ií]ses|empresas|organismos|estados|agencias)|c[oó]mo se llaman|nombres|"
             r"какие (?:именно )?(?:страны|государства|компании|агентства|организации|\d+)|имена|названия|как зовут|"
@@ -84,8 +84,9 @@ DATE_RE = re.compile(r"\d{4}\s*年|\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|[一二三
                      r"(?<!\d)(?:19|20)\d{2}(?!\d)|\b(?:" + _MONTHS + r")", re.IGNORECASE)
 NUMBER_RE = re.compile(  # a count or an amount with its unit (not an ordinal 第…, a year or a session number)
     r"(?<![第\d])\d[\d,.]*\s*(?:%|％|个|名|次|项|份|万|亿|人|国|起|家|所|美元|欧元|瑞士法郎|天|周|场|篇|种|条|部|处|位|批|多)|"
-    r"(?<![第\d])[一二两三四五六七八九十百千万]+\s*(?:个|名|次|项|份|人|国|家|所|天|周|场|种|条|部|处|位|批)|"
-    r"(?<![\d/.])(?!(?:19|20)\d{2}\b)\d[\d,. ]*\s*(?:%|per ?cent|pour cent|por ciento|процент|\$|"
+    r"(?<![第\d])(?!一\s*(?:个|名|次|项|份|人|国|家|所|天|周|场|种|条|部|处|位|批))"  # "一项"/"一个" is "a", no count
+    r"[一二两三四五六七八九十百千万]+\s*(?:个|名|次|项|份|人|国|家|所|天|周|场|种|条|部|处|位|批)|"
+    r"(?<![\d/.\-])(?!(?:19|20)\d{2}\b)\d[\d,. ]*\s*(?:%|per ?cent|pour cent|por ciento|процент|\$|"
     r"[^\W\d_]{3,})", re.IGNORECASE)
 SYMBOL_RE = re.compile(r"\b[A-Z]{1,4}/(?:[A-Z0-9.]+/)*[A-Z0-9.]+(?:/[A-Za-z0-9.]+)*")
 _LIST_SEP = re.compile(r"[、;；]|和|及")  # Chinese lists names with 、 (and 和 before the last); ， joins clauses
@@ -325,11 +326,12 @@ def gives(focus: Focus, p: Paragraph, start: int, end: int, footnotes: dict[int,
 
 def absent_type(focus: Focus, sentences: list[tuple[Paragraph, int, int]]) -> Intent | None:
     """The kind of answer asked for (a date, a number, a city) that none of these sentences gives, if any. When
-    the question names a place, a sentence gives it only from a paragraph that names that place."""
+    the question names a place, a sentence gives it only where it or its paragraph before it names that place."""
     asked = [t for t in TYPED if t in focus.intents]
     if not asked or focus.country_question or focus.two_part:
         return None
-    sentences = [(p, s, e) for p, s, e in sentences if not focus.places or focus.names_place(p.text)]
+    # the place named in the sentence or before it in its paragraph ("30 多个会员国 … 在墨西哥" counts no Mexican prisoners)
+    sentences = [(p, s, e) for p, s, e in sentences if not focus.places or focus.names_place(p.text[:e])]
     for t in asked:
         if not any(t in gives(focus, p, s, e) and focus.about(p) for p, s, e in sentences):
             return t

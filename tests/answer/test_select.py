@@ -180,3 +180,28 @@ def test_when_opening_a_clause_asks_no_date(question, when):
 def test_asks_several(question, several):
     from qa.answer.select import asks_several
     assert asks_several(question) is several
+
+
+@pytest.mark.parametrize("text, number", [
+    ("向 33 个国家的 37 个项目提供赠款", True), ("协助 1 000 多份陈述", True), ("三项行动", True),
+    ("COVID-19 疫情方案协调小组", False),  # the disease's name is no count
+    ("导致通过一项联邦大赦法", False), ("建立了一个小组", False),  # "一项", "一个": "a"
+])
+def test_a_count_is_a_number_with_its_unit(text, number):
+    from qa.answer.select import NUMBER_RE
+    assert bool(NUMBER_RE.search(text)) is number
+
+
+def test_a_number_before_the_place_is_named_does_not_count_for_that_place():
+    from qa.answer.select import Focus, absent_type
+    from qa.types import Paragraph
+    p = Paragraph(98, "人权高专办与 30 多个会员国积极接触。在墨西哥，人权高专办的宣传还导致通过一项联邦大赦法。")
+    focus = Focus(intents={"how_many"}, places=[("墨西哥",)], units=[("墨西哥",)], n_names=1)
+    s0, s1 = p.spans
+    assert absent_type(focus, [(p, *s0)]) == "how_many"
+    assert absent_type(Focus(intents={"how_many"}), [(p, *s0)]) is None
+
+
+def test_which_adjective_noun_asks_a_list():
+    from qa.answer.select import intents
+    assert "list" in intents("which tech companies did OHCHR consult?")
