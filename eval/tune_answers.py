@@ -50,8 +50,8 @@ class ReplayEngine:
 def grid() -> list[AnswerWeights]:
     out = []
     d = DEFAULT_WEIGHTS
-    for lead, several in itertools.product((True,), (0, 1, 2)):
-        out.append(replace(d, typed_lead=lead, several=several))
+    for several, about in itertools.product((0, 2), (False, True)):
+        out.append(replace(d, several=several, about_lead=about))
     return out
 
 

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 from qa.answer.i18n import cite, labels
 from qa.answer.lookup import Lookup
-from qa.answer.select import DEFAULT_WEIGHTS, AnswerWeights, Focus, absent_type, asks_several, rank_sentences
+from qa.answer.select import DEFAULT_WEIGHTS, TYPED, AnswerWeights, Focus, absent_type, asks_several, rank_sentences
 from qa.retrieval.retriever import Hit, SearchResult
 from qa.types import Corpus, Document, Footnote, Paragraph
 
@@ -143,6 +143,10 @@ def build_answer(question: str, result: SearchResult, corpus: Corpus, *, lang: s
     else:
         if "link" in focus.intents:  # "where can I read X?": a paragraph whose footnote links to it leads
             hits = sorted(hits[:shown], key=lambda h: not _links_out(corpus, h, focus)) + hits[shown:]
+        elif weights.about_lead and focus.n_names and set(TYPED) & focus.intents and not _about(corpus, hits[0], focus):
+            lead = next((h for h in hits[1:shown] if _about(corpus, h, focus)), None)  # "how many field presences?"
+            if lead is not None:
+                hits = [lead] + [h for h in hits if h is not lead]
         top = hits[0].score
         gap = max(1.0, weights.second_share * abs(top))
         chosen = [h for i, h in enumerate(hits[:shown]) if i == 0 or top - h.score <= gap]
@@ -203,6 +207,10 @@ def _links_out(corpus: Corpus, h: Hit, focus: Focus) -> bool:
 def _link_match(f: Footnote, focus: Focus) -> float:
     """How much of what the question says a footnote's text and links share."""
     return focus.overlap(f.text + " " + " ".join(f.urls))
+
+
+def _about(corpus: Corpus, h: Hit, focus: Focus) -> bool:
+    return focus.about(corpus.document(h.doc).paragraph(h.paragraph))
 
 
 def _names_place(corpus: Corpus, h: Hit, focus: Focus) -> bool:

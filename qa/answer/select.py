@@ -115,6 +115,7 @@ class AnswerWeights:
     typed_lead: bool = True  # "when"/"how many"/"which ones": a sentence that gives one leads its paragraph
     repeat: float = 0.0  # a follow-up: a sentence the previous answer quoted first loses this much
     decline_missing: bool = True  # a question naming only places the report never mentions is declined
+    about_lead: bool = True  # a typed question: when the best paragraph names nothing it names, the next one that does leads
 
 
 DEFAULT_WEIGHTS = AnswerWeights()

@@ -205,3 +205,14 @@ def test_a_number_before_the_place_is_named_does_not_count_for_that_place():
 def test_which_adjective_noun_asks_a_list():
     from qa.answer.select import intents
     assert "list" in intents("which tech companies did OHCHR consult?")
+
+
+def test_a_typed_question_leads_with_a_paragraph_about_what_it_names(corpus, bridge):
+    from qa.answer.extractive import build_answer
+    from qa.retrieval.retriever import Hit, SearchResult
+    q = "How many human rights field presences did OHCHR have as of 30 June 2020?"
+    f = focus(bridge, q, "en")
+    hits = [Hit("ohchr-2020-h1-zh", 1, 3.0, 1), Hit("ohchr-2020-h1-zh", 2, 2.9, 2)]  # ¶1 names no field presence
+    res = SearchResult(q, "hybrid", "en", hits, False, 5.0)
+    ans = build_answer(q, res, corpus, lang="en", focus=f)
+    assert ans.covered and ans.quotes[0].paragraph == 2 and "87 个" in ans.quotes[0].text
