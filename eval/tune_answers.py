@@ -50,7 +50,7 @@ class ReplayEngine:
 def grid() -> list[AnswerWeights]:
     out = []
     d = DEFAULT_WEIGHTS
-    for several, about in itertools.product((0, 2), (False, True)):
+    for several, about in itertools.product((0, 1, 2), (False, True)):
         out.append(replace(d, several=several, about_lead=about))
     return out
 
