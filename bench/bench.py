@@ -855,7 +855,13 @@ def served_collection(engine, n: int, cache_root: Path, kinds: tuple[str, ...]) 
 
     real = engine.retriever.corpus
     enc, real_store = engine.retriever.dense["e5"]
-    key_dir = cache_root / f"served-{n}-{'+'.join(kinds)}-{corpus_checksum(real)[:12]}-{_code_key()}"
+    from qa.retrieval import served as served_module
+
+    served_code = hashlib.sha256("".join([inspect.getsource(f) for f in (
+        served_module.served_records, served_module.build_served, served_module.lexical_text, served_module.term,
+        served_module.paragraph_bm25_text)] + [served_module.LEXICAL_TOKENS, repr(served_module.BM25)]).encode()
+    ).hexdigest()[:8]  # the layout of a served collection: rebuilt when it changes
+    key_dir = cache_root / f"served-{n}-{'+'.join(kinds)}-{corpus_checksum(real)[:12]}-{_code_key()}-{served_code}"
     key_dir.mkdir(parents=True, exist_ok=True)
     uri, name = str(key_dir / "milvus.db"), f"served_{n}"
     done = key_dir / "done.json"
@@ -866,7 +872,8 @@ def served_collection(engine, n: int, cache_root: Path, kinds: tuple[str, ...]) 
     units = build_units(corpus)
     records = _records(units, {d.id: d.language for d in corpus.documents})
     vecs, _ = unit_vectors(units, real_store, np.random.default_rng(11))
-    keep, kept = served_records(records, kinds=kinds)
+    layout = served_records(records, kinds=kinds)
+    keep, kept = layout.keep, layout.records
     np.save(key_dir / "vectors.npy", vecs[keep])
     np.save(key_dir / "passages.npy", np.array([r["passage"] for r in kept], dtype=np.int64))
     np.save(key_dir / "is_paragraph.npy", np.array([r["kind"] == "paragraph" for r in kept]))
@@ -875,7 +882,7 @@ def served_collection(engine, n: int, cache_root: Path, kinds: tuple[str, ...]) 
               "corpus_sha256": corpus_checksum(corpus), "unit_type": UNIT_TYPE}
     t0 = time.perf_counter()
     store = build_served(vecs, records, manifest=expect, uri=uri, name=name, index_type="flat", kinds=kinds,
-                         documents=[{"id": d.id, "title": d.title, "language": d.language,
+                         layout=layout, documents=[{"id": d.id, "title": d.title, "language": d.language,
                                      "paragraphs": len(d.paragraphs)} for d in corpus.documents])
     meta = {"rows": store.count, "paragraphs": n, "units_all_kinds": len(units), "prep_s": round(prep_s, 1),
             "build_s": round(time.perf_counter() - t0, 1), "index_type": store.kind}
@@ -887,7 +894,7 @@ def served_collection(engine, n: int, cache_root: Path, kinds: tuple[str, ...]) 
 
 def exhaustive_tops(key_dir: Path, uri: str, name: str, queries: list[str], engine) -> list[list]:
     """The reference ranking: the same fusion over every unit's exact cosine (numpy, every paragraph a candidate)
-    and Milvus BM25 at its deepest (16,384 paragraphs), standardized over the whole collection."""
+    and Milvus BM25 at its deepest (16,384 paragraphs), standardized over the whole collection (no sample)."""
     from embeddings.stores.milvus import MilvusStore, release
     from qa.retrieval.served import ServedRetriever, fuse_lists
 
@@ -895,7 +902,7 @@ def exhaustive_tops(key_dir: Path, uri: str, name: str, queries: list[str], engi
     passages = np.load(key_dir / "passages.npy")
     is_par = np.load(key_dir / "is_paragraph.npy")
     enc = engine.retriever.dense["e5"][0]
-    served = ServedRetriever(MilvusStore.open(uri, name=name), enc, depth=16_384)
+    served = ServedRetriever(MilvusStore.open(uri, name=name), enc, depth=16_384, sample=False)
     meta = {int(r["id"]): (r["doc"], int(r["paragraph"])) for r in _query_all(served.store)}
     out = []
     for q in queries:
@@ -907,11 +914,12 @@ def exhaustive_tops(key_dir: Path, uri: str, name: str, queries: list[str], engi
                                                           "kind": "paragraph" if ip else "sentence"}}
                         for c, p, ip in zip(cos, passages, is_par, strict=True)]}
         names = [k for k in texts if k == "bm25" or weights.get(k, 0) > 0]
-        lex = served.store.client.search(served.store.collection, data=[texts[k] for k in names], anns_field="sparse",
-                                         limit=16_384, filter='kind == "paragraph"',
-                                         output_fields=["doc", "paragraph", "passage"],
-                                         search_params={"metric_type": "BM25"})
-        hits = fuse_lists(dense, dict(zip(names, lex, strict=True)), weights, w_sentence, 10)
+        lexical = served.lexical
+        lex = lexical.client.search(lexical.collection, data=[texts[k] for k in names], anns_field="sparse",
+                                    limit=16_384, filter="" if lexical is not served.store else 'kind == "paragraph"',
+                                    output_fields=["doc", "paragraph", "passage"],
+                                    search_params={"metric_type": "BM25"}) if names else []
+        hits = fuse_lists(dense, dict(zip(names, lex, strict=True)), weights, w_sentence, 10).hits
         out.append([[h.doc, h.paragraph] for h in hits])
     release(uri)
     return out
