@@ -919,7 +919,7 @@ def exhaustive_tops(key_dir: Path, uri: str, name: str, queries: list[str], engi
                                     limit=16_384, filter="" if lexical is not served.store else 'kind == "paragraph"',
                                     output_fields=["doc", "paragraph", "passage"],
                                     search_params={"metric_type": "BM25"}) if names else []
-        hits = fuse_lists(dense, dict(zip(names, lex, strict=True)), weights, w_sentence, 10).hits
+        hits = fuse_lists(dense, dict(zip(names, lex, strict=True)), weights, w_sentence, 10, complete=True).hits
         out.append([[h.doc, h.paragraph] for h in hits])
     release(uri)
     return out

@@ -175,9 +175,10 @@ def _client(uri: str, db_name: str = ""):
     if not key[0].startswith(("http://", "https://")) and not os.path.isdir(os.path.dirname(key[0])):
         raise StoreUnavailable(f"Milvus Lite: folder {os.path.dirname(key[0])} does not exist")
     options = {}
-    if not key[0].startswith(("http://", "https://")):
-        # Milvus Lite's in-process server answers pings on an idle channel with GOAWAY "too_many_pings"
-        # (logged on stderr); a local channel needs no keepalive anyway.
+    if not key[0].startswith(("http://", "https://")) or urlparse(key[0]).hostname in ("127.0.0.1", "localhost", "::1"):
+        # Milvus Lite's server (in-process, or `python -m milvus_lite server` on this machine) answers pings on an
+        # idle channel with GOAWAY "too_many_pings" (logged on stderr), and a reconnection then fails; a local
+        # channel needs no keepalive anyway.
         options["grpc_options"] = {"grpc.keepalive_time_ms": 3_600_000, "grpc.keepalive_permit_without_calls": False}
     try:
         client = MilvusClient(uri=key[0], token=os.environ.get("MILVUS_TOKEN", ""), db_name=key[1], timeout=TIMEOUT_S,

@@ -49,7 +49,7 @@ import numpy as np
 
 from embeddings.stores.milvus import FETCH_ROWS, MAX_TOPK, MilvusStore, filter_expression
 from qa.retrieval.bridge import PLACE_KINDS, Bridge, bridge_query
-from qa.retrieval.fusion import FusionConfig, query_group
+from qa.retrieval.fusion import DENSE_WEIGHTS, FusionConfig, query_group
 from qa.retrieval.lexical import tokenize
 from qa.retrieval.signals import SAMPLE_SIZE
 from qa.text import cjk_share, detect_language
@@ -62,6 +62,7 @@ SERVED_KINDS = ("paragraph", "sentence")  # the default: what pays off at scale
 ALL_KINDS = ("paragraph", "heading", "sentence", "clause", "footnote")
 DEPTH = 600  # candidates per list (units for dense, paragraphs for BM25)
 RRF_K = 60
+EXACT = 40  # candidates (best first, by their provisional score) whose every unit is scored exactly in stage 2
 LEXICAL_TOKENS = "report-qa-lexical/1"  # how `lexical_text` writes the engine's tokens (in the manifest)
 BM25 = {"k1": 1.5, "b": 0.75}  # bm25s' defaults, with which LexicalIndex scores
 LEXICAL_ANALYZER = {"tokenizer": "standard"}  # splits on non-word characters: a `term` stays one token
@@ -76,6 +77,8 @@ class ServedHit:
     rank: int
     passage: int  # the id of the paragraph's unit: `fetch` reads its record
     signals: dict[str, float] = field(default_factory=dict)
+    # per encoder, its best sentence, clause and footnote units on the dense list: (encoder, kind, unit id, cosine)
+    evidence: list[tuple[str, str, int, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -86,6 +89,7 @@ class ServedResult:
     hits: list[ServedHit]
     confidence: float | None = None
     top_similarity: dict[str, float] = field(default_factory=dict)
+    sample_scores: np.ndarray | None = None  # the fused score of every sample paragraph
 
 
 @dataclass
@@ -131,8 +135,9 @@ def served_records(records: list[dict], corpus: Corpus | None = None, kinds: tup
     """The units a served collection keeps: the units of `kinds` (always with the paragraph units), the units of the
     statistics sample's paragraphs first (`sample_size` paragraphs drawn with `seed` as `Retriever` draws its
     sample; all of them in a smaller collection), each with `passage` = the new id of its paragraph's unit; the
-    paragraph unit also carries `section` and `footnotes` ([n, text] pairs) and `lexical` (its BM25 text as
-    `lexical_text`) ."""
+    paragraph unit also carries `lexical` (its BM25 text as `lexical_text`) and, from `corpus`, what the answer
+    stage reads of it: `body` (its text), `section`, `notes` (its footnote numbers), `markers` ([n, offset]) and
+    `footnotes` ([n, text, urls] of the footnotes attached to it)."""
     kinds = ("paragraph", *kinds)
     keep = [i for i, r in enumerate(records) if r.get("kind") in kinds]
     paragraphs: dict[tuple[str, int], int] = {}
@@ -168,7 +173,9 @@ def served_records(records: list[dict], corpus: Corpus | None = None, kinds: tup
                 doc = corpus.document(r["doc"])
                 p = doc.paragraph(r["paragraph"])
                 r["section"] = list(p.section)
-                r["footnotes"] = [[f.n, f.text] for f in doc.footnotes if f.paragraph == p.n]
+                r["footnotes"] = [[f.n, f.text, list(f.urls)] for f in doc.footnotes if f.paragraph == p.n]
+                r["body"], r["notes"] = p.text, list(p.footnotes)  # the paragraph as the answer stage reads it
+                r["markers"] = [[m.n, m.offset] for m in p.markers]
             r["lexical"] = lexical_text(paragraph_bm25_text(corpus, r), document=True)
         out.append(r)
     sample = np.array(sorted({r["passage"] for r in out[:len(first_rows)]}), dtype=np.int64)
@@ -232,14 +239,19 @@ def _z(x: np.ndarray, stats: tuple[float, float]) -> np.ndarray:
     return (x - mean) / sd if sd > 1e-9 else np.zeros_like(x)
 
 
-def _components(best: np.ndarray, floor: float | np.ndarray) -> dict[str, np.ndarray]:
+def _components(best: np.ndarray, floor: float | None = None) -> dict[str, np.ndarray]:
     """A paragraph's dense components from the best cosine of each unit kind (rows of `best`: paragraph, heading,
-    sentence/footnote, clause; -inf: none), as `DenseIndex` falls back: no paragraph unit → `floor`, no sentence →
-    the paragraph, clause ≥ sentence, no heading → the paragraph."""
-    para = np.where(np.isfinite(best[0]), best[0], floor)
-    sent = np.where(np.isfinite(best[2]), best[2], para)
+    sentence/footnote, clause; -inf: none). With every unit known (`floor` None), as `DenseIndex` falls back: no
+    paragraph unit → 0, no sentence → the paragraph, clause ≥ sentence, no heading → the paragraph. From a list that
+    stops at cosine `floor`, a unit off the list scores `floor` (its upper bound): a paragraph found by one sentence
+    does not take that sentence's score for its paragraph unit, nor its paragraph's for its other sentences."""
+    if floor is None:
+        para = np.where(np.isfinite(best[0]), best[0], 0.0)
+        sent = np.where(np.isfinite(best[2]), best[2], para)
+        head = np.where(np.isfinite(best[1]), best[1], para)
+    else:
+        para, sent, head = (np.where(np.isfinite(best[k]), best[k], floor) for k in (0, 2, 1))
     clause = np.maximum(np.where(np.isfinite(best[3]), best[3], sent), sent)
-    head = np.where(np.isfinite(best[1]), best[1], para)
     return {"para": para, "sent": sent, "clause": clause, "head": head}
 
 
@@ -264,19 +276,20 @@ class Sample:
             cos = block @ np.asarray(q, dtype=np.float32).reshape(-1)
             best = np.full((4, len(self.passages)), -np.inf)
             np.maximum.at(best, (self.unit_kind, self.unit_row), cos.astype(np.float64))
-            out[enc] = _components(best, 0.0)
+            out[enc] = _components(best)
         return out
 
 
 def fuse_lists(dense: dict[str, list], lexical: dict[str, list], weights: dict[str, float], w_sentence: float,
                top_k: int, *, sample: Sample | None = None, sample_dense: dict | None = None,
                sample_lexical: dict[str, list] | None = None, depth: int | None = None,
-               filtered: bool = False) -> ServedResult:
+               filtered: bool = False, complete: bool | set[int] = False) -> ServedResult:
     """Fuse the engine's candidate lists (`dense`: per encoder, "e5" and "use"; `lexical`: per BM25 text).
 
     An encoder's score of a paragraph is (1 − w_sentence) × its paragraph unit's cosine + w_sentence × its best
-    sentence's or footnote's, "<encoder>_clause" its best clause's and "heading" its heading's (a paragraph unit
-    missing from a list takes that list's lowest cosine); each lexical signal is the BM25 score (0 off its list;
+    sentence's or footnote's, "<encoder>_clause" its best clause's and "heading" its heading's (a unit missing from
+    a list takes that list's lowest cosine, or, for the paragraphs whose every unit is listed (`complete`: True for
+    all, or a set of passage ids), the fallbacks of `DenseIndex`: `_components`); each lexical signal is the BM25 score (0 off its list;
     "place": 1 on it). A candidate in the sample takes its exact dense components from the sample's
     (`sample_dense`: `Sample.dense`).
 
@@ -287,6 +300,7 @@ def fuse_lists(dense: dict[str, list], lexical: dict[str, list], weights: dict[s
     best: dict[str, dict[int, np.ndarray]] = {}
     floors: dict[str, float] = {}
     tops: dict[str, float] = {}
+    units: dict[tuple[int, str, str], tuple[int, float]] = {}  # (passage, encoder, kind) → its best unit, cosine
     for enc, hits in dense.items():
         table = best[enc] = {}
         floors[enc] = min((float(h["distance"]) for h in hits), default=0.0)
@@ -296,8 +310,14 @@ def fuse_lists(dense: dict[str, list], lexical: dict[str, list], weights: dict[s
             p = int(e["passage"])
             meta[p] = (e["doc"], int(e["paragraph"]))
             row = table.setdefault(p, np.full(4, -np.inf))
-            k = _KIND.get(e.get("kind"), 2)
-            row[k] = max(row[k], float(h["distance"]))
+            kind = e.get("kind") or "sentence"
+            k = _KIND.get(kind, 2)
+            d = float(h["distance"])
+            row[k] = max(row[k], d)
+            if kind in ("sentence", "clause", "footnote") and h.get("id") is not None:
+                key = (p, enc, kind)
+                if key not in units or d > units[key][1]:
+                    units[key] = (int(h["id"]), d)
     lex: dict[str, dict[int, float]] = {}
     for name, hits in lexical.items():
         lex[name] = {}
@@ -307,7 +327,7 @@ def fuse_lists(dense: dict[str, list], lexical: dict[str, list], weights: dict[s
             meta[p] = (e["doc"], int(e["paragraph"]))
             lex[name][p] = 1.0 if name == "place" else abs(float(h["distance"]))  # Milvus Lite: BM25 negated
     if not meta:
-        return ServedResult([], None, tops)
+        return ServedResult([], None, tops, None)
     keys = np.fromiter(meta, dtype=np.int64)
     at = None
     if sample is not None:
@@ -321,7 +341,13 @@ def fuse_lists(dense: dict[str, list], lexical: dict[str, list], weights: dict[s
     heads = []
     for enc, table in best.items():
         b = np.stack([table.get(int(p), np.full(4, -np.inf)) for p in keys], axis=1)
-        comp = _components(b, floors[enc])
+        if complete is True or complete is False:
+            comp = _components(b, None if complete else floors[enc])
+        else:
+            known = np.isin(keys, np.fromiter(complete, dtype=np.int64, count=len(complete)))
+            comp = _components(b, floors[enc])
+            for k, v in _components(b).items():
+                comp[k] = np.where(known, v, comp[k])
         exact = sample_dense.get(enc)
         if exact is not None and at is not None:
             inside = at >= 0
@@ -387,14 +413,18 @@ def fuse_lists(dense: dict[str, list], lexical: dict[str, list], weights: dict[s
         shown["heading"] = np.mean([parts[h] for h in heads], axis=0)
         for h in heads:
             shown.pop(h)
+    by_passage: dict[int, list] = {}
+    for (p, enc, kind), (uid, d) in units.items():
+        by_passage.setdefault(p, []).append((enc, kind, uid, d))
     hits = [ServedHit(*meta[int(keys[i])], float(fused[i]), r + 1, int(keys[i]),
-                      {n: float(x[i]) for n, x in shown.items()}) for r, i in enumerate(order)]
+                      {n: float(x[i]) for n, x in shown.items()}, by_passage.get(int(keys[i]), []))
+            for r, i in enumerate(order)]
     confidence = None
     if sfused is not None and len(order):
         b = int(order[0])
         rest = sfused if at is None or at[b] < 0 else np.delete(sfused, at[b])
         confidence = 10.0 if rest.size < 2 else float((fused[b] - rest.mean()) / (float(rest.std()) or 1e-9))
-    return ServedResult(hits, confidence, tops)
+    return ServedResult(hits, confidence, tops, sfused)
 
 
 def _lexical_moments(listed: dict[int, float], union: np.ndarray, svals: np.ndarray | None, sample: Sample | None,
@@ -428,9 +458,10 @@ class ServedRetriever:
 
     def __init__(self, store: MilvusStore, encoder, *, config: FusionConfig | None = None,
                  bridge: Bridge | None = None, fusion: str = "local", depth: int = DEPTH, use=None,
-                 sample: bool = True):
+                 sample: bool = True, exact: bool = True):
         """`use`: the USE encoder, read when the collection has `vector_use` (built with `use_vectors`); `sample`:
-        read the statistics sample (False: standardize over the candidates, as collections built without one)."""
+        read the statistics sample (False: standardize over the candidates, as collections built without one);
+        `exact`: score every unit of the candidates exactly (stage 2, one more round trip per vector field)."""
         if not store.manifest.get("served"):
             raise ValueError(f"{store.location} was not built for served search (build_served)")
         if fusion not in ("local", "rrf", "weighted"):
@@ -438,7 +469,7 @@ class ServedRetriever:
         self.store, self.encoder, self.bridge = store, encoder, bridge
         self.use = use if "use" in (store.manifest.get("extra_vectors") or {}) else None
         self.config = config or FusionConfig.load()
-        self.fusion, self.depth = fusion, min(int(depth), MAX_TOPK)
+        self.fusion, self.depth, self.exact = fusion, min(int(depth), MAX_TOPK), exact
         self.documents = list(store.manifest.get("documents") or [])
         self.round_trips = 0  # engine requests made so far (opening not counted)
         self._params = dict(store.manifest.get("index", {}).get("search") or {})
@@ -484,11 +515,11 @@ class ServedRetriever:
     def _bm25_query(self, text: str) -> str:
         return lexical_text(text) if self.tokens else text
 
-    def _texts(self, query: str, language: str) -> dict[str, str]:
+    def _texts(self, query: str, language: str, *, bridge: bool = True) -> dict[str, str]:
         """The BM25 queries: the question, and the bridge's Chinese forms ("bridge") and place forms ("place"), as
         the collection's BM25 reads them; a text without tokens is left out."""
         texts = {"bm25": query}
-        if self.bridge is not None and "bridge" in self.config.enabled:
+        if bridge and self.bridge is not None and "bridge" in self.config.enabled:
             entities = self.bridge.match(query, language)
             bq = bridge_query(entities)
             if bq:
@@ -504,27 +535,38 @@ class ServedRetriever:
         return filter_expression(flt or None)
 
     def search(self, query: str, *, top_k: int = 10, docs: list[str] | None = None, langs: list[str] | None = None,
-               language: str | None = None) -> list[ServedHit]:
+               language: str | None = None, mode: str = "hybrid") -> list[ServedHit]:
         """The `top_k` best paragraphs for `query` (within `docs` / `langs` when given)."""
-        return self.query(query, top_k=top_k, docs=docs, langs=langs, language=language).hits
+        return self.query(query, top_k=top_k, docs=docs, langs=langs, language=language, mode=mode).hits
 
     def query(self, query: str, *, top_k: int = 10, docs: list[str] | None = None, langs: list[str] | None = None,
-              language: str | None = None) -> ServedResult:
-        """`search` with the fused top-1 margin over the sample and the top cosines (`ServedResult`)."""
-        weights, w_sentence, texts = self.plan(query, language)
-        qvecs = {"e5": np.ascontiguousarray(self.encoder.encode_queries([query]), dtype=np.float32)}
-        if self.use is not None:
+              language: str | None = None, mode: str = "hybrid") -> ServedResult:
+        """`search` with the fused top-1 margin over the sample and the top cosines (`ServedResult`). `mode` as the
+        local engine's: "hybrid", "dense" (e5 alone, `DENSE_WEIGHTS`) or "lexical" (BM25 alone)."""
+        weights, w_sentence, texts = self.plan(query, language, mode=mode)
+        qvecs = {}
+        if mode != "lexical":
+            qvecs["e5"] = np.ascontiguousarray(self.encoder.encode_queries([query]), dtype=np.float32)
+        if self.use is not None and mode == "hybrid":
             qvecs["use"] = np.ascontiguousarray(self.use.encode_queries([query]), dtype=np.float32)
         if self.fusion == "local":
             return self._local(qvecs, texts, weights, w_sentence, top_k, docs, langs)
         return ServedResult(self._hybrid(qvecs, texts, weights, top_k, docs, langs))
 
-    def plan(self, query: str, language: str | None = None) -> tuple[dict[str, float], float, dict[str, str]]:
+    def plan(self, query: str, language: str | None = None, *,
+             mode: str = "hybrid") -> tuple[dict[str, float], float, dict[str, str]]:
         """The weights of the question's group (e5 stands for USE when the collection has no USE vectors, and for
         the clause and heading signals when it lacks their units), the sentence share, and the BM25 texts."""
         language = language or detect_language(query)
-        w = self.config.weights_for(query_group(cjk_share(query), language, min_cjk=self.config.lexical_min_cjk))
         kinds = set(self.store.manifest.get("served_kinds") or SERVED_KINDS)
+        if mode == "lexical":
+            return {"bm25": 1.0}, 0.0, {k: v for k, v in self._texts(query, language, bridge=False).items()}
+        if mode == "dense":
+            w = DENSE_WEIGHTS
+            clause = "clause" in kinds
+            return ({"e5": w.e5 + (0 if clause else w.e5_clause), "e5_clause": w.e5_clause if clause else 0.0},
+                    w.sentence, {})
+        w = self.config.weights_for(query_group(cjk_share(query), language, min_cjk=self.config.lexical_min_cjk))
         use = self.use is not None
         e5, clause, heading = w.e5 + (0 if use else w.use), w.e5_clause + (0 if use else w.use_clause), w.heading
         weights = {"e5": e5 + (0 if "clause" in kinds else clause) + (0 if "heading" in kinds else heading),
@@ -567,7 +609,7 @@ class ServedRetriever:
         names = [n for n in texts if n == "bm25" or weights.get(n, 0) > 0]
         jobs = {name: _pool().submit(client.search, coll, data=q, anns_field=_field(name), limit=self.depth,
                                      filter=self._filter(docs, langs),
-                                     output_fields=["doc", "paragraph", "passage", "kind"],
+                                     output_fields=["id", "doc", "paragraph", "passage", "kind"],
                                      search_params={"metric_type": "IP", "params": self._params})
                 for name, q in qvecs.items()}
         data = [texts[n] for n in names]
@@ -583,11 +625,41 @@ class ServedRetriever:
                                         search_params={"metric_type": "BM25"})
         self.round_trips += len(jobs) + (lexical_job is not None) + (sample_job is not None)
         sample_dense = self.sample.dense({k: v[0] for k, v in qvecs.items()}) if self.sample is not None else None
-        dense = {name: job.result()[0] for name, job in jobs.items()}
+        dense = {name: list(job.result()[0]) for name, job in jobs.items()}
         lexical = dict(zip(names, lexical_job.result(), strict=True)) if lexical_job is not None else {}
         sample_lexical = dict(zip(names, sample_job.result(), strict=True)) if sample_job is not None else None
-        return fuse_lists(dense, lexical, weights, w_sentence, top_k, sample=self.sample, sample_dense=sample_dense,
-                          sample_lexical=sample_lexical, depth=self.depth, filtered=bool(docs or langs))
+        fuse = functools.partial(fuse_lists, weights=weights, w_sentence=w_sentence, sample=self.sample,
+                                 sample_dense=sample_dense, sample_lexical=sample_lexical, depth=self.depth,
+                                 filtered=bool(docs or langs))
+        if not self.exact or not qvecs:
+            return fuse(dense, lexical, top_k=top_k)
+        # stage 2: the best candidates by their provisional score (a unit off a list at the list's floor: an upper
+        # bound) get every unit's exact cosine
+        provisional = fuse(dense, lexical, top_k=max(EXACT, top_k))
+        exact = {h.passage for h in provisional.hits[:max(EXACT, top_k)]}
+        if self.sample is not None:
+            exact -= set(self.sample.passages.tolist())
+        complete = self._exact_units(qvecs, dense, sorted(exact)) if exact else set()
+        return fuse(dense, lexical, top_k=top_k, complete=complete)
+
+    def _exact_units(self, qvecs, dense: dict[str, list], passages: list[int]) -> set[int]:
+        """Every unit of these paragraphs with its exact cosine: one filtered search per vector field, sent at once,
+        added to the dense lists. Returns the paragraphs whose units all came back (all of them, but for a
+        truncated answer)."""
+        flt = f"passage in [{', '.join(map(str, passages))}]"
+        client, coll = self.store.client, self.store.collection
+        jobs = {name: _pool().submit(client.search, coll, data=q, anns_field=_field(name), limit=MAX_TOPK, filter=flt,
+                                     output_fields=["id", "doc", "paragraph", "passage", "kind"],
+                                     search_params={"metric_type": "IP", "params": self._params})
+                for name, q in qvecs.items()}
+        self.round_trips += len(jobs)
+        complete = set(passages)
+        for name, job in jobs.items():
+            hits = job.result()[0]
+            if len(hits) >= MAX_TOPK:
+                complete = set()
+            dense[name].extend(hits)
+        return complete
 
     def fetch(self, hits: list[ServedHit]) -> dict[int, dict]:
         """The records of these hits' paragraphs (text, section, footnotes), by id: one round trip."""

@@ -100,11 +100,13 @@ def test_dense_and_bm25_find_the_paragraph_and_filters_run_in_milvus(uri):
         assert rec[hits[0].passage]["text"].startswith("第3段")
 
 
-@pytest.mark.parametrize("fusion, per_query", [("local", 3), ("rrf", 1)])
+@pytest.mark.parametrize("fusion, per_query", [("local", 4), ("rrf", 1)])
 def test_round_trips_per_question_do_not_grow_with_the_collection(uri, fusion, per_query):
+    """Local fusion: e5, BM25 and the sample's BM25 at once, then every unit of the best candidates off the sample
+    (both collections are larger than their sample of 8 paragraphs)."""
     counts = []
     for n in (12, 96):
-        build(uri, n, f"served_rt_{n}")
+        build(uri, n, f"served_rt_{n}", sample_size=8)
         served = ServedRetriever.open(uri, f"served_rt_{n}", FakeEncoder({}), config=CONFIG, fusion=fusion)
         for q in ("气候变化", "儿童保护 报告", "水资源"):
             served.search(q)
@@ -167,7 +169,7 @@ def exhaustive(served: ServedRetriever, vecs_by_id: np.ndarray, out: list[dict],
     lex = served.lexical.client.search(served.lexical.collection, data=[texts[n] for n in names], anns_field="sparse",
                                        limit=1000, output_fields=["doc", "paragraph", "passage"],
                                        search_params={"metric_type": "BM25"})
-    res = fuse_lists(dense, dict(zip(names, lex, strict=True)), weights, w_sentence, 10_000)
+    res = fuse_lists(dense, dict(zip(names, lex, strict=True)), weights, w_sentence, 10_000, complete=True)
     return {h.passage: h.score for h in res.hits}
 
 
