@@ -178,6 +178,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     questions = load_questions(args.questions)
     engine = _engine(args, quiet=True, library=False)
+    if not hasattr(engine.retriever, "signals"):  # a served collection: tuning reads the local engine's signals
+        raise UserError("qa tune needs the local engine's signals: run it without a --store holding a served collection")
     raw = [vars(q) for q in questions]
     cfg, summary = tune(engine.retriever, raw, folds=args.folds, log=(lambda *_: None) if args.json else print)
     if out is not None:

@@ -113,3 +113,32 @@ def test_layout_and_manifest_of_the_bundled_collection(built):
     assert m["paragraphs"] == sum(len(d.paragraphs) for d in corpus.documents) == len(m["sample"])
     assert m["sample_units"] == len(layout.records) == store.count  # a small collection: every paragraph samples
     assert set(m["served_kinds"]) == set(ALL_KINDS) and m["lexical"]["k1"] == 1.5 and m["lexical"]["b"] == 0.75
+
+
+# --- the real engine: the app's path through `--store` ------------------------------------------------------
+
+@pytest.mark.slow
+def test_load_engine_with_a_served_store_answers_as_the_faiss_engine(engine, questions, tmp_path):
+    """`qa index --store … --served`'s collection of the bundled report (every unit kind, e5 + USE), opened by
+    `load_engine(store_uri=…)` without records or corpus, ranks the evaluation questions' paragraphs as the
+    embedded FAISS engine does, and the chat answers from it."""
+    from qa.engine import build_served_index, load_engine
+    from qa.retrieval.index import IndexHome
+
+    uri = str(tmp_path / "served.db")
+    report = build_served_index(engine.corpus, uri, home=IndexHome.resolve(), quiet=True)
+    assert report["use"] and report["paragraphs"] == sum(len(d.paragraphs) for d in engine.corpus.documents)
+    served = load_engine(store_uri=uri, quiet=True)
+    assert isinstance(served.retriever, ServedSearch) and served.retriever.served.store.units == []
+    assert served.corpus._cache == {}
+    agree, n = 0.0, 0
+    for q in [q for q in questions if q.relevant][:40]:
+        ours = [h.paragraph for h in served.retriever.search(q.question, top_k=10).hits]
+        theirs = [h.paragraph for h in engine.retriever.search(q.question, top_k=10).hits]
+        agree += len(set(ours) & set(theirs)) / 10
+        n += 1
+    assert agree / n >= 0.85
+    ans = ChatSession(served, "hybrid", 3).ask("乍得在死刑问题上有什么进展？")
+    assert ans.covered and ans.paragraphs
+    p = engine.corpus.document(ans.paragraphs[0].doc).paragraph(ans.paragraphs[0].n)
+    assert ans.paragraphs[0].text == p.text
