@@ -66,7 +66,15 @@ def load_engine(corpus: Corpus | None = None, *, model: str | None = None, use_s
     `store_uri` picks the vector store (`--store`): None = FAISS files, or Milvus (embeddings/stores/).
     `candidates` (`--candidates`): how many candidates each signal fetches in a collection searched in two
     stages (more: closer to exhaustive scoring, slower), or "all" to score every paragraph.
+    A Milvus `store_uri` that holds a served collection (`qa add --store` / `qa index --store … --served`) gives an
+    engine served by Milvus instead (qa/retrieval/served_engine.py): `corpus` is then the collection's.
     """
+    if store_uri and not rebuild:
+        from qa.retrieval.served_engine import served_store
+
+        served = served_store(store_uri)
+        if served is not None:
+            return load_served_engine(served, model=model, use_second=use_second, candidates=candidates)
     corpus = corpus or load_corpus()
     home = home or IndexHome.resolve()
     dense = {}
@@ -91,6 +99,33 @@ def load_engine(corpus: Corpus | None = None, *, model: str | None = None, use_s
         lexical, bridge = lexical_ready.result(), bridge_ready.result()
     retriever = Retriever(corpus, dense, lexical, FusionConfig.load(), bridge=bridge, candidates=candidates)
     return Engine(corpus, retriever, reports, store_uri, candidates)
+
+
+def load_served_engine(store, *, model: str | None = None, use_second: bool = True,
+                       candidates: Depth | None = None) -> Engine:
+    """An Engine over an open served collection (qa/retrieval/served_engine.py): the encoders and the collection;
+    its corpus is read by id."""
+    import time
+
+    from qa.retrieval.served_engine import open_served
+
+    t0 = time.perf_counter()
+    encoder = load_encoder(model or DEFAULT_MODEL)
+    use = _second_encoder() if use_second and "use" in (store.manifest.get("extra_vectors") or {}) else None
+    search = open_served(store, encoder, use=use, candidates=candidates)
+    report = {"model": encoder.name, "path": store.location, "store": "milvus (served)", "loaded": True,
+              "seconds": round(time.perf_counter() - t0, 3), "units": int(store.manifest.get("count", 0)), "served": True}
+    return Engine(search.corpus, search, [report], None, candidates)
+
+
+def build_served_index(corpus: Corpus, store_uri: str, *, model: str | None = None, use_second: bool = True,
+                       home: IndexHome | None = None, quiet: bool = False) -> dict:
+    """The served collection of `corpus` in a Milvus `store_uri` (`qa add --store`, `qa index --store … --served`)."""
+    from qa.retrieval.served_engine import build_served_collection
+
+    encoder = load_encoder(model or DEFAULT_MODEL)
+    use = _second_encoder() if use_second else None
+    return build_served_collection(corpus, store_uri, encoder, use=use, home=home, quiet=quiet)
 
 
 def _second_encoder():

@@ -175,9 +175,10 @@ def _client(uri: str, db_name: str = ""):
     if not key[0].startswith(("http://", "https://")) and not os.path.isdir(os.path.dirname(key[0])):
         raise StoreUnavailable(f"Milvus Lite: folder {os.path.dirname(key[0])} does not exist")
     options = {}
-    if not key[0].startswith(("http://", "https://")):
-        # Milvus Lite's in-process server answers pings on an idle channel with GOAWAY "too_many_pings"
-        # (logged on stderr); a local channel needs no keepalive anyway.
+    if not key[0].startswith(("http://", "https://")) or urlparse(key[0]).hostname in ("127.0.0.1", "localhost", "::1"):
+        # Milvus Lite's server (in-process, or `python -m milvus_lite server` on this machine) answers pings on an
+        # idle channel with GOAWAY "too_many_pings" (logged on stderr), and a reconnection then fails; a local
+        # channel needs no keepalive anyway.
         options["grpc_options"] = {"grpc.keepalive_time_ms": 3_600_000, "grpc.keepalive_permit_without_calls": False}
     try:
         client = MilvusClient(uri=key[0], token=os.environ.get("MILVUS_TOKEN", ""), db_name=key[1], timeout=TIMEOUT_S,
@@ -263,13 +264,16 @@ class MilvusStore:
               db_name: str = "", index_type: str | None = None, approx_threshold: int = APPROX_THRESHOLD,
               text_field: str | None = None, progress: Callable[[int, int], None] | None = None,
               num_partitions: int | None = None, shards_num: int | None = None, served: bool = False,
-              extra_vectors: dict[str, np.ndarray] | None = None) -> MilvusStore:
+              extra_vectors: dict[str, np.ndarray] | None = None, analyzer: dict | None = None,
+              bm25: dict | None = None) -> MilvusStore:
         """Write vectors + records into a new collection, then point the alias `name` at it.
 
         `text_field`: also index `record[text_field]` for Milvus' BM25 (jieba tokenizer); see `search_text`.
         `served`: also keep `record["passage"]` (INT64, the id of the unit that stands for the unit's paragraph: the
         group key of searches that rank paragraphs in Milvus) and `record["paragraph"]` as scalar columns, and BM25
-        over `text` (see `MilvusStore.open`, for a reader that keeps no records); its BM25 analyzer lowercases.
+        over `text` unless `text_field=""` (see `MilvusStore.open`, for a reader that keeps no records); its BM25
+        analyzer lowercases. `analyzer`: the text field's `analyzer_params` instead (e.g. `{"tokenizer": "standard"}`);
+        `bm25`: the BM25 index's `bm25_k1` / `bm25_b` (Milvus' defaults otherwise).
         `extra_vectors`: `{name: vectors}` of another encoder over the same units, kept as `vector_<name>` (searched
         by `search(..., field="vector_<name>")`), so one collection serves every dense signal.
         `num_partitions` (partitions the `doc` partition key hashes into; Milvus' default 16) and
@@ -283,8 +287,10 @@ class MilvusStore:
         if kind not in INDEX_TYPES:
             raise ValueError(f"index_type {index_type!r}: choose one of {', '.join(INDEX_TYPES)}")
         units = list(units)
-        if served:
-            text_field = text_field or "text"
+        if served and text_field is None:
+            text_field = "text"
+        text_field = text_field or None
+        analyzer = analyzer or {"tokenizer": "jieba", **({"filter": ["lowercase"]} if served else {})}
         columns = {key: [_varchar(u, key) for u in units] for key in FILTER_FIELDS}
         if served:
             columns.update({key: [int(u[key]) for u in units] for key in SERVED_FIELDS})
@@ -295,7 +301,9 @@ class MilvusStore:
         client = _client(uri, db_name)
         m = {k: v for k, v in manifest.items() if k not in ("files", "checksums", "collection", "alias", "index")}
         m.update(format=FORMAT, backend="milvus", dimension=int(dim), count=n, index_type=kind, metric="IP",
-                 index=spec, text_field=text_field, served=served, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                 index=spec, text_field=text_field, served=served,
+                 **({"analyzer": analyzer, "bm25": dict(bm25 or {})} if text_field else {}),
+                 created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                  libraries=_libraries(client),
                  extra_vectors={k: int(v.shape[1]) for k, v in extra.items()},
                  checksums={"records_sha256": _records_sha256(range(n), units), "vectors_sha256": _vectors_sha256(vectors),
@@ -306,7 +314,8 @@ class MilvusStore:
         error = _milvus_error()
         try:
             cls._create(client, physical, dim, spec, text_field, num_partitions=num_partitions, shards_num=shards_num,
-                        served=served, extra_dims={k: int(v.shape[1]) for k, v in extra.items()})
+                        served=served, extra_dims={k: int(v.shape[1]) for k, v in extra.items()},
+                        analyzer=analyzer, bm25=bm25)
             for start in range(0, n, INSERT_ROWS):
                 stop = min(n, start + INSERT_ROWS)
                 rows = []
@@ -354,7 +363,8 @@ class MilvusStore:
     @staticmethod
     def _create(client, physical: str, dim: int, spec: dict, text_field: str | None, *,
                 num_partitions: int | None = None, shards_num: int | None = None, served: bool = False,
-                extra_dims: dict[str, int] | None = None) -> None:
+                extra_dims: dict[str, int] | None = None, analyzer: dict | None = None,
+                bm25: dict | None = None) -> None:
         from pymilvus import DataType, Function, FunctionType, MilvusClient
 
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -378,11 +388,12 @@ class MilvusStore:
                             params=dict(spec["build"]))
         if text_field:
             schema.add_field("text", DataType.VARCHAR, max_length=TEXT_BYTES, enable_analyzer=True,
-                             analyzer_params={"tokenizer": "jieba", **({"filter": ["lowercase"]} if served else {})})
+                             analyzer_params=analyzer or {"tokenizer": "jieba"})
             schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
             schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
                                          input_field_names=["text"], output_field_names=["sparse"]))
-            index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+            index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
+                            params={f"bm25_{k}": float(v) for k, v in (bm25 or {}).items()})
         if client.has_collection(physical):
             client.drop_collection(physical)
         extra = {k: v for k, v in (("num_partitions", num_partitions), ("shards_num", shards_num)) if v}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from qa.answer.payload import answer_json, hit_sentences, search_json
 from qa.app.options import ENVIRONMENT, llm_config, llm_options, positive, serve_options, store_option
 from qa.app.serve.auth import hash_password_main
 from qa.app.ui.render import answer_text
-from qa.engine import load_engine, search_summary
+from qa.engine import build_served_index, load_engine, load_served_engine, search_summary
 from qa.errors import USER_ERRORS, UserError
 from qa.evaluation.evalset import load_questions
 from qa.evaluation.evaluate import compact, evaluate, write_report
@@ -32,6 +33,7 @@ from qa.ingest.library import Library, load_corpus_with_library, version_warning
 from qa.ingest.versions import align, symbol_key
 from qa.retrieval.fusion import CONFIG_PATH
 from qa.retrieval.index import configure_logging
+from qa.retrieval.served_engine import served_store
 from qa.types import MODES
 
 
@@ -67,14 +69,37 @@ def _engine(args: argparse.Namespace, quiet: bool = False, *, rebuild: bool = Fa
     configure_logging()
     open_store(getattr(args, "store", None))  # a bad --store fails here, before the models load
     paths = getattr(args, "paths", None) or None
+    if getattr(args, "store", None) and not rebuild and not paths:  # a served collection: no corpus is loaded
+        served = served_store(args.store)
+        if served is not None:
+            return load_served_engine(served, model=getattr(args, "model", None),
+                                      candidates=getattr(args, "candidates", None))
     # With no PATH the corpus is the bundled report plus the reports added with `qa add`.
     corpus = load_corpus_with_library() if library and not paths else load_corpus(paths)
     return load_engine(corpus, model=getattr(args, "model", None), quiet=quiet, rebuild=rebuild,
                        store_uri=getattr(args, "store", None), candidates=getattr(args, "candidates", None))
 
 
+def _build_served(args: argparse.Namespace, quiet: bool) -> dict:
+    """The served collection of the corpus (the bundled report and the library, or PATHs) in --store's Milvus."""
+    configure_logging()
+    paths = getattr(args, "paths", None) or None
+    corpus = load_corpus(paths) if paths else load_corpus_with_library()
+    return build_served_index(corpus, args.store, model=getattr(args, "model", None), quiet=quiet)
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
+    if getattr(args, "served", False):
+        if not args.store:
+            raise UserError("--served needs --store PATH.db or milvus://HOST:PORT")
+        report = _build_served(args, quiet=args.json)
+        if args.json:
+            _print_json(report)
+        else:
+            print(f"served collection {report['path']}: {report['units']} units, {report['paragraphs']} paragraphs"
+                  f"{' (e5 + USE)' if report['use'] else ' (e5)'} in {report['seconds']:.1f} s")
+        return 0
     engine = _engine(args, quiet=args.json, rebuild=args.rebuild)
     corpus, reports = engine.corpus, engine.index_reports
     total = time.perf_counter() - t0
@@ -153,6 +178,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     questions = load_questions(args.questions)
     engine = _engine(args, quiet=True, library=False)
+    if not hasattr(engine.retriever, "signals"):  # a served collection: tuning reads the local engine's signals
+        raise UserError("qa tune needs the local engine's signals: run it without a --store holding a served collection")
     raw = [vars(q) for q in questions]
     cfg, summary = tune(engine.retriever, raw, folds=args.folds, log=(lambda *_: None) if args.json else print)
     if out is not None:
@@ -225,7 +252,11 @@ def cmd_add(args: argparse.Namespace) -> int:
             for w in s["warnings"] + s["notes"]:
                 print(f"  note: {w}", flush=True)
     index_reports: list[dict] = []
-    if not args.no_index and any(r.added for r in results):
+    served = bool(getattr(args, "store", None)) and open_store(args.store).backend == "milvus"
+    if served and not args.no_index and any(r.added for r in results):  # the served collection, rebuilt
+        index_reports = [_build_served(args, quiet=quiet)]
+        out["index"] = index_reports
+    elif not args.no_index and any(r.added for r in results):
         engine = _engine(args, quiet=quiet)   # only the new reports' texts are embedded (content-hash cache)
         index_reports = engine.index_reports
         out["index"] = index_reports
@@ -340,6 +371,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-index", action="store_true", help="only store the report; index on the next run")
     p.add_argument("--max-mb", type=float, default=50.0, metavar="MB", help="size limit per file (default 50)")
     p.add_argument("--model", metavar="M", help="sentence-transformers model name or local path (default: e5-small)")
+    p.add_argument("--store", metavar="URI", default=os.environ.get("REPORT_QA_STORE"),
+                   help="a Milvus store (PATH.db or milvus://HOST:PORT): (re)build its served collection of the "
+                   "bundled report and the library, which `search`, `ask`, `chat` and `serve` with the same --store "
+                   "then use (default: $REPORT_QA_STORE, else FAISS files in the cache)")
 
     p = verb("list", cmd_list, "list the reports in the library")
 
@@ -360,6 +395,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", metavar="PATH", help="report text files (default: the bundled report)")
     p.add_argument("--model", metavar="M", help="sentence-transformers model name or local path (default: e5-small)")
     p.add_argument("--rebuild", action="store_true", help="rebuild even when a valid index exists")
+    p.add_argument("--served", action="store_true", help="with a Milvus --store: build its served collection (every "
+                   "unit kind, e5 and USE, BM25 in Milvus), which the other verbs with that --store then search "
+                   "without loading the corpus")
     store_option(p)
 
     p = verb("search", cmd_search, "ranked paragraphs for a question, with per-signal scores")
