@@ -22,7 +22,8 @@ def test_the_blind_set_is_the_frozen_one():
     assert hashlib.sha256(BLIND.read_bytes()).hexdigest() == recorded.group(1), "eval/blind.jsonl changed"
 
 
-@pytest.mark.parametrize("path", [None, BLIND], ids=["tuning", "blind"])
+@pytest.mark.parametrize("path", [None, BLIND, *sorted((ROOT / "eval").glob("tuning-*.jsonl"))],
+                         ids=lambda p: "questions" if p is None else p.stem)
 def test_every_gold_span_is_in_its_paragraph(path):
     questions = load_questions(path)
     assert span_problems(questions, load_corpus()) == []
