@@ -202,7 +202,7 @@ def bare(question: str) -> bool:
     return content_size(q) <= BARE_WORDS
 
 
-# Question words of the six languages, each counted where it starts a question (several asks → several facts).
+# Question words of the six languages (one in each of two clauses: the question asks several things).
 _ASKS = re.compile(
     r"什么|哪|谁|何时|多少|几|为什么|怎么|如何|是否|"
     r"\b(?:what|which|who|whom|when|where|how|why|whether)\b|"
