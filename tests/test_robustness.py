@@ -77,6 +77,7 @@ def test_cli_bad_questions_exit_2_with_one_line(qa_home, arg, message):
     assert len(r.stderr.strip().splitlines()) == 1 and message in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow  # several seconds: the full tier (`make test`) keeps it
 def test_missing_data_file_is_a_clear_message(tmp_path, qa_home):
     env = dict(os.environ, REPORT_QA_DATA=str(tmp_path / "nowhere"))
     for cmd in (["-m", "qa", "corpus"], ["-m", "qa", "ask", "death penalty"], ["app.py"]):

@@ -82,6 +82,7 @@ def test_exposure_rule():
         assert check_exposure(host, load_credentials(["a:b"]), False) is None
 
 
+@pytest.mark.slow  # several seconds: the full tier (`make test`) keeps it
 def test_app_refuses_a_network_address_without_accounts():
     """Refused before anything binds or loads: exit code 2 and one clear line."""
     r = subprocess.run([sys.executable, "app.py", "--host", "0.0.0.0", "--port", "9"], cwd=ROOT,

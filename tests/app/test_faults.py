@@ -262,6 +262,7 @@ def test_disk_full_on_upload_is_a_clear_message_and_keeps_nothing(tmp_path, monk
     print(f"\ndisk full via {'a 64 KB tmpfs' if mounted else 'a patched write (ENOSPC)'}: refused cleanly")
 
 
+@pytest.mark.slow  # several seconds: the full tier (`make test`) keeps it
 def test_stemming_is_safe_from_many_threads():
     """Found by the soak test: a library rebuild beside questions shared one Snowball stemmer between threads
     (IndexError in find_among_b). Each thread now has its own."""

@@ -280,6 +280,7 @@ def test_two_stage_standardizes_lexical_signals_with_the_whole_collection(corpus
     assert np.abs(want).max() > 1e-3  # the sample's estimate really differs from the collection's
 
 
+@pytest.mark.slow  # several seconds: the full tier (`make test`) keeps it
 def test_two_stage_knows_the_exact_spread_of_paragraph_and_heading_scores(corpus, tmp_path):
     """The paragraph and heading components are one unit's cosine per paragraph, so their mean and spread over the
     whole collection follow from those vectors' mean and covariance: two-stage fusion uses them (as exhaustive
@@ -347,6 +348,7 @@ def test_sample_rows_come_from_the_sample_block_and_only_for_weighted_encoders(c
                 assert sig.group == "zh" and np.isneginf(d.para[~sig.pool]).all()
 
 
+@pytest.mark.slow  # several seconds: the full tier (`make test`) keeps it
 def test_stage_one_fetches_candidates_only_for_signals_fusion_adds(corpus, tmp_path):
     """A lexical signal whose weight is 0 for the query's group fetches no candidates: its paragraphs would take
     stage-2 time and could not be lifted by it. With a weight, its best paragraphs are in the pool."""
@@ -375,6 +377,7 @@ def test_stage_one_fetches_candidates_only_for_signals_fusion_adds(corpus, tmp_p
     assert pools[0.0] < pools[1.0]
 
 
+@pytest.mark.slow  # several seconds: the full tier (`make test`) keeps it
 def test_candidates_option_sets_the_depth_or_exhaustive(corpus, tmp_path):
     from qa.retrieval.signals import SAMPLE_SIZE
 
@@ -460,6 +463,7 @@ def test_dot_equals_numpy_and_checks_the_dimension():
         _dot(v, q[:3])
 
 
+@pytest.mark.slow  # several seconds: the full tier (`make test`) keeps it
 def test_about_panel_and_describe_say_how_a_large_collection_is_searched(corpus, tmp_path):
     from qa.app.ui.webapp import about_markdown
     from qa.engine import Engine
@@ -473,6 +477,7 @@ def test_about_panel_and_describe_say_how_a_large_collection_is_searched(corpus,
     assert f"every paragraph scored exactly ({len(r.keys):,})" in about_markdown(Engine(r.corpus, r))
 
 
+@pytest.mark.slow  # several seconds: the full tier (`make test`) keeps it
 def test_adding_a_report_keeps_the_search_depth(corpus, tmp_path):
     """`rebuild_engine` (a report added in the library) builds the new retriever with the engine's --candidates."""
     from qa.engine import Engine, rebuild_engine

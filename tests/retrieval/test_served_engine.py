@@ -57,6 +57,7 @@ def engine_for(uri: str, question: str, target_vector: np.ndarray) -> Engine:
     return Engine(search.corpus, search)
 
 
+@pytest.mark.slow  # Milvus Lite and a served build: the full tier (`make test`) keeps it
 def test_the_bridge_from_the_manifest_matches_as_the_corpus_bridge_does():
     corpus = load_corpus()
     ours, theirs = Bridge(concepts(), bridge_text(corpus)), Bridge.for_corpus(corpus)
@@ -65,6 +66,7 @@ def test_the_bridge_from_the_manifest_matches_as_the_corpus_bridge_does():
         assert [(e.id, e.in_corpus) for e in ours.match(q, "en")] == [(e.id, e.in_corpus) for e in theirs.match(q, "en")]
 
 
+@pytest.mark.slow  # Milvus Lite and a served build: the full tier (`make test`) keeps it
 def test_a_question_is_answered_from_records_read_by_id(built):
     corpus, units, records, vecs, uri = built
     doc = corpus.documents[0]
