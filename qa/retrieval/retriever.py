@@ -440,12 +440,7 @@ class Retriever:
             s = (int(d.best_sentence[i]), float(d.sent_score[i])) if d.best_sentence[i] >= 0 else None
             c = (int(d.best_clause[i]), float(d.clause_score[i])) if d.best_clause[i] >= 0 else None
             f = (int(d.best_footnote[i]), float(d.fn_score[i])) if d.best_footnote[i] >= 0 else None
-            for cand in sorted((x for x in (s, c) if x), key=lambda x: -x[1]):
-                if cand[0] not in sentences:
-                    sentences.append(cand[0])
-                    break
-            if f and (not s or f[1] > s[1]) and f[0] not in footnotes:
-                footnotes.append(f[0])
+            add_evidence(sentences, footnotes, s, c, f)
         js = self._fn_rows.get(row)
         if js and fs.size:
             top = float(fs.max())
@@ -467,3 +462,14 @@ class Retriever:
         scored = sorted(((len(q & set(tokenize(p.sentence(i)))), i) for i in range(len(p.spans))), reverse=True)
         return [scored[0][1]] if scored[0][0] > 0 else [0]
 
+
+def add_evidence(sentences: list[int], footnotes: list[int], s: tuple[int, float] | None,
+                 c: tuple[int, float] | None, f: tuple[int, float] | None) -> None:
+    """One encoder's evidence for a paragraph: its best sentence or clause (whichever scored higher, if not yet
+    listed), and its best footnote when that scored above the sentence. Each is (index, score) or None."""
+    for cand in sorted((x for x in (s, c) if x), key=lambda x: -x[1]):
+        if cand[0] not in sentences:
+            sentences.append(cand[0])
+            break
+    if f and (not s or f[1] > s[1]) and f[0] not in footnotes:
+        footnotes.append(f[0])

@@ -30,7 +30,7 @@ from qa.retrieval.bridge import Bridge, missing_places
 from qa.retrieval.bridge import _concepts as bridge_concepts
 from qa.retrieval.fusion import FusionConfig, abstains, query_group
 from qa.retrieval.lexical import tokenize
-from qa.retrieval.retriever import Hit, SearchResult
+from qa.retrieval.retriever import Hit, SearchResult, add_evidence
 from qa.retrieval.served import ALL_KINDS, ServedHit, ServedRetriever, build_served
 from qa.text import cjk_share, detect_language
 from qa.types import MODES, Corpus, Footnote, Marker, Paragraph
@@ -283,12 +283,7 @@ class ServedSearch:
                 return (int(value), uid_d[1]) if value is not None and int(value) >= 0 else None
 
             s, c, f = unit("sentence", "sentence"), unit("clause", "sentence"), unit("footnote", "footnote")
-            for cand in sorted((x for x in (s, c) if x), key=lambda x: -x[1]):
-                if cand[0] not in sentences:
-                    sentences.append(cand[0])
-                    break
-            if f and (not s or f[1] > s[1]) and f[0] not in footnotes:
-                footnotes.append(f[0])
+            add_evidence(sentences, footnotes, s, c, f)
         if not sentences:
             record = records.get(h.passage)
             p = paragraph_of(record) if record else None
