@@ -177,13 +177,16 @@ def weighted_encoders(weights: Weights, *, mode: Mode = "hybrid", enabled: tuple
 
 # --- the "not covered" rule and the query groups ------------------------------------------------------------
 
-def abstains(weights: Weights, margin_value: float, best_use: float | None, missing: bool) -> bool:
-    """The calibrated "not covered" rule for one query group."""
+def abstains(weights: Weights, margin_value: float, best_use: float | None, missing: bool, *,
+             named: bool = False) -> bool:
+    """The calibrated "not covered" rule for one query group. `named`: the best paragraph uses the report's form of
+    a place, body or term the question names; a short question about it ("OHCHR activities in Sri Lanka?") is far
+    from every sentence for USE, yet covered, so the USE floor does not apply."""
     if margin_value < weights.abstain_margin:
         return True
     if missing and margin_value < weights.abstain_missing:
         return True
-    return bool(weights.abstain_use and best_use is not None and best_use < weights.abstain_use)
+    return bool(weights.abstain_use and not named and best_use is not None and best_use < weights.abstain_use)
 
 
 def query_group(cjk: float, language: str, *, min_cjk: float = 0.3) -> Group:

@@ -387,10 +387,8 @@ class Retriever:
         if mode == "lexical":  # BM25 alone: declined when no paragraph shares a word with the question
             abstained = not len(order) or float(fused[best]) <= 0.0
         else:
-            # a short question about something the best paragraph names ("OHCHR activities in Sri Lanka?") is far
-            # from every sentence for USE, yet covered: the USE floor does not apply
-            named = len(order) and names_in(sig.entities, self.paragraph(int(sig.rows[best])).text)
-            abstained = abstains(w, confidence, None if named else sig.top_similarity("use"), bool(missing))
+            named = bool(len(order)) and names_in(sig.entities, self.paragraph(int(sig.rows[best])).text)
+            abstained = abstains(w, confidence, sig.top_similarity("use"), bool(missing), named=named)
         hits = self._hits(sig, fused, parts, order[:max(1, top_k)])
         t2 = time.perf_counter()
         timings = dict(sig.timings_ms)

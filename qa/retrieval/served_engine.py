@@ -26,7 +26,7 @@ import numpy as np
 from embeddings.stores import open_store
 from embeddings.stores.base import IndexMissing
 from qa.errors import UserError
-from qa.retrieval.bridge import Bridge, missing_places
+from qa.retrieval.bridge import Bridge, missing_places, names_in
 from qa.retrieval.bridge import _concepts as bridge_concepts
 from qa.retrieval.fusion import FusionConfig, abstains, query_group
 from qa.retrieval.lexical import tokenize
@@ -230,7 +230,9 @@ class ServedSearch:
             abstained = not out or out[0].signals.get("bm25", 0.0) <= 0.0
         else:
             top_use = res.top_similarity.get("use") if self.served.use is not None else None
-            abstained = abstains(w, confidence, top_use, bool(missing))
+            top = self.corpus.document(out[0].doc).paragraph(out[0].paragraph) if out else None
+            named = top is not None and names_in(entities, top.text)
+            abstained = abstains(w, confidence, top_use, bool(missing), named=named)
         t2 = time.perf_counter()
         timings = {"search": (t1 - t0) * 1000, "fetch": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
         return SearchResult(query, mode, language, out, bool(abstained), round(float(confidence), 3),
