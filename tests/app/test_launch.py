@@ -132,12 +132,19 @@ def test_browser_footnotes_links_and_paragraph_browser(server, chromium):
     # The accordion renders its content as it opens: wait until the number box is really there.
     page.wait_for_selector("#rqa-number textarea, #rqa-number input", state="visible")
     page.wait_for_selector("#rqa-browser article[data-paragraph='1']", state="visible")
-    page.fill("#rqa-number textarea, #rqa-number input", "25")
-    page.press("#rqa-number textarea, #rqa-number input", "Tab")
+    box = page.locator("#rqa-number textarea, #rqa-number input")
+    # Typed key by key, as a user types: each key is an input event Gradio binds, so the value the click sends is
+    # the one on screen (CI once saw the card stay on ¶1 after a programmatic fill followed at once by the click).
+    box.click()
+    box.press("Control+a")
+    box.press_sequentially("25", delay=50)
+    assert box.input_value() == "25"
     page.click("#rqa-open")
-    page.wait_for_selector("#rqa-browser article[data-paragraph='25']")
+    page.wait_for_selector("#rqa-browser article[data-paragraph='25']", timeout=60000)
+    assert box.input_value() == "25"  # opening never writes the number back
     page.click("#rqa-next")
-    page.wait_for_selector("#rqa-browser article[data-paragraph='26']")
+    page.wait_for_selector("#rqa-browser article[data-paragraph='26']", timeout=60000)
+    assert box.input_value() == "26"
     page.close()
 
 
