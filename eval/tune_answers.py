@@ -1,6 +1,7 @@
 """Choose the answer stage's sentence weights by k-fold cross-validation on the tuning set.
 
-    python eval/tune_answers.py [--questions eval/questions.jsonl eval/tuning-2.jsonl … eval/tuning-5.jsonl] [--folds 5]
+    python eval/tune_answers.py [--questions eval/questions.jsonl eval/tuning-2.jsonl … eval/tuning-6.jsonl] [--folds 5]
+    python eval/tune_answers.py --grid followups
 
 Retrieval does not depend on these weights, so every search is made once and replayed; each grid point
 then re-builds the answers. For each fold the best grid point on the other folds is scored on the held-out
@@ -47,22 +48,42 @@ class ReplayEngine:
         self.corpus, self.retriever = engine.corpus, ReplayRetriever(engine.retriever)
 
 
-def grid() -> list[AnswerWeights]:
-    out = []
+def grid(kind: str = "sentences") -> list[AnswerWeights]:
+    """The grid points: the answer stage's sentence choice, or how a follow-up uses the previous answer."""
     d = DEFAULT_WEIGHTS
-    for several, about in itertools.product((0, 1, 2), (False, True)):
-        out.append(replace(d, several=several, about_lead=about))
+    if kind == "followups":
+        return [replace(d, topic=t, own=o, prior=p, prior_bare=b)
+                for t, o, p, b in itertools.product((0.5, 0.75, 1.0), (0.15, 0.3), (0.0, 0.1, 0.25), (0.5, 1.0))]
+    return [replace(d, several=several, about_lead=about)
+            for several, about in itertools.product((0, 1, 2), (False, True))]
+
+
+def after_unrelated(questions: list) -> list:
+    """Each answerable question without a history, asked after the nearest earlier one of its language that shares
+    no relevant paragraph with it: a topic switch, which a follow-up rule must not mistake for a follow-up."""
+    alone = [q for q in questions if not q.history and q.answerable]
+    out = []
+    for i, q in enumerate(alone):
+        prev = next((p for p in reversed(alone[:i]) if p.lang == q.lang and not set(p.relevant) & set(q.relevant)),
+                    None)
+        if prev is not None:
+            out.append(replace(q, id=f"{q.id}/after-{prev.id}", history=[prev.question]))
     return out
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--questions", nargs="+", default=["eval/questions.jsonl", "eval/tuning-2.jsonl", "eval/tuning-3.jsonl", "eval/tuning-4.jsonl", "eval/tuning-5.jsonl"])
+    ap.add_argument("--questions", nargs="+", default=["eval/questions.jsonl", *(f"eval/tuning-{k}.jsonl" for k in range(2, 7))])
+    ap.add_argument("--grid", choices=("sentences", "followups"), default="sentences",
+                    help="followups: the weights of follow-ups, on the follow-ups and on every other answerable "
+                         "question asked after an unrelated one")
     ap.add_argument("--folds", type=int, default=5)
     args = ap.parse_args()
     questions = [q for path in args.questions for q in load_questions(path)]
+    if args.grid == "followups":  # the other questions have no previous answer: these weights cannot change them
+        questions = [q for q in questions if q.history] + after_unrelated(questions)
     engine = ReplayEngine(load_engine())
-    points = grid()
+    points = grid(args.grid)
     if DEFAULT_WEIGHTS not in points:
         points.append(DEFAULT_WEIGHTS)
     right = {}

@@ -92,7 +92,8 @@ class ChatSession:
         lang = lang or detect_language(text)
         corpus, retriever, w = self.engine.corpus, self.engine.retriever, self.weights
         prior = self._previous_turn()
-        query, also = followup_queries(self.history, text, retriever.entities, lang)
+        query, also = followup_queries(self.history, text, retriever.entities, lang, topic_weight=w.topic,
+                                       own_weight=w.own)
         leans = prior is not None and leans_on_topic(text, retriever.entities, lang)
         back = (prior is not None and (refers_back(text, lang) or leans)
                 and not _names_new_place(retriever, text, query))

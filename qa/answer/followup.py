@@ -132,14 +132,15 @@ def swap_places(topic: str, question: str, entities: Callable[[str], list] | Non
 
 
 def followup_queries(history: list[str], question: str, entities: Callable[[str], list] | None = None,
-                     lang: str | None = None) -> tuple[str, list[tuple[str, float]]]:
+                     lang: str | None = None, *, topic_weight: float = TOPIC_WEIGHT,
+                     own_weight: float = FOLLOWUP_OWN_WEIGHT) -> tuple[str, list[tuple[str, float]]]:
     """The main query and weighted extra queries for a question in a conversation.
 
     A follow-up searches the earlier topic joined to its own words; when it names a new place, the
     topic's places are swapped out, so "And in Kenya?" keeps the topic and changes the country. It also
     searches its own words at a lower weight, so the new detail still counts next to the carried-over
     topic (0.3: best of 0.25–0.75 on the evaluation set's follow-ups). A longer question that refers back
-    with a pronoun or demonstrative searches its own words, and the earlier topic at TOPIC_WEIGHT.
+    with a pronoun or demonstrative searches its own words, and the earlier topic at `topic_weight`.
     `entities(text)` finds places (the retriever's multilingual bridge); without it, no swap.
     """
     q = question.strip()
@@ -147,9 +148,9 @@ def followup_queries(history: list[str], question: str, entities: Callable[[str]
         return q, []
     topic = resolved_topic(history, entities)
     if not leans_on_topic(q, entities, lang):
-        return (q, [(topic, TOPIC_WEIGHT)]) if refers_back(q, lang) else (q, [])
+        return (q, [(topic, topic_weight)]) if refers_back(q, lang) else (q, [])
     main = f"{swap_places(topic, q, entities)} {q}"
-    return main, [(q, FOLLOWUP_OWN_WEIGHT)]
+    return main, [(q, own_weight)]
 
 
 def names_own(question: str, entities: Callable[[str], list] | None) -> bool:

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from qa.answer.followup import content_size
+from qa.answer.followup import FOLLOWUP_OWN_WEIGHT, TOPIC_WEIGHT, content_size
 from qa.retrieval.bridge import OFFICE, PLACE_KINDS, Entity
 from qa.retrieval.lexical import tokenize
 from qa.types import Footnote, Paragraph
@@ -106,6 +106,8 @@ class AnswerWeights:
     max_sentences: int = 4  # paragraph sentences quoted at most (a country question: one per paragraph)
     per_paragraph: tuple[int, int] = (2, 1)  # sentences quoted from the first paragraph, and from each other one
     several: int = 2  # a question that asks several things: one more sentence per paragraph, this many more in all
+    topic: float = TOPIC_WEIGHT  # a longer follow-up that refers back searches the earlier topic at this weight
+    own: float = FOLLOWUP_OWN_WEIGHT  # a short one searches the topic joined to its words, and its words at this
     prior: float = 0.0  # a follow-up that refers back: the previous answer's paragraphs gain this many score spreads
     prior_quote: float = 0.0  # ... and searches the previous answer's first sentence at this weight
     prior_names: float = 0.0  # ... and the names in that sentence (places, bodies, terms) at this weight

@@ -361,8 +361,9 @@ def _concepts() -> list[Concept]:
 
 
 def bridge_query(entities: list[Entity]) -> str:
-    """The Chinese forms of what matched, as a lexical query (only forms the report uses)."""
-    return " ".join(z for e in entities if e.in_corpus and e.kind != "year" for z in e.zh)
+    """The Chinese forms of what matched, as a lexical query (only forms the report uses; not the Office itself,
+    which most paragraphs name: its forms only raised the paragraphs that name it most often)."""
+    return " ".join(z for e in entities if e.in_corpus and e.kind != "year" and e.id not in OFFICE for z in e.zh)
 
 
 def names_in(entities: list[Entity], text: str) -> bool:
