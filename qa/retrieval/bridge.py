@@ -40,6 +40,7 @@ OFFICE = frozenset({"term:ohchr", "term:high_commissioner"})  # the Office itsel
 BRIDGE_LANGS = ("en", "fr", "es", "ru", "ar")
 MAX_PHRASE = 8
 PREFIX = 5
+_NEXT_NAME = re.compile(r"[ \u00a0]+[A-ZÀ-ÖØ-ÞА-ЯЁ][a-zß-öø-ÿа-яё]")  # the next word is capitalized: a name goes on
 PREFIX_LANGS = ("ru", "ar")  # languages whose names inflect beyond what the stemmer undoes
 # CLDR codes that are not countries or territories a question names as a place.
 _NOT_PLACES = {"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"}
@@ -290,6 +291,14 @@ class Bridge:
         present = self.present[cid]
         return Entity(cid, c.kind, surface, present or tuple(c.zh), bool(present), start, end)
 
+    def _first_name(self, cid: str, question: str, start: int, end: int, lang: str) -> bool:
+        """A capitalized word that meets a one-word place only through stemming, followed by another capitalized
+        word: a person's name ("George Floyd" is not Géorgie/Georgia)."""
+        word = question[start:end]
+        return (self.concepts[cid].kind in PLACE_KINDS and lang != "ar" and word[:1].isupper()
+                and _fold(word.replace("’", "'")) not in self.place_words.get(lang, ())
+                and bool(_NEXT_NAME.match(question, end)))
+
     def _stemmed_common_word(self, cid: str, word: str, lang: str) -> bool:
         """A lowercase word of a cased script that meets a one-word place only through stemming."""
         return (self.concepts[cid].kind in PLACE_KINDS and lang != "ar" and word[:1].islower()
@@ -309,6 +318,8 @@ class Bridge:
                         cid = None
                     if cid and n == 1 and len(key[0]) < PREFIX and self._stemmed_common_word(
                             cid, question[toks[i][1]:toks[i][2]], lang):
+                        cid = None
+                    if cid and n == 1 and self._first_name(cid, question, toks[i][1], toks[i][2], lang):
                         cid = None
                     if cid:
                         s, e = toks[i][1], toks[i + n - 1][2]

@@ -43,6 +43,25 @@ def test_the_office_itself_is_not_searched_as_a_name(bridge, question, lang):
     assert ("乍得" in bq) == ("乍得" in "".join(z for e in ents for z in e.zh))
 
 
+@pytest.mark.parametrize(("question", "lang"), [
+    ("Où lire la déclaration après la mort de George Smith ?", "fr"),  # "George" stems as Géorgie
+    ("¿Qué dijo la Oficina sobre George Smith?", "es"),
+])
+def test_a_first_name_is_not_a_place(bridge, question, lang):
+    assert not [e for e in bridge.match(question, lang) if e.kind == "place"]
+
+
+@pytest.mark.parametrize(("question", "lang", "kind"), [
+    ("Qu'a fait le HCDH en Géorgie ?", "fr", "place"),
+    ("¿Qué hizo la Oficina en Georgia Central?", "es", "place"),  # the place's own name, whatever follows
+    ("Что сказали эксперты после убийства Джорджа Флойда?", "ru", "term"),
+    ("Where can I read the experts' statement after George Floyd's death?", "en", "term"),
+])
+def test_a_place_or_a_person_the_report_names(bridge, question, lang, kind):
+    ents = bridge.match(question, lang)
+    assert [e.kind for e in ents if e.kind in ("place", "term") and e.id not in ("term:ohchr",)][:1] == [kind]
+
+
 def test_the_matched_surface_is_the_questions_own_words(bridge):
     q = "Что сделало УВКПЧ в Беларуси?"
     (e,) = [e for e in bridge.match(q, "ru") if e.kind == "place"]
