@@ -35,9 +35,12 @@ def cjk_share(text: str) -> float:
 
 
 _WORDS = {
-    "en": "the what which who how when where why did does is are was of to in on and for with about report office".split(),
-    "fr": "le la les des du de et est que qui quel quelle quels quelles comment pourquoi où dans sur pour avec au aux rapport haut-commissariat ce cette".split(),
-    "es": "el los las del y que qué quién cómo cuándo dónde por para con en es son fue una informe oficina sobre cuántos cuántas".split(),
+    "en": "the what which who how when where why did does is are was of to in on and for with about report office un".split(),
+    "fr": "le la les des du de et est que qui quel quelle quels quelles comment pourquoi où dans sur pour avec au aux rapport haut-commissariat ce cette "
+          "un une il elle ils ont eu été fait lieu lien quand combien droits homme".split(),
+    "es": "el los las del y que qué quién cómo cuándo dónde por para con en es son fue una informe oficina sobre cuántos cuántas "
+          "de la un lo se su sus al hizo ha han hay cuál cuáles países derechos humanos tras más entre trabajo "
+          "justicia resolución sociedad equipos respuesta".split(),
 }
 _ACCENTS = {"fr": set("àâçèéêëîïôùûüœ"), "es": set("áéíñóúü¿¡")}
 

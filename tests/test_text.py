@@ -1,4 +1,4 @@
-"""Sentence spans without a model: the one sentence split the index, the answer and the CLI share."""
+"""Text helpers without a model: the one sentence split the index, the answer and the CLI share; a question's language."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.text import sentence_spans
+from qa.text import detect_language, sentence_spans
 from qa.types import Paragraph
 
 
@@ -90,3 +90,18 @@ def test_index_units_store_the_same_spans(corpus):
     for doc in corpus.documents:
         for p in doc.paragraphs:
             check_spans(p.text)
+
+
+@pytest.mark.parametrize(("text", "lang"), [
+    ("¿Cuántos titulares de mandatos de procedimientos especiales firmaron la declaración?", "es"),
+    ("defensoras de derechos humanos", "es"),  # "de" is Spanish too: the answer's messages follow the reader
+    ("Combien d'exécutions ont eu lieu en Iran en 2020 ?", "fr"),
+    ("Un lien ?", "fr"),
+    ("UN Prevention Platform", "en"),
+    ("What did the UN do in Chad?", "en"),
+    ("人权高专办在乍得做了什么？", "zh"),
+    ("Что сделало УВКПЧ в Чаде?", "ru"),
+    ("ماذا فعلت المفوضية في تشاد؟", "ar"),
+])
+def test_the_language_of_a_question(text, lang):
+    assert detect_language(text) == lang
