@@ -222,9 +222,9 @@ def _evidence_footnotes(h: Hit, p: Paragraph, fn_map: dict[int, Footnote], focus
     """The footnotes to quote with a paragraph: those retrieval matched and, when the reader asks where to
     read something, the linked footnote of a quoted sentence (else of the paragraph) that best matches."""
     out = list(h.footnotes)
-    if "link" not in focus.intents:
-        return out
     in_quotes = [m.n for m in p.markers if any(s < m.offset <= e for s, e in highlights)]
+    if "link" not in focus.intents:
+        return [n for n in out if n in in_quotes]
     linked = [n for n in (in_quotes or list(fn_map)) if fn_map.get(n) and fn_map[n].urls]
     if not linked:
         return out

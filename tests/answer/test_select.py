@@ -216,3 +216,18 @@ def test_a_typed_question_leads_with_a_paragraph_about_what_it_names(corpus, bri
     res = SearchResult(q, "hybrid", "en", hits, False, 5.0)
     ans = build_answer(q, res, corpus, lang="en", focus=f)
     assert ans.covered and ans.quotes[0].paragraph == 2 and "87 个" in ans.quotes[0].text
+
+
+def test_a_footnote_is_quoted_with_its_sentence_unless_the_reader_asks_where_to_read(corpus, bridge):
+    """¶95: the Iraq report (fn 22) and then the G5 Sahel sentence. A question about the G5 Sahel that retrieval
+    matched fn 22 for quotes the Sahel sentence without the Iraq link; "where can I read …" quotes the link."""
+    from qa.answer.extractive import build_answer
+    from qa.retrieval.retriever import Hit, SearchResult
+    doc = "ohchr-2020-h1-zh"
+    for q, lang, linked in (("What did OHCHR do for the G5 Sahel joint force?", "en", False),
+                            ("Where can I read the report on the trials in Iraq?", "en", True)):
+        hits = [Hit(doc, 49, 3.0, 1, sentences=[0]), Hit(doc, 95, 2.9, 2, sentences=[1], footnotes=[22])]
+        ans = build_answer(q, SearchResult(q, "hybrid", lang, hits, False, 5.0), corpus, lang=lang,
+                           focus=focus(bridge, q, lang))
+        assert ans.covered and any(x.paragraph == 95 and x.source == "paragraph" for x in ans.quotes)
+        assert any(x.source == "footnote" and x.footnotes == [22] for x in ans.quotes) == linked, q
