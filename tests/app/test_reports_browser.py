@@ -66,7 +66,10 @@ def upload(page, path, paragraphs: int = 20) -> tuple[str, str]:
     page.get_by_role("tab", name="Reports").click()
     page.wait_for_selector("#rqa-upload", state="visible")
     page.set_input_files("#rqa-upload input[type=file]", str(path))
-    page.wait_for_function(f"document.querySelector('#rqa-upload-summary').innerText.includes('{paragraphs} paragraphs')",
+    # The progress line ("added …: 20 paragraphs, 6 footnotes - 40.0%") names the count before the summary is
+    # rendered: wait for the summary itself, whose last line is its library id.
+    page.wait_for_function("(() => { const t = document.querySelector('#rqa-upload-summary').innerText; "
+                           f"return t.includes('{paragraphs} paragraphs') && t.includes('Library id'); }})()",
                            timeout=LONG)
     summary = page.inner_text("#rqa-upload-summary")
     page.wait_for_function("document.querySelector('#rqa-upload-status').innerText.includes('is in the index')",
