@@ -291,18 +291,21 @@ class Bridge:
         present = self.present[cid]
         return Entity(cid, c.kind, surface, present or tuple(c.zh), bool(present), start, end)
 
+    def _meets_place_by_stemming(self, cid: str, word: str, lang: str) -> bool:
+        """A word of a cased script that meets a one-word place only through the stemmer, not as the place is written."""
+        return (self.concepts[cid].kind in PLACE_KINDS and lang != "ar"
+                and _fold(word.replace("’", "'")) not in self.place_words.get(lang, ()))
+
     def _first_name(self, cid: str, question: str, start: int, end: int, lang: str) -> bool:
-        """A capitalized word that meets a one-word place only through stemming, followed by another capitalized
-        word: a person's name ("George Floyd" is not Géorgie/Georgia)."""
+        """Such a word capitalized and followed by another capitalized word: a person's name ("George Floyd" is not
+        Géorgie/Georgia)."""
         word = question[start:end]
-        return (self.concepts[cid].kind in PLACE_KINDS and lang != "ar" and word[:1].isupper()
-                and _fold(word.replace("’", "'")) not in self.place_words.get(lang, ())
+        return (word[:1].isupper() and self._meets_place_by_stemming(cid, word, lang)
                 and bool(_NEXT_NAME.match(question, end)))
 
     def _stemmed_common_word(self, cid: str, word: str, lang: str) -> bool:
-        """A lowercase word of a cased script that meets a one-word place only through stemming."""
-        return (self.concepts[cid].kind in PLACE_KINDS and lang != "ar" and word[:1].islower()
-                and _fold(word.replace("’", "'")) not in self.place_words.get(lang, ()))
+        """Such a word in lowercase: a common word ("малых", small, stems as "Мали")."""
+        return word[:1].islower() and self._meets_place_by_stemming(cid, word, lang)
 
     def match(self, question: str, lang: str) -> list[Entity]:
         """Places, terms and years the question names, longest phrase first, in question order."""
