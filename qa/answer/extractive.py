@@ -219,8 +219,9 @@ def _names_place(corpus: Corpus, h: Hit, focus: Focus) -> bool:
 
 def _evidence_footnotes(h: Hit, p: Paragraph, fn_map: dict[int, Footnote], focus: Focus,
                         highlights: list[tuple[int, int]]) -> list[int]:
-    """The footnotes to quote with a paragraph: those retrieval matched and, when the reader asks where to
-    read something, the linked footnote of a quoted sentence (else of the paragraph) that best matches."""
+    """The footnotes to quote with a paragraph: those retrieval matched whose marker is in a quoted sentence; when
+    the reader asks where to read something, every one retrieval matched, led by the linked footnote of a quoted
+    sentence (else of the paragraph) that best matches."""
     out = list(h.footnotes)
     in_quotes = [m.n for m in p.markers if any(s < m.offset <= e for s, e in highlights)]
     if "link" not in focus.intents:

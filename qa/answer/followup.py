@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from qa.retrieval.bridge import OFFICE, PLACE_KINDS
+from qa.retrieval.bridge import PLACE_KINDS
 from qa.text import detect_language, is_cjk
 
 _LEADS = re.compile(
@@ -157,7 +157,7 @@ def names_own(question: str, entities: Callable[[str], list] | None) -> bool:
     """Whether a question names something of the report itself (a place, body, programme, term), not only the Office."""
     if entities is None:
         return True
-    return any(e.in_corpus and e.kind != "year" and e.id not in OFFICE for e in entities(question))
+    return any(e.own_name for e in entities(question))
 
 
 def leans_on_topic(question: str, entities: Callable[[str], list] | None = None, lang: str | None = None) -> bool:

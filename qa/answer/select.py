@@ -243,7 +243,7 @@ class Focus:
         units: list[tuple[str, ...]] = []
         covered = [(e.start, e.end) for e in entities]
         def named(e: Entity) -> bool:  # a name of the report's own (not the Office, not one it never uses)
-            return e.kind != "year" and e.id not in OFFICE and e.in_corpus and any(e.zh)
+            return e.own_name and any(e.zh)
 
         for e in sorted(entities, key=lambda e: not named(e)):  # the report's names first
             forms = tuple(f for f in e.zh if f)
@@ -256,7 +256,7 @@ class Focus:
                 rest = rest[:s] + " " + rest[e:]
         units.extend((t,) for t in dict.fromkeys(tokenize(rest)) if not t.startswith("§"))
         places = [e for e in entities if e.kind in PLACE_KINDS and e.in_corpus]
-        named = [e.surface for e in entities if e.in_corpus and e.kind != "year" and e.id not in OFFICE]
+        named = [e.surface for e in entities if e.own_name]
         return cls(intents(question), [tuple(e.zh) for e in places], [e.surface for e in places],
                    named, units, broad=_leftover(question, entities) <= BROAD_WORDS, n_names=n_names)
 

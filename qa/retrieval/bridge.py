@@ -67,6 +67,12 @@ class Entity:
     start: int = -1  # character offsets of `surface` in the question
     end: int = -1
 
+    @property
+    def own_name(self) -> bool:
+        """A name of the report's own: one it uses, not a year and not the Office itself (which most paragraphs
+        name, so it tells them apart no more than "the")."""
+        return self.in_corpus and self.kind != "year" and self.id not in OFFICE
+
 
 @dataclass
 class Concept:
@@ -377,13 +383,13 @@ def _concepts() -> list[Concept]:
 def bridge_query(entities: list[Entity]) -> str:
     """The Chinese forms of what matched, as a lexical query (only forms the report uses; not the Office itself,
     which most paragraphs name: its forms only raised the paragraphs that name it most often)."""
-    return " ".join(z for e in entities if e.in_corpus and e.kind != "year" and e.id not in OFFICE for z in e.zh)
+    return " ".join(z for e in entities if e.own_name for z in e.zh)
 
 
 def names_in(entities: list[Entity], text: str) -> bool:
     """Whether `text` uses the report's form of something these entities name (a place, body or term; not the
     Office itself, not a year)."""
-    return any(e.in_corpus and e.kind != "year" and e.id not in OFFICE and any(f and f in text for f in e.zh)
+    return any(e.own_name and any(f and f in text for f in e.zh)
                for e in entities)
 
 
