@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from qa.answer.extractive import Answer, build_answer, lookup_answer
-from qa.answer.followup import followup_queries, leans_on_topic, refers_back
+from qa.answer.followup import followup_queries, leans_on_topic, names_own, refers_back
 from qa.answer.guard import clean_question
 from qa.answer.lookup import parse_lookup
 from qa.answer.select import DEFAULT_WEIGHTS, AnswerWeights, Focus, bare, parts, refers_to_place
@@ -112,8 +112,10 @@ class ChatSession:
             focus = replace(focus, places=new_places or focus.places)
             query = " ".join([query, *(forms[0] for forms in new_places)])  # searched as if it were named
         result = retriever.search(query, mode=self.mode, top_k=max(self.top_k, depth), also=also, docs=self.docs)
-        boost = w.prior_bare if back and bare(text) else w.prior
-        result.hits = _reorder(result.hits, corpus, prior if back else None, new_places, boost)
+        # "where can I read that report?": the link of what the previous answer led with
+        link_back = back and not bare(text) and "link" in focus.intents and not names_own(text, retriever.entities)
+        boost = w.prior_bare if back and (bare(text) or link_back) else w.prior
+        result.hits = _reorder(result.hits, corpus, prior if back else None, new_places, boost, lead_only=link_back)
         halves = parts(text) if w.split_parts else [text]
         if len(halves) == 2:  # "what did X say, and what did Y do?": the best paragraph for each half is quoted
             focus = replace(focus, two_part=True)
@@ -169,16 +171,17 @@ def _with_leaders(hits: list, leaders: list) -> list:
     return out
 
 
-def _reorder(hits: list, corpus, prior: Turn | None, places: list[tuple[str, ...]], boost: float) -> list:
+def _reorder(hits: list, corpus, prior: Turn | None, places: list[tuple[str, ...]], boost: float, *,
+             lead_only: bool = False) -> list:
     """A follow-up's hits, re-ordered: those naming the place it asks about first ("what about Tunisia?"); or,
-    when it refers back ("when was it adopted?"), the previous answer's paragraphs raised by `boost` times
-    the spread of the hits' scores."""
+    when it refers back ("when was it adopted?"), the previous answer's paragraphs (`lead_only`: its first) raised
+    by `boost` times the spread of the hits' scores."""
     if places:
         def key(h):
             text = corpus.document(h.doc).paragraph(h.paragraph).text
             return (0 if any(f in text for forms in places for f in forms) else 1, h.rank)
     elif prior is not None and prior.cited and boost and len(hits) > 1:
-        cited = set(prior.cited)
+        cited = set(prior.cited[:1] if lead_only else prior.cited)
         spread = max(h.score for h in hits) - min(h.score for h in hits)
         for h in hits:
             if (h.doc, h.paragraph) in cited:

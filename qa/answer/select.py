@@ -44,14 +44,19 @@ _INTENT_PATTERNS: dict[Intent, str] = {
             r"les noms|\bnoms\b|qu[eé] (?:pa[ií]ses|empresas|organismos|estados|agencias)|c[oó]mo se llaman|nombres|"
             r"какие (?:именно )?(?:страны|государства|компании|агентства|организации|\d+)|имена|названия|как зовут|"
             r"ما أسماء|أسماء|ما هي الدول|أي الدول|ما الدول|ما الشركات|ما هي الشركات|من هم",
-    "link": r"哪里|何处|查阅|下载|链接|网址|网站|网页|出处|原文|哪份文件|什么文件|\blink\b|\burl\b|website|web ?page|"
-            r"online|download|where can (?:i|one|we)|where (?:is|are|do|to)\b|(?:which|what) document|document symbol|"
+    "link": r"哪里|哪儿|在哪(?:能|可以|可|看|读|找|查|下载)|何处|查阅|下载|链接|网址|网站|网页|出处|原文|哪份文件|"
+            r"什么文件|\blink\b|\burl\b|website|web ?page|online|download|where can (?:i|one|we)|where (?:is|are|do|to)\b|(?:which|what) document|"
+            r"document symbol|where (?:\w+ ){1,3}(?:find|read|access|consult|view)\b|"
             r"o[uù] (?:puis-je|peut-on|trouver|lire|consulter|se trouve|t[ée]l[ée]charger)|\blien\b|site|"
-            r"t[ée]l[ée]charg|quel document|"
+            r"o[uù] (?:[\w-]+[ '’]){1,5}(?:trouver|lire|consulter|t[ée]l[ée]charger)\b|"
+            r"(?:lire|trouver|consulter|t[ée]l[ée]charger) o[uù]\b|t[ée]l[ée]charg|quel document|"
             r"d[oó]nde (?:puedo|se puede|encontrar|leer|consultar|est[aá]|descargar)|enlace|sitio|p[aá]gina|descarg|"
+            r"d[oó]nde (?:\w+ ){1,3}(?:encontrar|leer|consultar|descargar|ver|hallar)(?:lo|la|los|las)?\b|"
             r"qu[eé] documento|"
             r"где (?:можно|найти|прочитать|опубликован|скачать)|ссылк|сайт|скачать|веб-страниц|как(?:ой|им|ого) документ|"
-            r"أين يمكن|أين أجد|رابط|موقع|تحميل|أي وثيقة|ما الوثيقة|بأي وثيقة",
+            r"где (?:\w+ ){1,2}(?:найти|прочитать|почитать|посмотреть|ознакомиться|скачать)|"
+            r"أين يمكن|أين أجد|رابط|موقع|تحميل|أي وثيقة|ما الوثيقة|بأي وثيقة|"
+            r"أين (?:\S+ ){1,2}(?:يمكن|أجد|أقرأ|نجد|الاطلاع)",
     "activity": r"做了什么|做了哪些|做过什么|开展了(?:哪些|什么)|采取了(?:哪些|什么)|(?:有|开展)?哪些(?:活动|工作)|"
                 r"什么(?:活动|工作)|工作情况|"
                 r"what (?:did|has|have|does)\b.*\b(?:do|done|doing)\b|activities|\bwork(?:ed)? (?:in|on)\b|"

@@ -98,6 +98,12 @@ def test_reorder_puts_the_asked_place_first_or_raises_the_previous_answer():
     assert [h.paragraph for h in _reorder(hits, corpus, prior, [], 1.5)] == [89, 87, 88]  # +1.5 × spread 2.0
     hits = [hit(87, 5.0, 1), hit(88, 4.0, 2), hit(89, 3.0, 3)]
     assert [h.paragraph for h in _reorder(hits, corpus, prior, [], 0.0)] == [87, 88, 89]  # no boost, no change
+    # "where can I read that report?": only the paragraph the previous answer led with is raised
+    prior = Turn("q", [("ohchr-2020-h1-zh", 89), ("ohchr-2020-h1-zh", 87)])
+    hits = [hit(87, 5.0, 1), hit(88, 4.0, 2), hit(89, 3.0, 3)]
+    assert [h.paragraph for h in _reorder(hits, corpus, prior, [], 1.5)] == [87, 89, 88]  # both raised: 87 stays
+    hits = [hit(87, 5.0, 1), hit(88, 4.0, 2), hit(89, 3.0, 3)]
+    assert [h.paragraph for h in _reorder(hits, corpus, prior, [], 1.5, lead_only=True)] == [89, 87, 88]
 
 
 @pytest.fixture(scope="module")

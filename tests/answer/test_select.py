@@ -50,13 +50,25 @@ def focus(bridge, question: str, lang: str) -> Focus:
     ("¿Dónde puedo leer el marco?", "link"),
     ("Где можно прочитать эти рамки?", "link"),
     ("أين يمكن الاطلاع على الإطار؟", "link"),
+    # where to read it, with the pronoun or the verb elsewhere ("on peut le lire où ?")
+    ("在哪能看到？", "link"),
+    ("Where could I find it?", "link"),
+    ("on peut le lire où ?", "link"),
+    ("Où est-ce qu'on peut le lire ?", "link"),
+    ("¿Dónde lo puedo leer?", "link"),
+    ("А где её найти?", "link"),
+    ("где её можно посмотреть?", "link"),
+    ("أين يمكنني قراءته؟", "link"),
 ])
 def test_intents_in_six_languages(question, asked):
     assert asked in intents(question)
 
 
-def test_a_plain_question_asks_for_no_type():
-    assert not intents("人权高专办如何支持白化病患者？") & {"when", "how_many", "link"}
+@pytest.mark.parametrize("question", ["人权高专办如何支持白化病患者？", "在哪些国家开展了工作？",
+                                      "Où le HCDH a-t-il déployé une équipe ?", "Where did the Office deploy staff?",
+                                      "¿Dónde se celebró?", "Где проходила встреча?"])
+def test_a_plain_question_asks_for_no_type(question):
+    assert not intents(question) & {"when", "how_many", "link"}
 
 
 def test_sentence_features(corpus):
