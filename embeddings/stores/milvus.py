@@ -72,7 +72,7 @@ FETCH_ROWS = 16_384  # rows per query when reading a collection back: Milvus's l
 # and one pass over the collection costs ~40 % less than reading records and vectors apart (108k rows: 15 s, not 21 s)
 VERIFY_VECTORS_MAX = 300_000
 VARCHAR_BYTES = {"doc": 1024, "kind": 64, "lang": 32}
-SERVED_FIELDS = ("passage", "paragraph")  # INT64 columns of a collection built with served=True
+SERVED_FIELDS = ("passage", "paragraph", "units")  # INT64 columns of a collection built with served=True
 TEXT_BYTES = 65_535
 TIMEOUT_S = float(os.environ.get("REPORT_QA_MILVUS_TIMEOUT", "20"))
 
@@ -270,7 +270,8 @@ class MilvusStore:
 
         `text_field`: also index `record[text_field]` for Milvus' BM25 (jieba tokenizer); see `search_text`.
         `served`: also keep `record["passage"]` (INT64, the id of the unit that stands for the unit's paragraph: the
-        group key of searches that rank paragraphs in Milvus) and `record["paragraph"]` as scalar columns, and BM25
+        group key of searches that rank paragraphs in Milvus), `record["paragraph"]` and `record["units"]` (how many
+        units that paragraph has) as scalar columns, and BM25
         over `text` unless `text_field=""` (see `MilvusStore.open`, for a reader that keeps no records); its BM25
         analyzer lowercases. `analyzer`: the text field's `analyzer_params` instead (e.g. `{"tokenizer": "standard"}`);
         `bm25`: the BM25 index's `bm25_k1` / `bm25_b` (Milvus' defaults otherwise).

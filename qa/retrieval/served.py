@@ -62,7 +62,10 @@ SERVED_KINDS = ("paragraph", "sentence")  # the default: what pays off at scale
 ALL_KINDS = ("paragraph", "heading", "sentence", "clause", "footnote")
 DEPTH = 600  # candidates per list (units for dense, paragraphs for BM25)
 RRF_K = 60
-EXACT = 200  # candidates (best first, by their provisional score) whose every unit is scored exactly in stage 2
+FIRST_READ = 50  # stage 2 reads these best candidates first; the rest only where they can still enter the top
+EXACT = 2_000  # candidates (best first, by their provisional score) that stage 2 may score exactly: in practice every
+# candidate, since only those whose upper bound reaches the top_k-th exact score are read (median 50-80 of them)
+UNIT_RUNS = "report-qa-unit-runs/1"  # each paragraph's units are ids passage .. passage + units - 1 (in the manifest)
 LEXICAL_TOKENS = "report-qa-lexical/1"  # how `lexical_text` writes the engine's tokens (in the manifest)
 BM25 = {"k1": 1.5, "b": 0.75}  # bm25s' defaults, with which LexicalIndex scores
 LEXICAL_ANALYZER = {"tokenizer": "standard"}  # splits on non-word characters: a `term` stays one token
@@ -134,7 +137,9 @@ def served_records(records: list[dict], corpus: Corpus | None = None, kinds: tup
                    sample_size: int = SAMPLE_SIZE, seed: int = 0) -> ServedLayout:
     """The units a served collection keeps: the units of `kinds` (always with the paragraph units), the units of the
     statistics sample's paragraphs first (`sample_size` paragraphs drawn with `seed` as `Retriever` draws its
-    sample; all of them in a smaller collection), each with `passage` = the new id of its paragraph's unit; the
+    sample; all of them in a smaller collection), each paragraph's units in one run of ids led by its paragraph unit,
+    each unit with `passage` = the new id of its paragraph's unit and `units` = how many units its paragraph has (they
+    are ids `passage` .. `passage + units - 1`: stage 2 reads a candidate's units by id); the
     paragraph unit also carries `lexical` (its BM25 text as `lexical_text`) and, from `corpus`, what the answer
     stage reads of it: `body` (its text), `section`, `notes` (its footnote numbers), `markers` ([n, offset]) and
     `footnotes` ([n, text, urls] of the footnotes attached to it)."""
@@ -157,17 +162,28 @@ def served_records(records: list[dict], corpus: Corpus | None = None, kinds: tup
             raise ValueError(f"no paragraph unit for {key}")
         return paragraphs[key]
 
-    first_rows = [i for i in keep if in_sample[paragraph_of(i)]]
-    keep = first_rows + [i for i in keep if not in_sample[paragraph_of(i)]]
+    # each paragraph's units in one run of ids, its paragraph unit first (`passage` .. `passage + units`): stage 2
+    # reads a candidate's units by id; the sample's paragraphs first (their units are the first `sample_units` rows)
+    groups: dict[int, list[int]] = {}
+    for i in keep:
+        groups.setdefault(paragraph_of(i), []).append(i)
+    for g in groups.values():
+        g.sort(key=lambda i: records[i]["kind"] != "paragraph")  # stable: the paragraph unit, then the rest in order
+    order = sorted(groups, key=lambda p: not in_sample[p])
+    keep = [i for p in order for i in groups[p]]
+    first_rows = [i for p in order if in_sample[p] for i in groups[p]]
     first: dict[tuple[str, int], int] = {}
+    size: dict[tuple[str, int], int] = {}
     for new, i in enumerate(keep):
         r = records[i]
-        if r["kind"] == "paragraph":
-            first.setdefault((r["doc"], int(r["paragraph"])), new)
+        key = (r["doc"], int(r["paragraph"]))
+        first.setdefault(key, new)
+        size[key] = size.get(key, 0) + 1
     out = []
     for i in keep:
         r = dict(records[i])
         r["passage"] = first[(r["doc"], int(r["paragraph"]))]
+        r["units"] = size[(r["doc"], int(r["paragraph"]))]
         if r["kind"] == "paragraph" and r["passage"] == len(out):
             if corpus is not None:
                 doc = corpus.document(r["doc"])
@@ -213,14 +229,14 @@ def build_served(vectors: np.ndarray, records: list[dict], *, manifest: dict, ur
     docs = documents if documents is not None else (document_metadata(corpus) if corpus is not None else [])
     paragraphs = [r for i, r in enumerate(out) if r["kind"] == "paragraph" and r["passage"] == i]
     lex_records = [{"doc": r["doc"], "paragraph": int(r["paragraph"]), "kind": "paragraph", "lang": r.get("lang"),
-                    "passage": int(r["passage"]), "text": r["lexical"]} for r in paragraphs]
+                    "passage": int(r["passage"]), "units": int(r["units"]), "text": r["lexical"]} for r in paragraphs]
     shared = {k: options[k] for k in ("db_name", "num_partitions", "shards_num") if k in options}
     lexical = MilvusStore.build(np.full((len(lex_records), 2), np.float32(2 ** -0.5), dtype=np.float32), lex_records,
                                 manifest={**manifest, "role": "lexical"}, uri=uri, name=lexical_name(name),
                                 index_type="flat", served=True, text_field="text", analyzer=LEXICAL_ANALYZER,
                                 bm25=BM25, **shared)
     extra = {"documents": docs, "served_kinds": sorted({"paragraph", *kinds}), "paragraphs": len(paragraphs),
-             "sample": layout.sample.tolist(), "sample_units": int(layout.sample_units),
+             "sample": layout.sample.tolist(), "sample_units": int(layout.sample_units), "unit_runs": UNIT_RUNS,
              "lexical": {"collection": lexical.collection, "tokens": LEXICAL_TOKENS, **BM25}}
     if corpus is not None:
         extra["bridge_text"] = bridge_text(corpus)
@@ -458,10 +474,12 @@ class ServedRetriever:
 
     def __init__(self, store: MilvusStore, encoder, *, config: FusionConfig | None = None,
                  bridge: Bridge | None = None, fusion: str = "local", depth: int = DEPTH, use=None,
-                 sample: bool = True, exact: bool = True):
+                 sample: bool = True, exact: bool = True, exact_candidates: int = EXACT, first_read: int = FIRST_READ):
         """`use`: the USE encoder, read when the collection has `vector_use` (built with `use_vectors`); `sample`:
         read the statistics sample (False: standardize over the candidates, as collections built without one);
-        `exact`: score every unit of the candidates exactly (stage 2, one more round trip per vector field)."""
+        `exact`: score every unit of the best `exact_candidates` candidates exactly (stage 2: the best `first_read`
+        first, then those that can still enter the top: one or two more round trips; one per vector field on a
+        collection built before its units were kept in runs of ids)."""
         if not store.manifest.get("served"):
             raise ValueError(f"{store.location} was not built for served search (build_served)")
         if fusion not in ("local", "rrf", "weighted"):
@@ -470,8 +488,11 @@ class ServedRetriever:
         self.use = use if "use" in (store.manifest.get("extra_vectors") or {}) else None
         self.config = config or FusionConfig.load()
         self.fusion, self.depth, self.exact = fusion, min(int(depth), MAX_TOPK), exact
+        self.exact_candidates, self.first_read = max(1, int(exact_candidates)), max(1, int(first_read))
+        self.sample_when_needed = True  # False: ask for the sample's BM25 with the lists, every time
         self.documents = list(store.manifest.get("documents") or [])
         self.round_trips = 0  # engine requests made so far (opening not counted)
+        self.timings: dict[str, float] = {}  # the last local-fusion query's phases, in ms (the benchmark reports them)
         self._params = dict(store.manifest.get("index", {}).get("search") or {})
         if "ef" in self._params:
             self._params["ef"] = max(int(self._params["ef"]), self.depth)
@@ -481,9 +502,14 @@ class ServedRetriever:
         self.lexical = (MilvusStore.open(store.uri, name=lexical["collection"], db_name=store.db_name)
                         if lexical else store)
         self.tokens = lexical.get("tokens") if lexical else None
+        # each paragraph's units are one run of ids (`served_records`): stage 2 reads a candidate's units by id
+        self.runs = store.manifest.get("unit_runs") == UNIT_RUNS
+        self._fields = ["id", "doc", "paragraph", "passage", "kind"] + (["units"] if self.runs else [])
         self.sample = self._read_sample() if sample and store.manifest.get("sample") else None
-        self._sample_filter = (f"passage in [{', '.join(str(int(p)) for p in self.sample.passages)}]"
-                               if self.sample is not None else "")
+        # the sample's paragraphs are the BM25 collection's first rows: a primary-key range names them
+        self._sample_filter = "" if self.sample is None else (
+            f"id < {len(self.sample.passages)}" if self.runs and self.lexical is not store else
+            f"passage in [{', '.join(str(int(p)) for p in self.sample.passages)}]")
 
     @classmethod
     def open(cls, uri: str, name: str, encoder, **options) -> ServedRetriever:
@@ -497,10 +523,10 @@ class ServedRetriever:
         passages = np.asarray(m["sample"], dtype=np.int64)
         fields = ["id", "passage", "kind", "vector"] + (["vector_use"] if self.use is not None else [])
         rows: list[dict] = []
-        for start in range(0, n_units, FETCH_ROWS):
+        for start in range(0, n_units, FETCH_ROWS):  # by primary key: a range filter scans the collection
             stop = min(n_units, start + FETCH_ROWS)
-            rows.extend(self.store.client.query(self.store.collection, filter=f"id >= {start} and id < {stop}",
-                                                output_fields=fields, limit=stop - start, strict_float32=True))
+            rows.extend(self.store.client.query(self.store.collection, ids=list(range(start, stop)),
+                                                output_fields=fields, strict_float32=True))
         rows.sort(key=lambda r: r["id"])
         unit_row = np.searchsorted(passages, np.array([int(r["passage"]) for r in rows], dtype=np.int64))
         vectors = {"e5": np.asarray([r["vector"] for r in rows], dtype=np.float32).reshape(len(rows), -1)}
@@ -608,39 +634,109 @@ class ServedRetriever:
         kind = None if lex is not self.store else "paragraph"
         names = [n for n in texts if n == "bm25" or weights.get(n, 0) > 0]
         jobs = {name: _pool().submit(client.search, coll, data=q, anns_field=_field(name), limit=self.depth,
-                                     filter=self._filter(docs, langs),
-                                     output_fields=["id", "doc", "paragraph", "passage", "kind"],
+                                     filter=self._filter(docs, langs), output_fields=self._fields,
                                      search_params={"metric_type": "IP", "params": self._params})
                 for name, q in qvecs.items()}
         data = [texts[n] for n in names]
         lexical_job = _pool().submit(lex.client.search, lex.collection, data=data, anns_field="sparse",
                                      limit=self.depth, filter=self._filter(docs, langs, kind),
-                                     output_fields=["doc", "paragraph", "passage"],
+                                     output_fields=["doc", "paragraph", "passage"] + (["units"] if self.runs else []),
                                      search_params={"metric_type": "BM25"}) if names else None
-        sample_job = None
-        if names and self.sample is not None:
-            flt = self._sample_filter + (' and kind == "paragraph"' if kind else "")
-            sample_job = _pool().submit(lex.client.search, lex.collection, data=data, anns_field="sparse",
-                                        limit=len(self.sample.passages), filter=flt, output_fields=["passage"],
-                                        search_params={"metric_type": "BM25"})
+        sample_search = functools.partial(
+            lex.client.search, lex.collection, data=data, anns_field="sparse", limit=len(self.sample.passages),
+            filter=self._sample_filter + (' and kind == "paragraph"' if kind else ""), output_fields=["passage"],
+            search_params={"metric_type": "BM25"}) if names and self.sample is not None else None
+        # the sample's BM25 is known from the BM25 lists when none is full (a paragraph off them scores 0) and no
+        # filter narrows them: it is then not asked for (Milvus Lite serves one request at a time)
+        later = sample_search is not None and self.sample_when_needed and not (docs or langs)
+        sample_job = _pool().submit(sample_search) if sample_search is not None and not later else None
+        t0 = time.perf_counter()
         self.round_trips += len(jobs) + (lexical_job is not None) + (sample_job is not None)
         sample_dense = self.sample.dense({k: v[0] for k, v in qvecs.items()}) if self.sample is not None else None
         dense = {name: list(job.result()[0]) for name, job in jobs.items()}
         lexical = dict(zip(names, lexical_job.result(), strict=True)) if lexical_job is not None else {}
         sample_lexical = dict(zip(names, sample_job.result(), strict=True)) if sample_job is not None else None
+        if later and any(len(hits) >= self.depth for hits in lexical.values()):
+            self.round_trips += 1
+            sample_lexical = dict(zip(names, sample_search(), strict=True))
+        elif later:
+            inside = set(self.sample.passages.tolist())
+            sample_lexical = {n: [h for h in hits if int(h["entity"]["passage"]) in inside] for n, hits in lexical.items()}
+        t1 = time.perf_counter()
+        self.timings = {"lists": (t1 - t0) * 1000}
         fuse = functools.partial(fuse_lists, weights=weights, w_sentence=w_sentence, sample=self.sample,
                                  sample_dense=sample_dense, sample_lexical=sample_lexical, depth=self.depth,
                                  filtered=bool(docs or langs))
         if not self.exact or not qvecs:
             return fuse(dense, lexical, top_k=top_k)
         # stage 2: the best candidates by their provisional score (a unit off a list at the list's floor: an upper
-        # bound) get every unit's exact cosine
-        provisional = fuse(dense, lexical, top_k=max(EXACT, top_k))
-        exact = {h.passage for h in provisional.hits[:max(EXACT, top_k)]}
-        if self.sample is not None:
-            exact -= set(self.sample.passages.tolist())
-        complete = self._exact_units(qvecs, dense, sorted(exact)) if exact else set()
-        return fuse(dense, lexical, top_k=top_k, complete=complete)
+        # bound) get every unit's exact cosine. Candidates whose score is already exact (in the sample, or every
+        # unit on the lists) set a bar: a candidate whose upper bound is below the top_k-th exact score cannot
+        # enter the top_k, so its units are not read (the ranking is the one reading them all would give).
+        n_exact = max(self.exact_candidates, top_k)
+        counts = _unit_counts(dense, lexical) if self.runs else {}
+        listed = _listed_units(dense, qvecs)
+        known = {p for p, c in counts.items() if all(i in listed for i in range(p, p + c))}
+        provisional = fuse(dense, lexical, top_k=n_exact, complete=known)
+        sample = set(self.sample.passages.tolist()) if self.sample is not None else set()
+        exact_scores = sorted((h.score for h in provisional.hits if h.passage in known or h.passage in sample),
+                              reverse=True)
+        bar = exact_scores[top_k - 1] if len(exact_scores) >= top_k else -np.inf
+        exact = {h.passage for h in provisional.hits[:n_exact] if h.score >= bar} - sample - known
+        t2 = time.perf_counter()
+        read = len(exact)
+        if not exact:
+            complete: set[int] = set(known)
+        elif self.runs:
+            # two reads: the best FIRST_READ by upper bound, then those whose upper bound still reaches the
+            # top_k-th exact score (usually far fewer than all of them)
+            order = [h.passage for h in provisional.hits if h.passage in exact]
+            first = order[:self.first_read]
+            complete = known | self._units_by_id(qvecs, dense, sorted(first), counts, listed)
+            rest = order[self.first_read:]
+            if rest:
+                scored = fuse(dense, lexical, top_k=n_exact, complete=complete).hits
+                exact_scores = sorted((h.score for h in scored if h.passage in complete or h.passage in sample),
+                                      reverse=True)
+                bar = exact_scores[top_k - 1] if len(exact_scores) >= top_k else -np.inf
+                upper = {h.passage: h.score for h in provisional.hits}
+                rest = [p for p in rest if upper[p] >= bar]
+                if rest:
+                    complete |= self._units_by_id(qvecs, dense, sorted(rest), counts, listed)
+            read = len(first) + len(rest)
+        else:
+            complete = self._exact_units(qvecs, dense, sorted(exact))
+        t3 = time.perf_counter()
+        out = fuse(dense, lexical, top_k=top_k, complete=complete)
+        self.timings["candidates_read"] = float(read)
+        self.timings.update(provisional=(t2 - t1) * 1000, stage2=(t3 - t2) * 1000,
+                            fuse=(time.perf_counter() - t3) * 1000)
+        return out
+
+    def _units_by_id(self, qvecs, dense: dict[str, list], passages: list[int], counts: dict[int, int],
+                     listed: set[int]) -> set[int]:
+        """Every unit of these paragraphs that the dense lists lack, read by id (a paragraph's units are ids
+        `passage` .. `passage + units - 1`) with its vectors in one request whatever the collection's size; their
+        cosines are added to the dense lists. Returns the paragraphs whose every unit is now known."""
+        passages = [p for p in passages if counts.get(p)]
+        ids = [i for p in passages for i in range(p, p + counts[p]) if i not in listed]
+        if not ids:
+            return set(passages)
+        fields = ["id", "doc", "paragraph", "passage", "kind"] + [_field(name) for name in qvecs]
+        rows = []
+        for start in range(0, len(ids), MAX_TOPK):  # one request: EXACT paragraphs have far fewer units
+            part = ids[start:start + MAX_TOPK]
+            self.round_trips += 1
+            rows.extend(self.store.client.query(self.store.collection, ids=part, output_fields=fields,
+                                                strict_float32=True))
+        for name, q in qvecs.items():
+            block = np.asarray([r[_field(name)] for r in rows], dtype=np.float32).reshape(len(rows), -1)
+            cos = block @ np.asarray(q, dtype=np.float32).reshape(-1)
+            dense[name].extend({"id": int(r["id"]), "distance": float(c),
+                                "entity": {k: r[k] for k in ("doc", "paragraph", "passage", "kind")}}
+                               for r, c in zip(rows, cos, strict=True))
+        got = {int(r["id"]) for r in rows}
+        return {p for p in passages if all(i in got or i in listed for i in range(p, p + counts[p]))}
 
     def _exact_units(self, qvecs, dense: dict[str, list], passages: list[int]) -> set[int]:
         """Every unit of these paragraphs with its exact cosine: one filtered search per vector field, sent at once,
@@ -669,6 +765,23 @@ class ServedRetriever:
         """The records of these units, by id: one round trip."""
         self.round_trips += 1
         return {i: row["record"] for i, row in self.store.fetch(passages).items()}
+
+
+def _listed_units(dense: dict[str, list], qvecs: dict) -> set[int]:
+    """The units whose every cosine is known: on the dense list of each vector field."""
+    sets = [{int(h["id"]) for h in dense.get(name, []) if h.get("id") is not None} for name in qvecs]
+    return set.intersection(*sets) if sets else set()
+
+
+def _unit_counts(dense: dict[str, list], lexical: dict[str, list]) -> dict[int, int]:
+    """How many units each listed paragraph has (the `units` column), by passage id."""
+    out: dict[int, int] = {}
+    for hits in (*dense.values(), *lexical.values()):
+        for h in hits:
+            e = h["entity"]
+            if e.get("units") is not None:
+                out[int(e["passage"])] = int(e["units"])
+    return out
 
 
 @functools.cache

@@ -72,6 +72,47 @@ def test_served_records_keep_paragraphs_and_sentences_with_passage_keys():
         assert (out[r["passage"]]["doc"], out[r["passage"]]["paragraph"]) == (r["doc"], r["paragraph"])
 
 
+def test_each_paragraphs_units_are_one_run_of_ids_led_by_its_paragraph_unit():
+    """Footnote units come after every paragraph of their document in `build_units`' order; served, each paragraph's
+    units are ids `passage` .. `passage + units - 1`, which is how stage 2 reads a candidate's units by id."""
+    _, records = collection(9)
+    records += [{"doc": f"D{i % 3}", "paragraph": i // 3 + 1, "kind": "footnote", "text": "注", "lang": "zh"}
+                for i in (1, 4)]
+    out = served_records(records, kinds=("sentence", "footnote"), sample_size=4).records
+    assert len(out) == 9 * 2 + 2
+    seen = set()
+    for r in out:
+        run = out[r["passage"]:r["passage"] + r["units"]]
+        assert run[0]["kind"] == "paragraph" and all(u["passage"] == r["passage"] for u in run)
+        seen.add((r["doc"], r["paragraph"], r["units"]))
+    assert ("D1", 1, 3) in seen and ("D1", 2, 3) in seen and ("D0", 1, 2) in seen  # ¶ + sentence (+ footnote)
+
+
+def test_stage_two_by_id_scores_as_the_filtered_search_does(uri):
+    """A collection larger than its sample: stage 2 reads the candidates' units by id (one request, cosines computed
+    here) and gives the scores stage 2 by a filtered search gives (one search per vector field)."""
+    vecs, records, _ = build(uri, 90, "served_runs", sample_size=6)
+    layout = served_records(records, sample_size=6)
+    rng = np.random.default_rng(9)
+    queries = {q: unit(vecs[layout.keep[k]] + 0.4 * rng.normal(size=DIM))
+               for q, k in (("水资源 报告", 31), ("新闻自由", 100), ("第7段 移民问题", 150))}
+    enc = FakeEncoder(queries)
+    by_id = ServedRetriever.open(uri, "served_runs", enc, config=CONFIG, depth=8, first_read=3)  # two reads
+    by_search = ServedRetriever.open(uri, "served_runs", enc, config=CONFIG, depth=8)
+    assert by_id.runs
+    by_search.runs = False
+    for q in queries:
+        a, b = by_id.query(q, top_k=10), by_search.query(q, top_k=10)
+        assert [h.passage for h in a.hits] == [h.passage for h in b.hits], q
+        assert [h.score for h in a.hits] == pytest.approx([h.score for h in b.hits], abs=1e-5), q
+        # a candidate whose units are all listed, or whose upper bound is below the 10th exact score, is not read
+        assert by_id.timings["candidates_read"] <= by_search.timings["candidates_read"]
+    assert 3 * 4 <= by_id.round_trips <= 3 * 5 and by_search.round_trips == 3 * 4
+    deep = ServedRetriever.open(uri, "served_runs", enc, config=CONFIG, depth=600)  # every unit listed: no stage 2,
+    deep.query("新闻自由", top_k=10)  # and the BM25 list, not full, gives the sample's BM25
+    assert deep.round_trips == 2
+
+
 def test_open_reads_no_records_and_fetch_reads_by_id(uri):
     _, _, built = build(uri, 12, "served_open")
     store = MilvusStore.open(uri, name="served_open")
@@ -102,20 +143,24 @@ def test_dense_and_bm25_find_the_paragraph_and_filters_run_in_milvus(uri):
 
 @pytest.mark.parametrize("fusion, per_query", [("local", 4), ("rrf", 1)])
 def test_round_trips_per_question_do_not_grow_with_the_collection(uri, fusion, per_query):
-    """Local fusion: e5, BM25 and the sample's BM25 at once, then every unit of the best candidates off the sample
-    (both collections are larger than their sample of 8 paragraphs)."""
+    """Local fusion: e5, BM25 and the sample's BM25 at once, then one read of the units the lists lack of the best
+    candidates off the sample (skipped when the sample or the lists hold them all: in the smaller collection, a
+    sample of 8 paragraphs of 12); lists of 4 units."""
     counts = []
     for n in (12, 96):
         build(uri, n, f"served_rt_{n}", sample_size=8)
-        served = ServedRetriever.open(uri, f"served_rt_{n}", FakeEncoder({}), config=CONFIG, fusion=fusion)
+        served = ServedRetriever.open(uri, f"served_rt_{n}", FakeEncoder({}), config=CONFIG, fusion=fusion, depth=4)
+        trips = []
         for q in ("气候变化", "儿童保护 报告", "水资源"):
+            before = served.round_trips
             served.search(q)
-        counts.append(served.round_trips)
+            trips.append(served.round_trips - before)
+        counts.append(trips)
         hits = served.search("新闻自由")
         before = served.round_trips
         served.fetch(hits)
         assert served.round_trips - before == 1
-    assert counts == [3 * per_query, 3 * per_query]
+    assert max(counts[0]) <= per_query and counts[1] == [per_query] * 3
 
 
 def test_use_vectors_are_a_second_field_searched_in_the_same_collection(uri):
@@ -131,7 +176,7 @@ def test_use_vectors_are_a_second_field_searched_in_the_same_collection(uri):
     served = ServedRetriever(store, FakeEncoder({}), use=FakeEncoder({q: use[keep[4]]}), config=FusionConfig(
         {g: Weights(e5=0.0, use=1.0, sentence=0.0) for g in ("zh", "en", "other")}))
     hits = served.search(q, top_k=3)
-    assert hits[0].passage == 4 and served.round_trips == 4  # e5, USE, BM25, the sample's BM25
+    assert hits[0].passage == 4 and served.round_trips == 3  # e5, USE, BM25 (not full: it gives the sample's)
 
 
 def test_a_collection_not_built_for_serving_is_refused(uri):
@@ -206,8 +251,20 @@ def test_a_sample_smaller_than_the_collection_stands_for_it(uri):
     q = "水资源"
     served = ServedRetriever(store, FakeEncoder({q: vecs[layout.keep[40]]}), config=CONFIG)
     assert len(served.sample.passages) == 12 and served.sample.vectors["e5"].shape == (24, DIM)
+    assert served._sample_filter == "id < 12"  # the sample's paragraphs are the BM25 collection's first rows
+    lex = served.lexical.client.query(served.lexical.collection, filter=served._sample_filter, output_fields=["passage"])
+    assert sorted(int(r["passage"]) for r in lex) == layout.sample.tolist()
     res = served.query(q, top_k=3)
     assert res.hits[0].passage == out[40]["passage"] and res.confidence is not None
+    # the BM25 list is not full: the sample's BM25 comes from it, one request fewer, the same scores
+    eager = ServedRetriever(store, FakeEncoder({q: vecs[layout.keep[40]]}), config=CONFIG)
+    eager.sample_when_needed = False
+    before = served.round_trips
+    a, b = served.query(q, top_k=10), eager.query(q, top_k=10)
+    assert [h.passage for h in a.hits] == [h.passage for h in b.hits]
+    assert [h.score for h in a.hits] == pytest.approx([h.score for h in b.hits], abs=1e-6)
+    assert a.confidence == pytest.approx(b.confidence, abs=1e-6)
+    assert served.round_trips - before == eager.round_trips - 1
 
 
 def test_lexical_moments_are_exact_when_the_list_holds_every_match():
