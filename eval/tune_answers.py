@@ -54,8 +54,8 @@ def grid(kind: str = "sentences") -> list[AnswerWeights]:
     if kind == "followups":
         return [replace(d, topic=t, own=o, prior=p, prior_bare=b)
                 for t, o, p, b in itertools.product((0.5, 0.75, 1.0), (0.15, 0.3), (0.0, 0.1, 0.25), (0.5, 1.0))]
-    return [replace(d, several=several, about_lead=about)
-            for several, about in itertools.product((0, 1, 2), (False, True))]
+    return [replace(d, several=several, about_lead=about, typed_share=share)
+            for several, about, share in itertools.product((0, 1, 2), (False, True), (0.0, 0.05, 0.1, 0.15, 0.2, 0.3))]
 
 
 def after_unrelated(questions: list) -> list:

@@ -149,6 +149,13 @@ def build_answer(question: str, result: SearchResult, corpus: Corpus, *, lang: s
                 hits = [lead] + [h for h in hits if h is not lead]
         top = hits[0].score
         gap = max(1.0, weights.second_share * abs(top))
+        if weights.typed_share and not _gives_asked(corpus, hits[0], focus):
+            # "and how many people were trained?": the best paragraph gives no number, the next close one does
+            near = weights.typed_share * abs(top)
+            lead = next((h for h in hits[1:shown] if top - h.score <= near and _gives_asked(corpus, h, focus)), None)
+            if lead is not None:
+                hits = [lead] + [h for h in hits if h is not lead]
+                top = lead.score
         chosen = [h for i, h in enumerate(hits[:shown]) if i == 0 or top - h.score <= gap]
         first, rest, max_quotes = weights.per_paragraph[0], weights.per_paragraph[1], weights.max_sentences
         if weights.several and asks_several(question):  # "how many …, and where?": more of each paragraph
@@ -207,6 +214,15 @@ def _links_out(corpus: Corpus, h: Hit, focus: Focus) -> bool:
 def _link_match(f: Footnote, focus: Focus) -> float:
     """How much of what the question says a footnote's text and links share."""
     return focus.overlap(f.text + " " + " ".join(f.urls))
+
+
+def _gives_asked(corpus: Corpus, h: Hit, focus: Focus) -> bool:
+    """Whether some sentence of the paragraph gives the date, number or names a typed question asks (True when the
+    question asks for none)."""
+    if not set(TYPED) & focus.intents:
+        return True
+    p = corpus.document(h.doc).paragraph(h.paragraph)
+    return absent_type(focus, [(p, s, e) for s, e in p.spans]) is None
 
 
 def _about(corpus: Corpus, h: Hit, focus: Focus) -> bool:

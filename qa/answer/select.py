@@ -123,6 +123,8 @@ class AnswerWeights:
     repeat: float = 0.0  # a follow-up: a sentence the previous answer quoted first loses this much
     decline_missing: bool = True  # a question naming only places the report never mentions is declined
     about_lead: bool = True  # a typed question: when the best paragraph names nothing it names, the next one that does leads
+    typed_share: float = 0.2  # a typed question: when the best paragraph gives nothing of the kind asked, the next one
+    # within this share of its score that does leads (0: never)
 
 
 DEFAULT_WEIGHTS = AnswerWeights()

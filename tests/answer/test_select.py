@@ -243,3 +243,22 @@ def test_a_footnote_is_quoted_with_its_sentence_unless_the_reader_asks_where_to_
                            focus=focus(bridge, q, lang))
         assert ans.covered and any(x.paragraph == 95 and x.source == "paragraph" for x in ans.quotes)
         assert any(x.source == "footnote" and x.footnotes == [22] for x in ans.quotes) == linked, q
+
+
+def test_a_typed_question_leads_with_a_close_paragraph_that_gives_what_it_asks(corpus, bridge):
+    """¶27 is about the right to development but gives no count of people; ¶29 counts the 101 trained. Close
+    behind the best, ¶29 leads; far behind (more than `typed_share` of the best score), the best still leads."""
+    from qa.answer.extractive import build_answer
+    from qa.retrieval.retriever import Hit, SearchResult
+    q = "How many people were trained on the right to development?"
+    f = focus(bridge, q, "en")
+    doc = "ohchr-2020-h1-zh"
+    for second, leads in ((4.0, 29), (3.0, 27)):
+        hits = [Hit(doc, 27, 4.2, 1), Hit(doc, 29, second, 2)]
+        ans = build_answer(q, SearchResult(q, "hybrid", "en", hits, False, 5.0), corpus, lang="en", focus=f)
+        first = ans.quotes[0].paragraph if ans.quotes else ans.related[0].n
+        assert first == leads and ans.covered == (leads == 29), second  # ¶27 alone gives no number: declined
+    close = [Hit(doc, 27, 4.2, 1), Hit(doc, 29, 4.0, 2)]
+    off = build_answer(q, SearchResult(q, "hybrid", "en", close, False, 5.0), corpus, lang="en", focus=f,
+                       weights=AnswerWeights(typed_share=0.0))
+    assert (off.quotes[0].paragraph if off.quotes else off.related[0].n) == 27
