@@ -95,10 +95,22 @@ _SELF = re.compile(
     r"هذا التقرير|هذه الفترة|هذا العام", re.IGNORECASE)
 
 
-def refers_back(question: str, lang: str | None = None) -> bool:
-    """Whether the question points back to something said before ("When was it adopted?", "那项呼吁…")."""
+# A question that opens with "and" continues the conversation whatever its length ("¿Y en cuántos países ayudó …?",
+# "et dans quelle coalition …", "وما اسم المشروع …"). Arabic و is a prefix: only before a question word.
+_AND = re.compile(r"^\s*¿?\s*(?:(?:and|et|y(?!\s+a\b|\s+a-t)|а|и)\b|那么|还有|另外|而|و(?=ما|ماذا|كم|هل|متى|أين|من|كيف|لماذا|أي|في))",
+                  re.IGNORECASE)
+
+
+def points_back(question: str, lang: str | None = None) -> bool:
+    """Whether the question has a pronoun or demonstrative for something said before ("When was it adopted?",
+    "那项呼吁…")."""
     q = _SELF.sub(" ", question)
     return bool(_BACK.search(q) or (lang == "fr" and _BACK_FR.search(q)) or (lang == "es" and _BACK_ES.search(q)))
+
+
+def refers_back(question: str, lang: str | None = None) -> bool:
+    """Whether the question continues what was said before: it points back, or it opens with "and"."""
+    return points_back(question, lang) or bool(_AND.search(question))
 
 
 TOPIC_TURNS = 3  # earlier questions a topic may reach back over ("What about the right to development?" → "Where
@@ -107,12 +119,13 @@ TOPIC_TURNS = 3  # earlier questions a topic may reach back over ("What about th
 
 def resolved_topic(history: list[str], entities: Callable[[str], list] | None = None) -> str:
     """The topic the last earlier question was about: that question, joined to the topic before it when it leaned
-    on one itself (elliptical, pointing back, or short and naming nothing of the report), up to TOPIC_TURNS."""
+    on one itself (elliptical, pointing back, or short and naming nothing of the report), up to TOPIC_TURNS. A
+    longer "And how did it support …?" that only opens with "and" brings its own topic."""
     parts = [history[-1].strip()]
     for earlier in reversed(history[-TOPIC_TURNS:-1]):
         last = parts[0]
         lang = detect_language(last)
-        if not (leans_on_topic(last, entities, lang) or refers_back(last, lang)):
+        if not (leans_on_topic(last, entities, lang) or points_back(last, lang)):
             break
         parts.insert(0, earlier.strip())
     return " ".join(parts)

@@ -34,6 +34,11 @@ def test_refers_back_in_six_languages(question, back):
     ("¿Lo cambiaron por la pandemia?", "es", True), ("¿Cuándo lo adoptaron?", "es", True),
     ("¿Qué le pidió al Consejo?", "es", True), ("Quand l'a-t-on adopté ?", "fr", True),
     ("¿Lo que hizo la Oficina en Chad?", "es", False), ("¿La Oficina hizo algo en Chad?", "es", False),
+    # a question that opens with "and" continues the conversation, whatever its length
+    ("¿Y en cuántos países ayudó a preparar el examen y aplicar las recomendaciones?", "es", True),
+    ("et dans quelle coalition d'action a-t-il été choisi ?", "fr", True), ("وما اسم المشروع الذي أطلقته؟", "ar", True),
+    ("А какую рабочую группу создали при поддержке УВКПЧ?", "ru", True), ("还有哪些国家参加了培训？", "zh", True),
+    ("وزارة العدل في أي بلد دعمتها المفوضية؟", "ar", False), ("Andorra?", "es", False),
     ("Qu'est-ce que le HCDH a fait au Tchad ?", "fr", False),
 ])
 def test_clitic_pronouns_refer_back_in_spanish_and_french(question, lang, back):
@@ -49,6 +54,9 @@ def test_a_topic_reaches_back_over_questions_that_leaned_on_it():
     # a question that stands alone starts the topic afresh
     assert resolved_topic(["What did OHCHR do in Chad?", "What did the Security Council discuss in February?"]) == \
         "What did the Security Council discuss in February?"
+    # nor over a longer one that only opens with "and": it brings its own topic
+    assert resolved_topic(["What did OHCHR do during elections?", "And what did OHCHR do for national institutions?"]
+                          ) == "And what did OHCHR do for national institutions?"
 
 
 def test_a_longer_question_that_refers_back_searches_the_topic_beside_its_own_words():
